@@ -1,0 +1,158 @@
+//! One software TPM (`swtpm`) per test, on a free pair of loopback ports.
+//!
+//! The swtpm TCTI of libtss2 talks to the server port and sets locality through the control
+//! port, which must be the next port up; so we always allocate consecutive pairs. The simulator
+//! is started with `--flags not-need-init,startup-clear`, so it answers commands at once
+//! without `tpm2_startup`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::net;
+
+/// How long a fresh swtpm may take to accept connections. It normally takes a few milliseconds;
+/// the margin is for a loaded two-core CI machine.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A running swtpm, killed on drop; its state folder is removed on drop unless the caller owns it.
+#[derive(Debug)]
+pub struct Swtpm {
+    child: Option<Child>,
+    port: u16,
+    state_dir: PathBuf,
+    // Kept alive so the folder outlives the process; `None` when the caller owns the folder.
+    _owned_state: Option<tempfile::TempDir>,
+    log: PathBuf,
+}
+
+impl Swtpm {
+    /// Starts a fresh simulator with its own empty state folder.
+    ///
+    /// Returns `None` (after saying why) when swtpm is not installed and external components
+    /// are not required; panics when they are.
+    pub fn start() -> Option<Swtpm> {
+        crate::require_tool("swtpm", "swtpm")?;
+        let dir = crate::temp_dir("swtpm");
+        let state_dir = dir.path().to_owned();
+        Some(Swtpm::spawn(state_dir, Some(dir)))
+    }
+
+    /// Starts a simulator on an existing state folder (created if missing), which the caller
+    /// keeps: use it to check what survives a TPM restart.
+    pub fn start_in(state_dir: &Path) -> Option<Swtpm> {
+        crate::require_tool("swtpm", "swtpm")?;
+        std::fs::create_dir_all(state_dir).expect("create the swtpm state folder");
+        Some(Swtpm::spawn(state_dir.to_owned(), None))
+    }
+
+    fn spawn(state_dir: PathBuf, owned: Option<tempfile::TempDir>) -> Swtpm {
+        let log = state_dir.join("swtpm.log");
+        let mut tpm = Swtpm { child: None, port: 0, state_dir, _owned_state: owned, log };
+        // Another process can take the ports between our probe and swtpm's bind: retry with a
+        // new pair when the simulator exits early.
+        for _ in 0..10 {
+            let port = net::free_port_pair();
+            if tpm.launch(port) {
+                return tpm;
+            }
+        }
+        panic!("swtpm did not start after 10 attempts; last log:\n{}", tpm.log_text());
+    }
+
+    /// Runs swtpm on `port`/`port + 1` and waits until it accepts connections.
+    fn launch(&mut self, port: u16) -> bool {
+        let child = Command::new("swtpm")
+            .args(["socket", "--tpm2"])
+            .arg("--tpmstate")
+            .arg(format!("dir={}", self.state_dir.display()))
+            .args(["--server", &format!("type=tcp,port={port},bindaddr=127.0.0.1")])
+            .args(["--ctrl", &format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1)])
+            .args(["--flags", "not-need-init,startup-clear"])
+            .arg("--log")
+            .arg(format!("file={},level=1", self.log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn swtpm");
+        self.child = Some(child);
+        self.port = port;
+        let ready = net::wait_for_port(port, READY_TIMEOUT, || self.is_running());
+        if !ready {
+            self.kill();
+        }
+        ready
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The TCTI configuration string for tss-esapi and tpm2-tools.
+    pub fn tcti(&self) -> String {
+        format!("swtpm:host=127.0.0.1,port={}", self.port)
+    }
+
+    /// The server port; the control port is the next one.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The folder that holds the TPM's persistent state.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Stops the simulator abruptly (SIGKILL), as a crash or a pulled cable would; the state
+    /// folder is kept.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // The process may have exited already; either way we reap it.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the simulator again on the same state folder and, so that clients holding the TCTI
+    /// string can reconnect, on the same ports.
+    ///
+    /// # Panics
+    ///
+    /// When the ports cannot be taken back within the ready timeout.
+    pub fn restart(&mut self) {
+        self.kill();
+        let port = self.port;
+        for _ in 0..50 {
+            if self.launch(port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("swtpm could not restart on port {port}; log:\n{}", self.log_text());
+    }
+
+    /// Whether the simulator process is alive.
+    pub fn running(&mut self) -> bool {
+        self.is_running()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("<no log: {e}>"))
+    }
+
+    /// A `Command` for a tpm2-tools program aimed at this simulator (`TPM2TOOLS_TCTI` set), or
+    /// `None` when tpm2-tools is missing and external components are not required.
+    pub fn tpm2_tool(&self, program: &str) -> Option<Command> {
+        let path = crate::require_tool(program, "tpm2-tools")?;
+        let mut cmd = Command::new(path);
+        cmd.env("TPM2TOOLS_TCTI", self.tcti());
+        Some(cmd)
+    }
+}
+
+impl Drop for Swtpm {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
