@@ -1,0 +1,246 @@
+//! `cargo xtask bench`: run the criterion benches, then print one table of ratios.
+//!
+//! Convention: in every criterion group, the reference implementation's function is named
+//! `baseline` and is measured in the same run as ours. We read criterion's own estimates
+//! (`target/criterion/**/new/{benchmark,estimates}.json`) and report each other function's mean
+//! as a ratio of the baseline's, so the figure does not depend on how fast the machine is.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::cmd;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Only run benches whose id contains this (criterion's filter).
+    filter: Option<String>,
+    /// Only bench this package (repeatable); default: the whole workspace.
+    #[arg(long = "package", short = 'p')]
+    packages: Vec<String>,
+}
+
+/// Goals stated by the issues, as the largest acceptable ratio of `subject` to `baseline`.
+const GOALS: &[(&str, &str, f64)] =
+    &[("software_sign_p256", "proofmark", 1.10), ("verify_p256", "proofmark", 1.10)];
+
+/// One measured function of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Estimate {
+    pub(crate) group: String,
+    pub(crate) function: String,
+    pub(crate) mean_ns: f64,
+}
+
+/// A subject compared with its group's baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ratio {
+    pub(crate) group: String,
+    pub(crate) subject: String,
+    pub(crate) subject_ns: f64,
+    pub(crate) baseline_ns: f64,
+    pub(crate) ratio: f64,
+    pub(crate) goal: Option<f64>,
+}
+
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let started = SystemTime::now();
+    let mut cargo = cmd::cargo();
+    cargo.arg("bench");
+    if args.packages.is_empty() {
+        cargo.arg("--workspace");
+    }
+    for p in &args.packages {
+        cargo.args(["--package", p]);
+    }
+    cargo.args(["--locked", "--"]);
+    if let Some(filter) = &args.filter {
+        cargo.arg(filter);
+    }
+    cmd::run(&mut cargo)?;
+
+    let dir = crate::project_root().join("target/criterion");
+    let estimates = read_estimates(&dir, started)?;
+    let ratios = ratios(&estimates);
+    println!("\n{}", table(&ratios));
+    let json = serde_json::json!(
+        ratios
+            .iter()
+            .map(|r| serde_json::json!({
+                "group": r.group, "subject": r.subject, "subject_ns": r.subject_ns,
+                "baseline_ns": r.baseline_ns, "ratio": r.ratio, "goal": r.goal,
+            }))
+            .collect::<Vec<_>>()
+    );
+    let out = crate::project_root().join("target/proofmark-bench.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("ratios written to {}", out.display());
+    Ok(())
+}
+
+/// Every criterion result under `dir` written since `since` (this run's results only).
+fn read_estimates(dir: &Path, since: SystemTime) -> anyhow::Result<Vec<Estimate>> {
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "new") {
+                let estimates = path.join("estimates.json");
+                let fresh = estimates
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|modified| modified >= since);
+                if fresh {
+                    found.push(read_one(&path)?);
+                }
+            } else if path.file_name().is_some_and(|n| n != "report") {
+                stack.push(path);
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.group, &a.function).cmp(&(&b.group, &b.function)));
+    Ok(found)
+}
+
+fn read_one(new_dir: &Path) -> anyhow::Result<Estimate> {
+    let read = |name: &str| -> anyhow::Result<Value> {
+        let path = new_dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    };
+    let benchmark = read("benchmark.json")?;
+    let estimates = read("estimates.json")?;
+    let text = |key: &str| benchmark.get(key).and_then(Value::as_str).map(str::to_owned);
+    let mut group = text("group_id").context("benchmark.json has no group_id")?;
+    if let Some(value) = text("value_str") {
+        group = format!("{group}/{value}");
+    }
+    let function = text("function_id").unwrap_or_else(|| "baseline".to_owned());
+    let mean_ns = estimates
+        .pointer("/mean/point_estimate")
+        .and_then(Value::as_f64)
+        .context("estimates.json has no mean")?;
+    Ok(Estimate { group, function, mean_ns })
+}
+
+/// Pairs every non-baseline function with its group's baseline.
+pub(crate) fn ratios(estimates: &[Estimate]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for e in estimates.iter().filter(|e| e.function != "baseline") {
+        let Some(base) = estimates.iter().find(|b| b.group == e.group && b.function == "baseline")
+        else {
+            continue;
+        };
+        let goal = GOALS
+            .iter()
+            .find(|(g, s, _)| e.group.starts_with(g) && *s == e.function)
+            .map(|(_, _, goal)| *goal);
+        out.push(Ratio {
+            group: e.group.clone(),
+            subject: e.function.clone(),
+            subject_ns: e.mean_ns,
+            baseline_ns: base.mean_ns,
+            ratio: e.mean_ns / base.mean_ns,
+            goal,
+        });
+    }
+    out
+}
+
+pub(crate) fn table(ratios: &[Ratio]) -> String {
+    if ratios.is_empty() {
+        return "no bench group with a `baseline` function ran".to_owned();
+    }
+    let mut s = format!(
+        "{:<32} {:<14} {:>12} {:>12} {:>7}  {}\n",
+        "group", "subject", "subject", "baseline", "ratio", "goal"
+    );
+    for r in ratios {
+        let goal = match r.goal {
+            Some(g) if r.ratio <= g => format!("<= {g:.2} met"),
+            Some(g) => format!("<= {g:.2} MISSED"),
+            None => "-".to_owned(),
+        };
+        s.push_str(&format!(
+            "{:<32} {:<14} {:>12} {:>12} {:>7.3}  {goal}\n",
+            r.group,
+            r.subject,
+            human(r.subject_ns),
+            human(r.baseline_ns),
+            r.ratio
+        ));
+    }
+    s
+}
+
+fn human(ns: f64) -> String {
+    match ns {
+        ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
+        ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        ns if ns >= 1e3 => format!("{:.2} µs", ns / 1e3),
+        ns => format!("{ns:.0} ns"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(group: &str, function: &str, mean_ns: f64) -> Estimate {
+        Estimate { group: group.to_owned(), function: function.to_owned(), mean_ns }
+    }
+
+    #[test]
+    fn ratios_pair_each_subject_with_its_groups_baseline() {
+        let estimates = [
+            est("software_sign_p256", "baseline", 100.0),
+            est("software_sign_p256", "proofmark", 105.0),
+            est("tpm_sign", "baseline", 400_000.0),
+            est("tpm_sign", "proofmark", 500_000.0),
+            est("orphan", "proofmark", 1.0),
+        ];
+        let table = table(&ratios(&estimates));
+        expect_test::expect![[r#"
+            group                            subject             subject     baseline   ratio  goal
+            software_sign_p256               proofmark            105 ns       100 ns   1.050  <= 1.10 met
+            tpm_sign                         proofmark         500.00 µs    400.00 µs   1.250  -
+        "#]]
+        .assert_eq(&table);
+    }
+
+    #[test]
+    fn reads_criterion_output_written_in_this_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, group: &str, function: &str, mean: f64| {
+            let new = dir.path().join(rel).join("new");
+            std::fs::create_dir_all(&new).unwrap();
+            std::fs::write(
+                new.join("benchmark.json"),
+                format!(r#"{{"group_id":"{group}","function_id":"{function}","value_str":null}}"#),
+            )
+            .unwrap();
+            std::fs::write(
+                new.join("estimates.json"),
+                format!(r#"{{"mean":{{"point_estimate":{mean}}}}}"#),
+            )
+            .unwrap();
+        };
+        write("g/baseline", "g", "baseline", 10.0);
+        let since = SystemTime::now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write("h/baseline", "h", "baseline", 10.0);
+        write("h/proofmark", "h", "proofmark", 30.0);
+        let got = read_estimates(dir.path(), since).unwrap();
+        assert_eq!(got, [est("h", "baseline", 10.0), est("h", "proofmark", 30.0)]);
+        assert_eq!(ratios(&got)[0].ratio, 3.0);
+    }
+}

@@ -1,0 +1,149 @@
+//! Tidy tests: the workspace's invariants, checked by plain `cargo test` (after rust-analyzer's
+//! `tidy.rs`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_rust_file_starts_with_a_module_doc() {
+    let root = crate::project_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    rust_files(&root.join("xtask"), &mut files);
+    assert!(files.len() > 5, "found only {files:?}");
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            !text.trim_start().starts_with("//!")
+        })
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a `//!` module doc: {missing:?}");
+}
+
+/// The resolved graph for this machine's target: what actually gets linked here, and nothing
+/// that would need downloading crates for other platforms.
+fn metadata() -> Value {
+    let rustc = std::process::Command::new("rustc").arg("-vV").output().unwrap();
+    let host = String::from_utf8(rustc.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .unwrap();
+    let out = crate::cmd::cargo()
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform"])
+        .arg(host)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn only_proofmark_tpm_links_tss_esapi() {
+    let meta = metadata();
+    let packages = meta["packages"].as_array().unwrap();
+    let members: BTreeSet<&str> =
+        meta["workspace_members"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let name_of: HashMap<&str, &str> =
+        packages.iter().map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap())).collect();
+
+    for p in packages.iter().filter(|p| members.contains(p["id"].as_str().unwrap())) {
+        let name = p["name"].as_str().unwrap();
+        if name == "proofmark-tpm" {
+            continue;
+        }
+        let direct: Vec<_> = p["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["name"].as_str().unwrap().starts_with("tss-esapi"))
+            .collect();
+        assert!(direct.is_empty(), "{name} depends on tss-esapi directly; only proofmark-tpm may");
+    }
+
+    // Neither xtask nor the types crate may reach it through any normal or build dependency.
+    let nodes: HashMap<&str, Vec<&str>> = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let deps = n["deps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| {
+                    d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|k| k["kind"].as_str() != Some("dev"))
+                })
+                .map(|d| d["pkg"].as_str().unwrap())
+                .collect();
+            (n["id"].as_str().unwrap(), deps)
+        })
+        .collect();
+    for root in ["xtask", "proofmark-types"] {
+        let Some(start) = name_of.iter().find(|(_, n)| **n == root).map(|(id, _)| *id) else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend(nodes.get(id).into_iter().flatten().copied());
+            }
+        }
+        let linked: Vec<_> =
+            seen.iter().map(|id| name_of[id]).filter(|n| n.starts_with("tss-esapi")).collect();
+        assert!(linked.is_empty(), "{root} reaches {linked:?}");
+    }
+}
+
+#[test]
+fn every_crate_uses_workspace_lints_and_metadata() {
+    let root = crate::project_root();
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("Cargo.toml"))
+        .filter(|p| p.exists())
+        .collect();
+    manifests.push(root.join("xtask/Cargo.toml"));
+    for manifest in manifests {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let shown = manifest.strip_prefix(&root).unwrap().display().to_string();
+        assert!(
+            text.contains("[lints]\nworkspace = true"),
+            "{shown}: add `[lints] workspace = true`"
+        );
+        assert!(text.contains("description = "), "{shown}: add a description");
+        assert!(text.contains("license.workspace = true"), "{shown}: inherit the license");
+        let publishable = !text.contains("publish = false");
+        if publishable {
+            let dir = manifest.parent().unwrap();
+            assert!(dir.join("README.md").exists(), "{shown}: a published crate needs a README.md");
+            assert!(text.contains("readme = "), "{shown}: point `readme` at the README");
+        }
+    }
+}
