@@ -15,6 +15,7 @@
 pub mod net;
 pub mod registry;
 pub mod swtpm;
+pub mod tools;
 
 use std::path::PathBuf;
 
