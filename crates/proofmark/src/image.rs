@@ -1,0 +1,334 @@
+//! `proofmark sign`, `verify`, `generate-key-pair` and `policy`: cosign-compatible container
+//! image signatures (see docs/cosign.md).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use proofmark_cosign::{
+    DockerConfig, IdentityMode, ImageRef, ImageStore, OciLayout, RegistryClient, RegistryOptions,
+    SignOptions, VerifyOptions,
+};
+use proofmark_types::{Fingerprint, KeyRef, PublicKey, Signer};
+
+/// Where the password of cosign key files comes from.
+const PASSWORD_ENV: &str = "COSIGN_PASSWORD";
+
+/// Registry access, shared by `sign` and `verify`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RegistryArgs {
+    /// Talk plain HTTP to this `HOST:PORT` (repeatable). Everything else uses HTTPS.
+    #[arg(long, value_name = "HOST:PORT")]
+    allow_insecure: Vec<String>,
+    /// Trust these PEM CA certificates instead of the system roots.
+    #[arg(long, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
+    /// Store / look for signatures in this repository (`registry/repo`) instead of the image's
+    /// (cosign's `COSIGN_REPOSITORY`).
+    #[arg(long, value_name = "REPOSITORY")]
+    signature_repository: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SignArgs {
+    /// The signing key: `file:PATH` (PKCS#8 or a cosign `cosign.key`, whose password is read
+    /// from `COSIGN_PASSWORD`), `tpm:PATH`, `tpm:0x81xxxxxx`.
+    #[arg(long)]
+    key: KeyRef,
+    /// TPM keys with a user-chosen auth value: the environment variable that holds it.
+    #[arg(long)]
+    auth_env: Option<String>,
+    /// Annotation `KEY=VALUE` written into the payload (repeatable), as `cosign sign -a`.
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    annotations: Vec<(String, String)>,
+    /// For an index, also sign every platform manifest.
+    #[arg(long)]
+    recursive: bool,
+    /// The repository written into the payload (`registry/repo`). Defaults to the image's
+    /// repository; required for `oci:` layouts.
+    #[arg(long, value_name = "REPOSITORY")]
+    docker_reference: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]`.
+    image: String,
+}
+
+/// How `--identity` checks the payload's `docker-reference`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentityArg {
+    /// It must name the image's repository (or `--docker-reference`).
+    Repository,
+    /// It must equal `--docker-reference` exactly.
+    Exact,
+    /// Not checked (as `cosign verify`).
+    Ignore,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// A trusted public key, PEM (repeatable).
+    #[arg(long, required = true)]
+    key: Vec<PathBuf>,
+    /// How many distinct keys must have signed.
+    #[arg(long, default_value_t = 1)]
+    threshold: usize,
+    /// Accept only keys with these SHA-256 fingerprints (`sha256:<hex>`, repeatable).
+    #[arg(long, value_name = "FINGERPRINT")]
+    pin: Vec<String>,
+    /// The `docker-reference` check.
+    #[arg(long, value_enum, default_value_t = IdentityArg::Repository)]
+    identity: IdentityArg,
+    /// The repository (or, with `--identity exact`, the reference) to expect; defaults to the
+    /// image's repository. Required for `oci:` layouts unless `--identity ignore`.
+    #[arg(long, value_name = "REFERENCE")]
+    docker_reference: Option<String>,
+    /// Annotation `KEY=VALUE` every accepted payload must carry (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    annotations: Vec<(String, String)>,
+    /// `human` (a summary) or `json` (cosign's array of verified payloads).
+    #[arg(long, value_enum, default_value_t = crate::Format::Human)]
+    output: crate::Format,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]`.
+    image: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct GenerateKeyPairArgs {
+    /// Writes `PREFIX.key` and `PREFIX.pub`.
+    #[arg(long, default_value = "cosign")]
+    output_key_prefix: String,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PolicyArgs {
+    /// The public key, PEM.
+    #[arg(long)]
+    key: PathBuf,
+    /// The containers-policy.json scope: `registry`, `registry/namespace` or a repository.
+    #[arg(long)]
+    scope: String,
+    /// Print the registries.d snippet instead of policy.json.
+    #[arg(long)]
+    registries_d: bool,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn password() -> anyhow::Result<String> {
+    std::env::var(PASSWORD_ENV).with_context(|| {
+        format!("set {PASSWORD_ENV} to the key password (interactive prompting is not built yet)")
+    })
+}
+
+/// The caller's docker `config.json`: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+fn docker_config() -> anyhow::Result<DockerConfig> {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir).join("config.json"),
+        None => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(".docker/config.json"),
+            None => return Ok(DockerConfig::default()),
+        },
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => DockerConfig::parse(&bytes).with_context(|| format!("in {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DockerConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The image's store, the reference to resolve in it, its repository name (registry images),
+/// and where its signatures live.
+struct Target {
+    image: Box<dyn ImageStore>,
+    reference: String,
+    repository: Option<String>,
+    signatures: Box<dyn ImageStore>,
+}
+
+fn client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
+    let ca_bundle_pem = match &args.ca_bundle {
+        Some(p) => Some(crate::fsutil::read(p, "CA bundle")?),
+        None => None,
+    };
+    Ok(RegistryClient::new(RegistryOptions {
+        allow_insecure: args.allow_insecure.clone(),
+        ca_bundle_pem,
+        docker_config: docker_config()?,
+        ..Default::default()
+    })?)
+}
+
+fn open_target(image: &str, args: &RegistryArgs) -> anyhow::Result<Target> {
+    let parsed = ImageRef::parse(image)?;
+    let client = match (&parsed, &args.signature_repository) {
+        (ImageRef::Layout { .. }, None) => None,
+        _ => Some(client(args)?),
+    };
+    let signature_repo = match (&args.signature_repository, &client) {
+        (Some(repo), Some(client)) => {
+            let ImageRef::Registry(r) = ImageRef::parse(repo)? else {
+                bail!("--signature-repository must be a registry repository, not {repo}");
+            };
+            Some(client.repository(r.api_host(), &r.repository))
+        }
+        _ => None,
+    };
+    match (parsed, client) {
+        (ImageRef::Registry(r), Some(client)) => {
+            let store = client.repository(r.api_host(), &r.repository);
+            let signatures: Box<dyn ImageStore> = match signature_repo {
+                Some(s) => Box::new(s),
+                None => Box::new(store.clone()),
+            };
+            Ok(Target {
+                image: Box::new(store),
+                reference: r.reference().to_owned(),
+                repository: Some(r.repository_name()),
+                signatures,
+            })
+        }
+        (ImageRef::Layout { path, tag }, _) => {
+            if !path.join("oci-layout").exists() {
+                bail!("{} is not an OCI image layout (no oci-layout file)", path.display());
+            }
+            let layout = OciLayout::open_or_create(&path)?;
+            let reference = layout.resolve(tag.as_deref())?;
+            let signatures: Box<dyn ImageStore> = match signature_repo {
+                Some(s) => Box::new(s),
+                None => Box::new(layout.clone()),
+            };
+            Ok(Target { image: Box::new(layout), reference, repository: None, signatures })
+        }
+        (ImageRef::Registry(_), None) => bail!("internal error: no registry client"),
+    }
+}
+
+fn open_signer(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<Box<dyn Signer>> {
+    if let KeyRef::File(path) = &args.key {
+        let bytes = crate::fsutil::read(path, "private key")?;
+        if bytes.starts_with(b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+            || bytes.starts_with(b"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----")
+        {
+            let signer = proofmark_cosign::decrypt_private_key(&bytes, password()?.as_bytes())
+                .with_context(|| format!("cannot open the cosign key {}", path.display()))?;
+            return Ok(Box::new(signer));
+        }
+    }
+    let opts =
+        crate::backend::Options { algorithm: None, tcti, auth_env: args.auth_env.as_deref() };
+    crate::backend::open_signer(&args.key, opts)
+}
+
+pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let signer = open_signer(args, tcti)?;
+    proofmark_cosign::check_cosign_algorithm(signer.algorithm())?;
+    let t = open_target(&args.image, &args.registry)?;
+    let docker_reference = match (&args.docker_reference, &t.repository) {
+        (Some(r), _) | (None, Some(r)) => r.clone(),
+        (None, None) => {
+            bail!("signing an oci: layout needs --docker-reference REGISTRY/REPOSITORY")
+        }
+    };
+    let opts = SignOptions {
+        annotations: args.annotations.iter().cloned().collect::<BTreeMap<_, _>>(),
+        recursive: args.recursive,
+        ..Default::default()
+    };
+    let signed = proofmark_cosign::sign_image(
+        t.image.as_ref(),
+        &t.reference,
+        t.signatures.as_ref(),
+        &docker_reference,
+        &signer,
+        &opts,
+    )
+    .with_context(|| format!("signing {}", args.image))?;
+    for s in &signed {
+        let what = if s.added { "signed" } else { "already signed (identical signature)" };
+        eprintln!("{what} {} → {}:{}", s.image_digest, t.signatures.describe(), s.signature_tag);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let bytes = crate::fsutil::read(path, "public key")?;
+    PublicKey::from_pem(&bytes)
+        .with_context(|| format!("{} is not a PEM public key", path.display()))
+}
+
+pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let keys = args.key.iter().map(|p| read_public_key(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let t = open_target(&args.image, &args.registry)?;
+    let expected = args.docker_reference.clone().or(t.repository.clone());
+    let identity = match (args.identity, expected) {
+        (IdentityArg::Ignore, _) => IdentityMode::Ignore,
+        (IdentityArg::Repository, Some(r)) => IdentityMode::Repository(r),
+        (IdentityArg::Exact, Some(r)) => IdentityMode::Exact(r),
+        (_, None) => {
+            bail!("verifying an oci: layout needs --docker-reference or --identity ignore")
+        }
+    };
+    let pinned = if args.pin.is_empty() {
+        None
+    } else {
+        let by_text: BTreeMap<String, Fingerprint> = keys
+            .iter()
+            .map(|k| (k.fingerprint_sha256().to_string(), k.fingerprint_sha256()))
+            .collect();
+        // A pin that matches no given key cannot be satisfied; one that matches is kept.
+        Some(args.pin.iter().filter_map(|p| by_text.get(p.trim()).copied()).collect())
+    };
+    let opts = VerifyOptions {
+        threshold: args.threshold,
+        pinned,
+        identity,
+        required_annotations: args.annotations.iter().cloned().collect(),
+        ..VerifyOptions::new(keys, String::new())
+    };
+    let report = proofmark_cosign::verify_image(
+        t.image.as_ref(),
+        &t.reference,
+        t.signatures.as_ref(),
+        &opts,
+    )
+    .with_context(|| format!("verifying {}", args.image))?;
+    match args.output {
+        crate::Format::Json => println!("{}", report.cosign_json()),
+        crate::Format::Human => print!("{}", report.summary()),
+    }
+    Ok(ExitCode::from(report.status.exit_code()))
+}
+
+pub(crate) fn generate_key_pair(args: &GenerateKeyPairArgs) -> anyhow::Result<ExitCode> {
+    let password = password()?;
+    let files = proofmark_cosign::generate_key_pair(password.as_bytes())?;
+    let key = PathBuf::from(format!("{}.key", args.output_key_prefix));
+    let public = PathBuf::from(format!("{}.pub", args.output_key_prefix));
+    crate::fsutil::write_atomic(&key, files.private_pem.as_bytes(), 0o600, args.force)?;
+    crate::fsutil::write_atomic(&public, files.public_pem.as_bytes(), 0o644, args.force)?;
+    eprintln!("Private key written to {}", key.display());
+    eprintln!("Public key written to {}", public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn policy(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
+    let key = read_public_key(&args.key)?;
+    proofmark_cosign::cosign_algorithm_for(&key)?;
+    if args.registries_d {
+        print!("{}", proofmark_cosign::policy::registries_d(&args.scope));
+    } else {
+        print!("{}", proofmark_cosign::policy::containers_policy(&args.scope, &key));
+    }
+    Ok(ExitCode::SUCCESS)
+}

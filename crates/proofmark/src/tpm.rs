@@ -1,0 +1,85 @@
+//! `proofmark tpm ...`: what the TPM says about itself, and its persistent keys.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use proofmark_tpm::{Tcti, Tpm};
+use proofmark_types::PersistentHandle;
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum TpmCommand {
+    /// Which TPM answers, its firmware, the algorithms it supports and its lockout state.
+    Info {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::Format::Human)]
+        format: crate::Format,
+    },
+    /// The persistent handles in use.
+    List,
+    /// Remove the key persisted at a handle (`TPM2_EvictControl`).
+    Evict {
+        /// The handle, `0x81xxxxxx`.
+        handle: PersistentHandle,
+    },
+}
+
+/// Which TPM to talk to: `--tcti`, else `TPM2TOOLS_TCTI` or `TCTI`, else `/dev/tpmrm0`.
+pub(crate) fn tcti(configured: Option<&str>) -> anyhow::Result<Tcti> {
+    Tcti::from_config_or_env(configured).context("invalid TCTI")
+}
+
+pub(crate) fn connect(configured: Option<&str>) -> anyhow::Result<Tpm> {
+    let tcti = tcti(configured)?;
+    Tpm::connect(&tcti).with_context(|| format!("cannot reach a TPM at {}", tcti.as_str()))
+}
+
+pub(crate) fn run(cmd: TpmCommand, configured_tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut tpm = connect(configured_tcti)?;
+    match cmd {
+        TpmCommand::Info { format } => {
+            let info = tpm.info().context("the TPM did not answer the capability queries")?;
+            let algorithms: Vec<String> = info.algorithms.iter().map(ToString::to_string).collect();
+            match format {
+                crate::Format::Json => {
+                    let json = serde_json::json!({
+                        "tcti": info.tcti,
+                        "manufacturer": info.manufacturer,
+                        "vendor": info.vendor,
+                        "firmware_version": info.firmware_version,
+                        "spec_revision": info.spec_revision,
+                        "algorithms": algorithms,
+                        "transient_slots": info.transient_slots,
+                        "persistent_slots_free": info.persistent_slots_free,
+                        "lockout_counter": info.lockout_counter,
+                        "max_auth_fail": info.max_auth_fail,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                crate::Format::Human => {
+                    println!("tcti              {}", info.tcti);
+                    println!("manufacturer      {}", info.manufacturer);
+                    println!("vendor            {}", info.vendor);
+                    println!("firmware          {}", info.firmware_version);
+                    println!("spec revision     {}", info.spec_revision);
+                    println!("algorithms        {}", algorithms.join(", "));
+                    println!("transient slots   {}", info.transient_slots);
+                    println!("persistent free   {}", info.persistent_slots_free);
+                    println!(
+                        "lockout counter   {} of {}",
+                        info.lockout_counter, info.max_auth_fail
+                    );
+                }
+            }
+        }
+        TpmCommand::List => {
+            for handle in tpm.list_persistent().context("cannot list persistent handles")? {
+                println!("{handle}");
+            }
+        }
+        TpmCommand::Evict { handle } => {
+            tpm.evict(handle).with_context(|| format!("cannot evict {handle}"))?;
+            eprintln!("evicted {handle}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
