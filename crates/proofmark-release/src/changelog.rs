@@ -1,0 +1,582 @@
+//! Keep a Changelog 1.1.0 sections: rendering, inserting and regenerating.
+//!
+//! A release's section looks like this (groups in Keep a Changelog's order, empty ones left
+//! out):
+//!
+//! ```markdown
+//! ## [0.2.0] - 2026-11-28
+//!
+//! ### Added
+//!
+//! - **BREAKING**: the parser takes a `Config` (1a2b3c4)
+//!
+//! ### Fixed
+//!
+//! - **tags**: accept `name-vX.Y.Z` (5d6e7f8)
+//! ```
+//!
+//! # Inserting
+//!
+//! [`update`] puts a new section above the newest existing release section, that is below
+//! the file's header and below a `## [Unreleased]` section if there is one. Every other byte
+//! of the file is kept. A missing file gets a standard header and an empty `## [Unreleased]`.
+//!
+//! # Regenerating (hand edits are kept)
+//!
+//! When the file already has a section for the version, that section is *merged*, not
+//! replaced: no existing line is changed or removed, and a generated entry is added only if
+//! the section does not already mention its key — the commit's abbreviated id, which ends
+//! every generated entry. So a person may reword an entry, move it to another group, or merge
+//! several entries into one: as long as the id stays anywhere in the section, the entry is
+//! not added again. To drop an entry for good, keep its id in a comment, e.g.
+//! `<!-- 1a2b3c4 -->`. No markers are needed, and the file stays plain Keep a Changelog.
+//! Missing groups are created at their canonical position. The heading's date is updated
+//! when the heading is exactly `## [VERSION] - YYYY-MM-DD`; other headings are left alone.
+
+use serde::Serialize;
+
+use crate::date::Date;
+
+/// A Keep a Changelog change group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Group {
+    /// New features.
+    Added,
+    /// Changes in existing functionality.
+    Changed,
+    /// Soon-to-be removed features.
+    Deprecated,
+    /// Removed features.
+    Removed,
+    /// Bug fixes.
+    Fixed,
+    /// Vulnerabilities.
+    Security,
+}
+
+impl Group {
+    /// All groups in Keep a Changelog's order.
+    pub const ALL: [Self; 6] =
+        [Self::Added, Self::Changed, Self::Deprecated, Self::Removed, Self::Fixed, Self::Security];
+
+    /// The group's heading text.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Added => "Added",
+            Self::Changed => "Changed",
+            Self::Deprecated => "Deprecated",
+            Self::Removed => "Removed",
+            Self::Fixed => "Fixed",
+            Self::Security => "Security",
+        }
+    }
+}
+
+/// One changelog entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The group it belongs to.
+    pub group: Group,
+    /// The entry's Markdown without the leading `- `; continuation lines are indented by the
+    /// renderer.
+    pub text: String,
+    /// A string whose presence in a section means the entry is already there (the commit's
+    /// abbreviated id).
+    pub key: String,
+}
+
+/// The section of one release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Section {
+    /// The released version.
+    pub version: semver::Version,
+    /// The release date.
+    pub date: Date,
+    /// The entries, in the order they are listed within their group.
+    pub entries: Vec<Entry>,
+    /// Whether this is the crate's first release (changes the text of an empty section).
+    pub first_release: bool,
+    /// The minimum supported Rust version (`rust-version`), rendered as an `MSRV: X` line so
+    /// packagers learn which compiler a release needs (Parsec meeting 2020-12-01).
+    pub msrv: Option<String>,
+}
+
+/// The header written into a new `CHANGELOG.md`.
+pub const NEW_FILE_HEADER: &str = "# Changelog\n\
+\n\
+All notable changes to this crate are documented in this file.\n\
+\n\
+The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),\n\
+and this crate adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).\n\
+\n\
+## [Unreleased]\n";
+
+impl Section {
+    /// The heading line, without line break.
+    pub fn heading(&self) -> String {
+        format!("## [{}] - {}", self.version, self.date)
+    }
+
+    /// Renders the section: heading, then each non-empty group. Ends with one `\n`.
+    pub fn render(&self) -> String {
+        let mut out = self.heading();
+        out.push('\n');
+        if let Some(msrv) = &self.msrv {
+            out.push_str(&format!("\nMSRV: {msrv}\n"));
+        }
+        for group in Group::ALL {
+            let lines = self.group_lines(group, &[]);
+            if lines.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("\n### {}\n\n", group.title()));
+            for line in lines {
+                out.push_str(&line);
+            }
+        }
+        if self.entries.is_empty() {
+            out.push_str(if self.first_release {
+                "\nFirst release.\n"
+            } else {
+                "\nNo changes since the previous release.\n"
+            });
+        }
+        out
+    }
+
+    /// The rendered list items of `group` whose key is not in `existing`.
+    fn group_lines(&self, group: Group, existing: &[&str]) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.group == group)
+            .filter(|e| !existing.iter().any(|line| line.contains(e.key.as_str())))
+            .map(render_entry)
+            .collect()
+    }
+}
+
+fn render_entry(entry: &Entry) -> String {
+    let mut out = String::from("- ");
+    for (index, line) in entry.text.lines().enumerate() {
+        if index > 0 {
+            out.push_str(if line.is_empty() { "\n" } else { "\n  " });
+        }
+        out.push_str(line);
+    }
+    out.push('\n');
+    out
+}
+
+fn is_heading(line: &str, level: usize) -> bool {
+    let hashes = "#".repeat(level);
+    line.strip_prefix(hashes.as_str()).is_some_and(|rest| rest.starts_with(' '))
+}
+
+fn is_unreleased_heading(line: &str) -> bool {
+    is_heading(line, 2)
+        && line[2..].trim().trim_matches(['[', ']']).eq_ignore_ascii_case("unreleased")
+}
+
+/// Whether a `## ` heading names `version` (`## [1.0.0] ...` or `## 1.0.0 ...`).
+fn heading_names(line: &str, version: &str) -> bool {
+    if !is_heading(line, 2) {
+        return false;
+    }
+    let rest = line[2..].trim_start();
+    let rest = rest.strip_prefix('[').unwrap_or(rest);
+    rest.strip_prefix(version)
+        .is_some_and(|after| after.is_empty() || after.starts_with([']', ' ', '\r', '\n', '\t']))
+}
+
+/// A link reference definition such as `[1.0.0]: https://...`, which Keep a Changelog puts at
+/// the bottom of the file.
+fn is_link_definition(line: &str) -> bool {
+    line.starts_with('[') && line.contains("]:")
+}
+
+fn ensure_newline(lines: &mut [String], index: usize) {
+    if let Some(line) = lines.get_mut(index) {
+        if !line.ends_with('\n') {
+            line.push('\n');
+        }
+    }
+}
+
+/// The text of the section of `version` in a changelog, from its `## ` heading to the next
+/// `#`/`##` heading or link definition, without trailing blank lines; `None` when the file has
+/// no section for `version`.
+pub fn section_text(changelog: &str, version: &semver::Version) -> Option<String> {
+    let version = version.to_string();
+    let lines: Vec<&str> = changelog.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| heading_names(l, &version))?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
+        .map_or(lines.len(), |offset| start + 1 + offset);
+    let text = lines[start..end].concat();
+    Some(format!("{}\n", text.trim_end()))
+}
+
+/// The `MSRV:` value written in a section, if any (`MSRV: 1.85`, `MSRV 1.85`, `**MSRV**: 1.85`).
+pub fn msrv_of(section: &str) -> Option<String> {
+    section.lines().find_map(|line| {
+        let line = line.trim().trim_start_matches(['-', '*', ' ']);
+        let rest = line.strip_prefix("MSRV").or_else(|| line.strip_prefix("msrv"))?;
+        let value = rest.trim_start_matches(['*', ':', ' ']).split_whitespace().next()?;
+        Some(value.trim_end_matches(['.', ',', ')']).to_owned())
+    })
+}
+
+/// Inserts or regenerates `section` in the text of an existing `CHANGELOG.md`
+/// (`None`: the file does not exist yet). See the module documentation for the rules.
+pub fn update(existing: Option<&str>, section: &Section) -> String {
+    let Some(existing) = existing else {
+        return format!("{NEW_FILE_HEADER}\n{}", section.render());
+    };
+    let mut lines: Vec<String> = existing.split_inclusive('\n').map(str::to_owned).collect();
+    let version = section.version.to_string();
+    match lines.iter().position(|l| heading_names(l, &version)) {
+        Some(start) => merge(&mut lines, start, section),
+        None => insert(&mut lines, section),
+    }
+    lines.concat()
+}
+
+fn insert(lines: &mut Vec<String>, section: &Section) {
+    let first_release = lines.iter().position(|l| is_heading(l, 2) && !is_unreleased_heading(l));
+    let rendered: Vec<String> = section.render().split_inclusive('\n').map(str::to_owned).collect();
+    match first_release {
+        Some(index) => {
+            let mut block = rendered;
+            block.push("\n".to_owned());
+            lines.splice(index..index, block);
+        }
+        None => {
+            // Append after the last content line; trailing blank lines and link definitions
+            // stay below the new section.
+            let mut end = lines.len();
+            while end > 0
+                && (lines[end - 1].trim().is_empty() || is_link_definition(&lines[end - 1]))
+            {
+                end -= 1;
+            }
+            if end > 0 {
+                ensure_newline(lines, end - 1);
+            }
+            let mut block = vec!["\n".to_owned()];
+            block.extend(rendered);
+            if end < lines.len() && !lines[end].trim().is_empty() {
+                block.push("\n".to_owned());
+            }
+            lines.splice(end..end, block);
+        }
+    }
+}
+
+fn merge(lines: &mut Vec<String>, start: usize, section: &Section) {
+    if is_canonical_heading(&lines[start], &section.version.to_string()) {
+        let ending = if lines[start].ends_with("\r\n") {
+            "\r\n"
+        } else if lines[start].ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        };
+        lines[start] = format!("{}{ending}", section.heading());
+    }
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
+        .map_or(lines.len(), |offset| start + 1 + offset);
+    let existing: Vec<String> = lines[start..end].to_vec();
+    let existing_refs: Vec<&str> = existing.iter().map(String::as_str).collect();
+    // Work from the last group backwards so earlier indexes stay valid.
+    for group in Group::ALL.iter().rev() {
+        let new_lines = section.group_lines(*group, &existing_refs);
+        if new_lines.is_empty() {
+            continue;
+        }
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
+            .map_or(lines.len(), |offset| start + 1 + offset);
+        let heading = format!("### {}", group.title());
+        let group_start =
+            (start + 1..end).find(|&i| lines[i].trim_end().eq_ignore_ascii_case(&heading));
+        match group_start {
+            Some(group_start) => {
+                let group_end =
+                    (group_start + 1..end).find(|&i| is_heading(&lines[i], 3)).unwrap_or(end);
+                let last_content = last_content_line(lines, group_start, group_end);
+                ensure_newline(lines, last_content);
+                let at = last_content + 1;
+                let block = if last_content == group_start {
+                    std::iter::once("\n".to_owned()).chain(new_lines).collect::<Vec<_>>()
+                } else {
+                    new_lines
+                };
+                lines.splice(at..at, block);
+            }
+            None => {
+                // Before the first later group, or after the section's last content line.
+                let later = (start + 1..end).find(|&i| {
+                    Group::ALL.iter().any(|g| {
+                        g > group
+                            && lines[i]
+                                .trim_end()
+                                .eq_ignore_ascii_case(&format!("### {}", g.title()))
+                    })
+                });
+                let mut block = Vec::new();
+                match later {
+                    Some(at) => {
+                        block.push(format!("{heading}\n"));
+                        block.push("\n".to_owned());
+                        block.extend(new_lines);
+                        block.push("\n".to_owned());
+                        lines.splice(at..at, block);
+                    }
+                    None => {
+                        let last_content = last_content_line(lines, start, end);
+                        ensure_newline(lines, last_content);
+                        block.push("\n".to_owned());
+                        block.push(format!("{heading}\n"));
+                        block.push("\n".to_owned());
+                        block.extend(new_lines);
+                        let at = last_content + 1;
+                        lines.splice(at..at, block);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The index of the last non-blank line in `from..to`, or `from` if all are blank.
+fn last_content_line(lines: &[String], from: usize, to: usize) -> usize {
+    (from..to).rev().find(|&i| !lines[i].trim().is_empty()).unwrap_or(from)
+}
+
+fn is_canonical_heading(line: &str, version: &str) -> bool {
+    let Some(rest) = line.trim_end().strip_prefix(&format!("## [{version}] - ")) else {
+        return false;
+    };
+    rest.parse::<Date>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+
+    fn date() -> Date {
+        Date::new(2026, 11, 28).unwrap_or_else(|| panic!("valid date"))
+    }
+
+    fn entry(group: Group, text: &str, key: &str) -> Entry {
+        Entry { group, text: format!("{text} ({key})"), key: key.to_owned() }
+    }
+
+    fn section(version: &str, entries: Vec<Entry>) -> Section {
+        Section {
+            version: semver::Version::parse(version).unwrap_or_else(|e| panic!("{e}")),
+            date: date(),
+            entries,
+            first_release: false,
+            msrv: None,
+        }
+    }
+
+    #[test]
+    fn new_file() {
+        let section = section(
+            "0.2.0",
+            vec![
+                entry(Group::Fixed, "fix the parser", "aaaaaaa"),
+                entry(Group::Added, "**BREAKING**: new API\nthe old one is gone", "bbbbbbb"),
+                entry(Group::Added, "another feature", "ccccccc"),
+            ],
+        );
+        expect![[r#"
+            # Changelog
+
+            All notable changes to this crate are documented in this file.
+
+            The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),
+            and this crate adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+
+            ## [Unreleased]
+
+            ## [0.2.0] - 2026-11-28
+
+            ### Added
+
+            - **BREAKING**: new API
+              the old one is gone (bbbbbbb)
+            - another feature (ccccccc)
+
+            ### Fixed
+
+            - fix the parser (aaaaaaa)
+        "#]]
+        .assert_eq(&update(None, &section));
+    }
+
+    const EXISTING: &str = "# Changelog\n\
+\n\
+Hand-written intro, kept as is.\n\
+\n\
+## [Unreleased]\n\
+\n\
+- something a person noted\n\
+\n\
+## [0.1.0] - 2026-01-01\n\
+\n\
+### Added\n\
+\n\
+- first release\n\
+\n\
+[0.1.0]: https://example.org/compare/0.1.0\n";
+
+    #[test]
+    fn inserts_below_unreleased_and_keeps_everything_else() {
+        let section = section("0.2.0", vec![entry(Group::Fixed, "fix", "aaaaaaa")]);
+        let updated = update(Some(EXISTING), &section);
+        expect![[r#"
+            # Changelog
+
+            Hand-written intro, kept as is.
+
+            ## [Unreleased]
+
+            - something a person noted
+
+            ## [0.2.0] - 2026-11-28
+
+            ### Fixed
+
+            - fix (aaaaaaa)
+
+            ## [0.1.0] - 2026-01-01
+
+            ### Added
+
+            - first release
+
+            [0.1.0]: https://example.org/compare/0.1.0
+        "#]]
+        .assert_eq(&updated);
+        // Removing the inserted block gives back the original bytes.
+        let inserted = "## [0.2.0] - 2026-11-28\n\n### Fixed\n\n- fix (aaaaaaa)\n\n";
+        assert_eq!(updated.replacen(inserted, "", 1), EXISTING);
+    }
+
+    #[test]
+    fn inserts_into_a_file_without_releases() {
+        let text = "# Changelog\n\n## [Unreleased]\n\n[Unreleased]: https://example.org\n";
+        let section = section("1.0.0", vec![entry(Group::Added, "all", "aaaaaaa")]);
+        expect![[r#"
+            # Changelog
+
+            ## [Unreleased]
+
+            ## [1.0.0] - 2026-11-28
+
+            ### Added
+
+            - all (aaaaaaa)
+
+            [Unreleased]: https://example.org
+        "#]]
+        .assert_eq(&update(Some(text), &section));
+        let no_newline = "# Changelog";
+        expect![[r#"
+            # Changelog
+
+            ## [1.0.0] - 2026-11-28
+
+            ### Added
+
+            - all (aaaaaaa)
+        "#]]
+        .assert_eq(&update(Some(no_newline), &section));
+    }
+
+    #[test]
+    fn regenerating_keeps_hand_edits() {
+        let first = section(
+            "0.2.0",
+            vec![
+                entry(Group::Added, "feature one", "aaaaaaa"),
+                entry(Group::Fixed, "fix one", "bbbbbbb"),
+                entry(Group::Fixed, "fix two", "ccccccc"),
+            ],
+        );
+        let generated = update(Some(EXISTING), &first);
+        // A person rewords one entry, drops another (keeping its id in a comment) and adds a
+        // note; then new commits land and the section is regenerated on another day.
+        let edited = generated
+            .replace("- feature one (aaaaaaa)", "- Feature one, now documented (aaaaaaa)")
+            .replace("- fix two (ccccccc)\n", "<!-- ccccccc -->\n")
+            .replace("### Fixed\n", "Upgrade notes: none.\n\n### Fixed\n");
+        let mut second = first.clone();
+        second.date = Date::new(2026, 12, 1).unwrap_or_else(|| panic!("valid date"));
+        second.entries.push(entry(Group::Fixed, "fix three", "ddddddd"));
+        second.entries.push(entry(Group::Security, "patch CVE-2026-1", "eeeeeee"));
+        second.entries.push(entry(Group::Changed, "refactor", "fffffff"));
+        let regenerated = update(Some(&edited), &second);
+        expect![[r#"
+            # Changelog
+
+            Hand-written intro, kept as is.
+
+            ## [Unreleased]
+
+            - something a person noted
+
+            ## [0.2.0] - 2026-12-01
+
+            ### Added
+
+            - Feature one, now documented (aaaaaaa)
+
+            Upgrade notes: none.
+
+            ### Changed
+
+            - refactor (fffffff)
+
+            ### Fixed
+
+            - fix one (bbbbbbb)
+            <!-- ccccccc -->
+            - fix three (ddddddd)
+
+            ### Security
+
+            - patch CVE-2026-1 (eeeeeee)
+
+            ## [0.1.0] - 2026-01-01
+
+            ### Added
+
+            - first release
+
+            [0.1.0]: https://example.org/compare/0.1.0
+        "#]]
+        .assert_eq(&regenerated);
+        // Regenerating again changes nothing.
+        assert_eq!(update(Some(&regenerated), &second), regenerated);
+    }
+
+    #[test]
+    fn empty_section_says_so() {
+        expect![[r#"
+            ## [0.1.1] - 2026-11-28
+
+            No changes since the previous release.
+        "#]]
+        .assert_eq(&section("0.1.1", Vec::new()).render());
+    }
+}

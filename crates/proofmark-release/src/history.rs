@@ -1,0 +1,558 @@
+//! The history engine: one bounded walk shared by all crates, subtree-id attribution.
+//!
+//! # Why gix
+//!
+//! The engine reads objects with [gix](https://docs.rs/gix) (gitoxide), pure Rust, built with
+//! `default-features = false` plus `sha1`: no network, no index, no diff machinery, no C
+//! library to link. It only needs references, commits and trees. gix 0.87 is the newest
+//! release whose MSRV fits the workspace's rust-version (1.85).
+//!
+//! # The walk
+//!
+//! Every release tag of a crate marks the tagged commit and all its ancestors as *released*
+//! for that crate. A commit is *unreleased* for a crate when it is reachable from `HEAD` and
+//! not from any of the crate's release tags — what `git rev-list HEAD ^tag1 ^tag2 …` lists
+//! for that crate. Instead of one such walk per crate, a single walk paints every commit with
+//! a set of "released for crate i" bits, seeded at `HEAD` (no bits) and at each tag commit
+//! (the bit of its crate), processed newest-first by committer time and propagated to
+//! parents; a commit whose bits grow is processed again, so clock skew costs time, not
+//! correctness of what was visited. The walk stops when no queued commit reachable from
+//! `HEAD` still lacks the bit of some tagged crate, exactly git's own stopping rule for
+//! `rev-list A ^B` (and with git's caveat: badly skewed committer dates can end it early).
+//! Crates that were never tagged need the whole history, so their presence makes the walk go
+//! down to the root commits.
+//!
+//! # Attribution by subtree ids
+//!
+//! A commit touches a crate when the id of the crate folder's tree differs from the id of the
+//! same folder in the commit's **first** parent (missing on one side counts as different; a
+//! root commit is compared with nothing). No diff is computed: two tree lookups per crate and
+//! commit, memoised per tree, and identical root trees short-cut everything. The judge is git
+//! itself: for every commit `c` of the walk, the crate is touched iff
+//! `git diff-tree --no-commit-id -r --name-only c^1 c -- <dir>` prints something
+//! (`git diff-tree --root` for root commits). Merge commits are therefore attributed when
+//! their first-parent diff touches the folder, i.e. when the merged branch changed it.
+//!
+//! A crate folder that contains other members' folders (a root package above `crates/*`, say)
+//! excludes them: when its tree id differs, the two trees are compared entry by entry, and
+//! only differences outside the nested members' folders count — still by ids, descending
+//! only along the nested folders' paths. The judge is then `git diff-tree … -- <dir>
+//! ':!<dir>/<nested>'`.
+//!
+//! For commits that touch no crate, the changed paths up to two levels deep are listed, so
+//! the plan can say what the commit changed.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::path::Path;
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+
+/// A tag pointing (possibly through annotated tag objects) at a commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRef {
+    /// The short name (without `refs/tags/`).
+    pub name: String,
+    /// The commit's hex id.
+    pub commit: String,
+}
+
+/// What the walk needs to know about one crate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkCrate {
+    /// The crate folder relative to the workspace root, `/`-separated (empty: the root).
+    pub dir: String,
+    /// Hex ids of the commits of the crate's release tags.
+    pub released_at: Vec<String>,
+    /// Folders inside `dir` (relative to it, `/`-separated) whose changes do not count for
+    /// this crate: the folders of other members nested in it.
+    pub exclude: Vec<String>,
+}
+
+/// A commit reachable from `HEAD` that is unreleased for at least one crate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitRecord {
+    /// The hex id.
+    pub id: String,
+    /// The parents' hex ids, first parent first.
+    pub parents: Vec<String>,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    /// The raw message.
+    pub message: String,
+    /// Indexes (into the walk's crates) of the crates for which this commit is unreleased.
+    pub unreleased: Vec<usize>,
+    /// Indexes of the unreleased crates whose folder this commit changed (first parent).
+    pub touched: Vec<usize>,
+    /// When `touched` is empty: the changed paths, up to two levels deep, relative to the
+    /// repository root.
+    pub changed_paths: Vec<String>,
+}
+
+/// Everything the walk found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Walk {
+    /// The commits, newest first (by committer time, then discovery order).
+    pub commits: Vec<CommitRecord>,
+    /// How many commits were read, including released ones needed to stop the walk.
+    pub visited: usize,
+    /// Whether some parent commit was missing (a shallow clone).
+    pub truncated: bool,
+}
+
+/// A git repository opened for reading.
+#[derive(Debug)]
+pub struct Repo {
+    repo: gix::Repository,
+    /// The workspace root relative to the work tree, as path components.
+    prefix: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct CommitInfo {
+    parents: Vec<ObjectId>,
+    time: i64,
+    tree: ObjectId,
+    /// Kept from the first read: inflating the commit again would double the cost.
+    message: String,
+}
+
+/// A growable bit set: bit i = "released for crate i".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn set(&mut self, bit: usize) {
+        let word = bit / 64;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (bit % 64);
+    }
+
+    fn get(&self, bit: usize) -> bool {
+        self.0.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    /// Adds `other`'s bits; true if something changed.
+    fn union(&mut self, other: &Bits) -> bool {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        let mut changed = false;
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            let before = *mine;
+            *mine |= theirs;
+            changed |= *mine != before;
+        }
+        changed
+    }
+
+    fn covers(&self, other: &Bits) -> bool {
+        other.0.iter().enumerate().all(|(i, w)| self.0.get(i).copied().unwrap_or(0) & w == *w)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Paint {
+    released: Bits,
+    from_head: bool,
+    /// Order of first processing, for a stable output order.
+    seq: Option<usize>,
+    /// Whether an entry for the commit is in the queue.
+    queued: bool,
+}
+
+/// The walk's priority queue (newest committer time first) and the paint of every commit.
+#[derive(Debug, Default)]
+struct Queue {
+    heap: BinaryHeap<(i64, std::cmp::Reverse<usize>, ObjectId)>,
+    paint: HashMap<ObjectId, Paint>,
+    /// Every crate's bit.
+    all: Bits,
+    pushes: usize,
+    /// How many queued commits are interesting (reachable from `HEAD`, unreleased for some
+    /// crate); kept up to date so that the stop test costs nothing.
+    interesting_queued: usize,
+}
+
+impl Queue {
+    fn interesting(&self, paint: &Paint) -> bool {
+        paint.from_head && !paint.released.covers(&self.all)
+    }
+
+    /// Paints `id` with `released` / `from_head` and queues it if that changed anything.
+    fn offer(
+        &mut self,
+        engine: &mut Engine<'_>,
+        id: ObjectId,
+        released: &Bits,
+        from_head: bool,
+    ) -> Result<()> {
+        let new = !self.paint.contains_key(&id);
+        let mut entry = self.paint.remove(&id).unwrap_or_default();
+        let was_interesting = entry.queued && self.interesting(&entry);
+        let grew = entry.released.union(released) | (from_head && !entry.from_head);
+        entry.from_head |= from_head;
+        if (new || grew) && !entry.queued {
+            entry.queued = true;
+            let time = engine.commit(id)?.time;
+            self.pushes += 1;
+            self.heap.push((time, std::cmp::Reverse(self.pushes), id));
+        }
+        let is_interesting = entry.queued && self.interesting(&entry);
+        match (was_interesting, is_interesting) {
+            (false, true) => self.interesting_queued += 1,
+            (true, false) => self.interesting_queued -= 1,
+            _ => {}
+        }
+        self.paint.insert(id, entry);
+        Ok(())
+    }
+
+    /// Takes the newest queued commit: its paint and id.
+    fn pop(&mut self, seq: &mut usize) -> Option<(Bits, bool, ObjectId)> {
+        let (_, _, id) = self.heap.pop()?;
+        let interesting = self.paint.get(&id).is_some_and(|p| self.interesting(p));
+        let state = self.paint.get_mut(&id)?;
+        state.queued = false;
+        if interesting {
+            self.interesting_queued -= 1;
+        }
+        if state.seq.is_none() {
+            state.seq = Some(*seq);
+            *seq += 1;
+        }
+        Some((state.released.clone(), state.from_head, id))
+    }
+}
+
+type TreeEntries = Vec<(String, ObjectId, bool)>;
+
+impl Repo {
+    /// Opens the repository containing the workspace root `workspace_root`.
+    pub fn open(workspace_root: &Path) -> Result<Self> {
+        let repo = gix::discover(workspace_root).map_err(|e| {
+            Error::git(format!("open the repository at {}", workspace_root.display()), e)
+        })?;
+        let prefix = match repo.workdir() {
+            Some(workdir) => {
+                let workdir = workdir
+                    .canonicalize()
+                    .map_err(|source| Error::Read { path: workdir.to_owned(), source })?;
+                let root = workspace_root
+                    .canonicalize()
+                    .map_err(|source| Error::Read { path: workspace_root.to_owned(), source })?;
+                root.strip_prefix(&workdir)
+                    .map(|rel| {
+                        rel.components()
+                            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        Ok(Self { repo, prefix })
+    }
+
+    /// The id of `HEAD`, or `None` on an unborn branch (a repository without commits).
+    pub fn head(&self) -> Result<Option<String>> {
+        let head = self.repo.head().map_err(|e| Error::git("read HEAD", e))?;
+        Ok(head.id().map(|id| id.detach().to_string()))
+    }
+
+    /// All tags that point at commits.
+    pub fn tags(&self) -> Result<Vec<TagRef>> {
+        let platform = self.repo.references().map_err(|e| Error::git("list references", e))?;
+        let tags = platform.tags().map_err(|e| Error::git("list tags", e))?;
+        let mut out = Vec::new();
+        for reference in tags {
+            let mut reference = reference.map_err(|e| Error::git("read a tag", e))?;
+            let name = reference.name().shorten().to_string();
+            // Tags of trees or blobs are no releases; skip them rather than fail.
+            let Ok(commit) = reference.peel_to_commit() else { continue };
+            out.push(TagRef { name, commit: commit.id().detach().to_string() });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Walks from `HEAD` and attributes commits to `crates`. See the module documentation.
+    pub fn walk(&self, crates: &[WalkCrate]) -> Result<Walk> {
+        let Some(head) = self.repo.head().map_err(|e| Error::git("read HEAD", e))?.id() else {
+            return Ok(Walk { commits: Vec::new(), visited: 0, truncated: false });
+        };
+        let mut engine = Engine {
+            repo: &self.repo,
+            commits: HashMap::new(),
+            trees: HashMap::new(),
+            truncated: false,
+        };
+        // Bit i set = released for crate i; a commit stays interesting while some bit is unset.
+        let mut all = Bits::default();
+        for index in 0..crates.len() {
+            all.set(index);
+        }
+        let mut queue = Queue { all, ..Queue::default() };
+        queue.offer(&mut engine, head.detach(), &Bits::default(), true)?;
+        for (index, krate) in crates.iter().enumerate() {
+            let mut bits = Bits::default();
+            bits.set(index);
+            for hex in &krate.released_at {
+                let id = ObjectId::from_hex(hex.as_bytes())
+                    .map_err(|e| Error::git(format!("parse commit id {hex}"), e))?;
+                queue.offer(&mut engine, id, &bits, false)?;
+            }
+        }
+        let mut seq = 0usize;
+        // git's `everybody_uninteresting`: stop once only released commits are queued.
+        while queue.interesting_queued > 0 {
+            let Some((released, from_head, id)) = queue.pop(&mut seq) else { break };
+            let parents = engine.commit(id)?.parents.clone();
+            for parent in parents {
+                queue.offer(&mut engine, parent, &released, from_head)?;
+            }
+        }
+        let Queue { paint, all, .. } = queue;
+        let interesting = |p: &Paint| p.from_head && !p.released.covers(&all);
+        let visited = paint.values().filter(|p| p.seq.is_some()).count();
+        let mut selected: Vec<(ObjectId, Paint)> =
+            paint.into_iter().filter(|(_, p)| p.seq.is_some() && interesting(p)).collect();
+        selected.sort_by_key(|(id, p)| {
+            let time = engine.commits.get(id).map_or(0, |c| c.time);
+            (std::cmp::Reverse(time), p.seq)
+        });
+        let mut commits = Vec::with_capacity(selected.len());
+        for (id, state) in selected {
+            let unreleased: Vec<usize> =
+                (0..crates.len()).filter(|i| !state.released.get(*i)).collect();
+            commits.push(engine.record(id, &unreleased, crates, &self.prefix)?);
+        }
+        Ok(Walk { commits, visited, truncated: engine.truncated })
+    }
+}
+
+struct Engine<'r> {
+    repo: &'r gix::Repository,
+    commits: HashMap<ObjectId, CommitInfo>,
+    trees: HashMap<ObjectId, TreeEntries>,
+    truncated: bool,
+}
+
+impl Engine<'_> {
+    fn commit(&mut self, id: ObjectId) -> Result<&CommitInfo> {
+        if !self.commits.contains_key(&id) {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .map_err(|e| Error::git(format!("read commit {id}"), e))?;
+            let mut parents = Vec::new();
+            for parent in commit.parent_ids() {
+                let parent = parent.detach();
+                if self.repo.has_object(parent) {
+                    parents.push(parent);
+                } else {
+                    self.truncated = true;
+                }
+            }
+            let time =
+                commit.time().map_err(|e| Error::git(format!("read commit {id}"), e))?.seconds;
+            let tree =
+                commit.tree_id().map_err(|e| Error::git(format!("read commit {id}"), e))?.detach();
+            let message = commit
+                .message_raw()
+                .map_err(|e| Error::git(format!("read the message of {id}"), e))?
+                .to_string();
+            self.commits.insert(id, CommitInfo { parents, time, tree, message });
+        }
+        self.commits.get(&id).ok_or_else(|| Error::git("commit cache", format!("{id} vanished")))
+    }
+
+    fn entries(&mut self, tree: ObjectId) -> Result<&TreeEntries> {
+        if !self.trees.contains_key(&tree) {
+            let object = self
+                .repo
+                .find_tree(tree)
+                .map_err(|e| Error::git(format!("read tree {tree}"), e))?;
+            let decoded =
+                object.decode().map_err(|e| Error::git(format!("decode tree {tree}"), e))?;
+            let entries = decoded
+                .entries
+                .iter()
+                .map(|e| (e.filename.to_string(), e.oid.to_owned(), e.mode.is_tree()))
+                .collect();
+            self.trees.insert(tree, entries);
+        }
+        self.trees.get(&tree).ok_or_else(|| Error::git("tree cache", format!("{tree} vanished")))
+    }
+
+    /// The id of the tree at `path` below `root`, if it exists and is a tree.
+    fn subtree<'p>(
+        &mut self,
+        root: ObjectId,
+        path: impl IntoIterator<Item = &'p str>,
+    ) -> Result<Option<ObjectId>> {
+        let mut current = root;
+        for component in path {
+            let found = self
+                .entries(current)?
+                .iter()
+                .find(|(name, _, is_tree)| *is_tree && name == component)
+                .map(|(_, id, _)| *id);
+            match found {
+                Some(id) => current = id,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(current))
+    }
+
+    /// Paths (up to `depth` levels) whose entries differ between two trees.
+    fn changed_paths(
+        &mut self,
+        new: Option<ObjectId>,
+        old: Option<ObjectId>,
+        base: &str,
+        depth: usize,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        if new == old {
+            return Ok(());
+        }
+        let empty = Vec::new();
+        let new_entries = match new {
+            Some(id) => self.entries(id)?.clone(),
+            None => empty.clone(),
+        };
+        let old_entries = match old {
+            Some(id) => self.entries(id)?.clone(),
+            None => empty,
+        };
+        let mut names: Vec<&str> =
+            new_entries.iter().chain(&old_entries).map(|(name, _, _)| name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let find = |entries: &TreeEntries| {
+                entries.iter().find(|(n, _, _)| n == name).map(|(_, id, is_tree)| (*id, *is_tree))
+            };
+            let (a, b) = (find(&new_entries), find(&old_entries));
+            if a == b {
+                continue;
+            }
+            let path = if base.is_empty() { name.to_owned() } else { format!("{base}/{name}") };
+            let both_trees = a.is_none_or(|(_, t)| t) && b.is_none_or(|(_, t)| t);
+            if depth > 1 && both_trees {
+                self.changed_paths(a.map(|x| x.0), b.map(|x| x.0), &path, depth - 1, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether two trees differ outside the `exclude`d paths (each a list of components).
+    fn differs(
+        &mut self,
+        new: Option<ObjectId>,
+        old: Option<ObjectId>,
+        exclude: &[Vec<&str>],
+    ) -> Result<bool> {
+        if new == old {
+            return Ok(false);
+        }
+        if exclude.is_empty() {
+            return Ok(true);
+        }
+        if exclude.iter().any(Vec::is_empty) {
+            return Ok(false);
+        }
+        let new_entries = match new {
+            Some(id) => self.entries(id)?.clone(),
+            None => Vec::new(),
+        };
+        let old_entries = match old {
+            Some(id) => self.entries(id)?.clone(),
+            None => Vec::new(),
+        };
+        let mut names: Vec<&str> =
+            new_entries.iter().chain(&old_entries).map(|(name, _, _)| name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let find = |entries: &TreeEntries| {
+                entries.iter().find(|(n, _, _)| n == name).map(|(_, id, is_tree)| (*id, *is_tree))
+            };
+            let (a, b) = (find(&new_entries), find(&old_entries));
+            if a == b {
+                continue;
+            }
+            let below: Vec<Vec<&str>> = exclude
+                .iter()
+                .filter(|p| p.first() == Some(&name))
+                .map(|p| p[1..].to_vec())
+                .collect();
+            let trees = a.is_none_or(|(_, t)| t) && b.is_none_or(|(_, t)| t);
+            if below.is_empty() || !trees {
+                return Ok(true);
+            }
+            if self.differs(a.map(|x| x.0), b.map(|x| x.0), &below)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn record(
+        &mut self,
+        id: ObjectId,
+        unreleased: &[usize],
+        crates: &[WalkCrate],
+        prefix: &[String],
+    ) -> Result<CommitRecord> {
+        let info = self.commit(id)?.clone();
+        let parent_tree = match info.parents.first() {
+            Some(parent) => Some(self.commit(*parent)?.tree),
+            None => None,
+        };
+        let mut touched = Vec::new();
+        if parent_tree != Some(info.tree) {
+            for &index in unreleased {
+                let path: Vec<&str> = prefix
+                    .iter()
+                    .map(String::as_str)
+                    .chain(crates[index].dir.split('/').filter(|c| !c.is_empty()))
+                    .collect();
+                let mine = self.subtree(info.tree, path.iter().copied())?;
+                let theirs = match parent_tree {
+                    Some(tree) => self.subtree(tree, path.iter().copied())?,
+                    None => None,
+                };
+                let exclude: Vec<Vec<&str>> = crates[index]
+                    .exclude
+                    .iter()
+                    .map(|p| p.split('/').filter(|c| !c.is_empty()).collect())
+                    .collect();
+                if self.differs(mine, theirs, &exclude)? {
+                    touched.push(index);
+                }
+            }
+        }
+        let mut changed_paths = Vec::new();
+        if touched.is_empty() {
+            self.changed_paths(Some(info.tree), parent_tree, "", 2, &mut changed_paths)?;
+        }
+        let message = info.message;
+        Ok(CommitRecord {
+            id: id.to_string(),
+            parents: info.parents.iter().map(ToString::to_string).collect(),
+            time: info.time,
+            message,
+            unreleased: unreleased.to_vec(),
+            touched,
+            changed_paths,
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! Release planning and execution for Cargo workspaces.
+//!
+//! proofmark renders the changelog section of the upcoming version *before* tagging, commits
+//! it, and then publishes and tags exactly that commit, so every tag and every published
+//! `.crate` carries its own changelog (Parsec's tools worked from existing tags, so a
+//! version's CHANGELOG was never inside that version). This crate computes that release as
+//! data — a [`ReleasePlan`] — checks it, and executes it:
+//!
+//! - [`workspace`]: members, versions, publish flags, path dependencies and publish levels,
+//!   from `cargo metadata --no-deps --offline`;
+//! - [`history`]: one bounded walk from `HEAD` shared by all crates, attributing commits to
+//!   crates by comparing subtree ids with [gix](https://docs.rs/gix);
+//! - [`conventional`]: Conventional Commits headers and git trailers;
+//! - [`tags`]: legacy tag schemes (`X.Y.Z`, `vX.Y.Z`, `name-X.Y.Z`, `name-vX.Y.Z`) and the
+//!   template for new tags;
+//! - [`bump`]: bump inference, 0.x rules and overrides;
+//! - [`changelog`]: Keep a Changelog 1.1.0 sections, inserted or merged without touching
+//!   hand edits;
+//! - [`plan`]: all of the above put together, rendered as text or JSON (the dry run);
+//! - [`config`]: `release.toml` (allowed branches, date train or required features);
+//! - [`readiness`]: the gate, which reads the packaged `.crate` to prove the changelog
+//!   section is inside;
+//! - [`registry`]: registry indexes (is a version visible, with which checksum) and crates.io
+//!   rate-limit estimates;
+//! - [`execute`]: writing, committing, publishing, tagging and pushing with a resumable
+//!   journal, and the registry/tags/changelog audit.
+//!
+//! ```no_run
+//! use proofmark_release::{Date, PlanOptions, plan_workspace};
+//!
+//! let options = PlanOptions::new(Date::today_utc());
+//! let plan = plan_workspace(std::path::Path::new("."), &options)?;
+//! let text = plan.to_human();
+//! # let _ = text;
+//! # Ok::<(), proofmark_release::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod bump;
+pub mod changelog;
+pub mod config;
+pub mod conventional;
+pub mod date;
+pub mod error;
+pub mod execute;
+pub mod history;
+pub mod plan;
+mod process;
+pub mod readiness;
+pub mod registry;
+pub mod tags;
+pub mod workspace;
+
+use std::path::Path;
+
+pub use bump::{BumpRules, CrateOverride, Level, Override};
+pub use date::Date;
+pub use error::{Error, Result};
+pub use plan::{ChangelogAction, CrateRelease, Edit, FileChange, PlanOptions, ReleasePlan};
+pub use tags::TagTemplate;
+pub use workspace::Workspace;
+
+/// Loads the workspace containing `dir` (with `cargo metadata`), opens its git repository and
+/// computes the release plan. Reads only; never touches the network.
+pub fn plan_workspace(dir: &Path, options: &PlanOptions) -> Result<ReleasePlan> {
+    let workspace = Workspace::load(dir)?;
+    let repo = history::Repo::open(&workspace.root)?;
+    plan::plan(&workspace, &repo, options)
+}

@@ -1,0 +1,966 @@
+//! The release plan: which crates to release at which versions, in which order, with which
+//! changelog sections and file changes. Computing a plan reads the repository and the
+//! workspace and writes nothing (the dry run).
+//!
+//! # Rules, in the order they are applied
+//!
+//! 1. **Release tags of a crate.** Tags are parsed with [`ReleaseTag::parse`] and with the
+//!    plan's tag template. A `name-…` tag belongs to crate `name`. An unprefixed tag (`X.Y.Z`,
+//!    `vX.Y.Z`) belongs to the only published crate of a single-crate workspace; in a
+//!    multi-crate workspace it belongs to each crate that has no prefixed tag and whose
+//!    manifest version is at least the tag's version (a released version cannot be newer than
+//!    the manifest), which reads the history of repositories that tagged their main crate
+//!    without prefix before switching to per-crate tags. The crate's last release is its
+//!    highest tagged version.
+//! 2. **Commits of a crate.** The [history walk](crate::history) attributes a commit to a
+//!    crate when it changed the crate's folder against its first parent, or when its
+//!    Conventional Commits scope or a `Crate:` trailer names the crate; in both cases only if
+//!    the commit is not yet released for that crate. A commit attributed to no published
+//!    crate and contained in no release tag is listed in [`ReleasePlan::unattributed`] with
+//!    the paths it changed.
+//! 3. **Bump.** Breaking → major, `feat` → minor, anything else → patch, with the 0.x
+//!    [`BumpRules`]. A crate without release tag is released at its manifest version (first
+//!    release). A released crate without new commits is not released. When the manifest was
+//!    already bumped by hand past the last release and is at least the inferred version, the
+//!    manifest version wins. Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a
+//!    level override is applied literally (no 0.x rules).
+//! 4. **Dependents.** When a member requires a released crate with a requirement the new
+//!    version does not satisfy, the requirement is updated (in the dependent's manifest, or
+//!    in `[workspace.dependencies]` when inherited) and a published dependent that was not
+//!    released yet is released with a patch bump, level by level.
+//! 5. **Versions in manifests.** A crate with its own `version` gets it replaced. Crates that
+//!    inherit `version.workspace = true` share one field: it is changed when every inheriting
+//!    member is released at the same version; otherwise each released inheriting crate gets an
+//!    explicit `version = "…"` in place of the inheritance.
+//!
+//! # Changelog entries
+//!
+//! `feat` → Added, `fix` → Fixed, `security`/`sec` → Security, `deprecate`/`deprecated` →
+//! Deprecated, `remove`/`removed` → Removed; `chore`, `ci`, `test`, `style` are left out of
+//! the changelog unless breaking (they still count for the bump and are listed in the plan);
+//! every other type and every non-conventional commit goes to Changed. Non-conventional
+//! commits are flagged in the plan (`conventional: false`) and counted in a warning.
+//! Non-conventional merge commits (`Merge branch …`) are left out of the changelog since the
+//! merged commits carry the changes. An entry is `[**BREAKING**: ][**scope**: ]description
+//! (abcdef1)`, the scope being omitted when it is the crate's own name, followed by the
+//! `BREAKING CHANGE` footer's text on indented lines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::bump::{self, BumpRules, CrateOverride, Level, Override};
+use crate::changelog::{self, Entry, Group, Section};
+use crate::conventional::Message;
+use crate::date::Date;
+use crate::error::{Error, Result};
+use crate::history::{Repo, WalkCrate};
+use crate::tags::{ReleaseTag, TagTemplate};
+use crate::workspace::{DependencyKind, Package, Workspace};
+
+/// What the caller decides for a plan.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// The release date written into changelog headings.
+    pub date: Date,
+    /// Only release these crates (empty: all). Names must be published members.
+    pub only: Vec<String>,
+    /// Per-crate overrides of the inferred bump.
+    pub overrides: Vec<CrateOverride>,
+    /// The 0.x bump rules.
+    pub rules: BumpRules,
+    /// The template for new tags (`None`: the default for the workspace's size).
+    pub tag_template: Option<TagTemplate>,
+}
+
+impl PlanOptions {
+    /// Default options for a release on `date`.
+    pub fn new(date: Date) -> Self {
+        Self {
+            date,
+            only: Vec::new(),
+            overrides: Vec::new(),
+            rules: BumpRules::default(),
+            tag_template: None,
+        }
+    }
+}
+
+/// The dry-run release plan of a workspace.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReleasePlan {
+    /// The workspace root.
+    pub workspace_root: String,
+    /// The release date.
+    pub date: Date,
+    /// The commit the plan was computed at (`None` in a repository without commits).
+    pub head: Option<String>,
+    /// The template new tags are made from.
+    pub tag_template: TagTemplate,
+    /// The releases, in publish order: by level, then name.
+    pub releases: Vec<CrateRelease>,
+    /// Published crates that are not released, with why.
+    pub unchanged: Vec<UnchangedCrate>,
+    /// Commits in the walked range that belong to no published crate.
+    pub unattributed: Vec<CommitSummary>,
+    /// Every file the release changes, once.
+    pub files: Vec<FileChange>,
+    /// Things a person should look at.
+    pub warnings: Vec<String>,
+    /// Numbers about the history walk.
+    pub stats: Stats,
+}
+
+/// Numbers about the history walk.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    /// Commits read (including released ones needed to end the walk).
+    pub commits_visited: usize,
+    /// Commits unreleased for at least one published crate.
+    pub commits_unreleased: usize,
+    /// Whether the history is shallow (some parents are missing).
+    pub truncated: bool,
+}
+
+/// The release of one crate.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrateRelease {
+    /// The crate name.
+    pub name: String,
+    /// The version in the manifest now.
+    pub current_version: Version,
+    /// The last release found in tags.
+    pub last_release: Option<LastRelease>,
+    /// The version to release.
+    pub next_version: Version,
+    /// The bump level applied to the last release, if any (none for a first release or an
+    /// exact override).
+    pub bump: Option<Level>,
+    /// Why this version.
+    pub reason: String,
+    /// The tag to create.
+    pub tag: String,
+    /// The publish level (0 = depends on no other published member).
+    pub level: usize,
+    /// The crate folder relative to the workspace root.
+    pub dir: String,
+    /// The commits attributed to the crate, newest first.
+    pub commits: Vec<CommitSummary>,
+    /// The changelog file, relative to the workspace root.
+    pub changelog_path: String,
+    /// The rendered changelog section for `next_version`.
+    pub changelog: String,
+    /// The files this release changes.
+    pub files: Vec<FileChange>,
+    /// The section as data, for writing it ([`changelog::update`]); not serialised, the
+    /// rendered text is in `changelog`.
+    #[serde(skip)]
+    pub section: Option<Section>,
+}
+
+/// A crate's last release.
+#[derive(Clone, Debug, Serialize)]
+pub struct LastRelease {
+    /// The tag name.
+    pub tag: String,
+    /// The version.
+    pub version: Version,
+}
+
+/// A published crate left out of the release.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnchangedCrate {
+    /// The crate name.
+    pub name: String,
+    /// Its manifest version.
+    pub version: Version,
+    /// Why it is not released.
+    pub reason: String,
+}
+
+/// A commit as the plan shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CommitSummary {
+    /// The full hex id.
+    pub id: String,
+    /// The first 7 hex digits.
+    pub short_id: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// Whether the header follows Conventional Commits.
+    pub conventional: bool,
+    /// Whether the change is breaking.
+    pub breaking: bool,
+    /// Whether it is a merge commit (more than one parent).
+    pub merge: bool,
+    /// The bump this commit asks for.
+    pub level: Level,
+    /// How it was attributed: `path`, `scope`, `trailer`.
+    pub via: Vec<&'static str>,
+    /// The changelog group, if the commit makes an entry.
+    pub group: Option<Group>,
+    /// For unattributed commits: the paths changed (up to two levels deep).
+    pub paths: Vec<String>,
+}
+
+/// A change to one file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FileChange {
+    /// The file, relative to the workspace root.
+    pub path: String,
+    /// What changes, in words.
+    pub change: String,
+    /// What changes, as data (what executing the plan will apply).
+    pub edit: Edit,
+}
+
+/// A file edit of a release, precise enough to be applied later.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Edit {
+    /// Set `[package] version` of a crate manifest.
+    PackageVersion {
+        /// The new version.
+        to: Version,
+    },
+    /// Set `[workspace.package] version` of the root manifest.
+    WorkspaceVersion {
+        /// The new version.
+        to: Version,
+    },
+    /// Replace `version.workspace = true` with an own `version` in a crate manifest.
+    OwnVersion {
+        /// The new version.
+        to: Version,
+    },
+    /// Set the version requirement of a dependency on a released crate.
+    Requirement {
+        /// The table holding it (`[dependencies]`, `[workspace.dependencies]`, ...).
+        table: String,
+        /// The dependency's crate name.
+        dependency: String,
+        /// The version the requirement must accept (written as `to`, i.e. `^to`).
+        to: Version,
+    },
+    /// Write the changelog section of `version` ([`changelog::update`]).
+    Changelog {
+        /// What happens to the file.
+        action: ChangelogAction,
+        /// The section's version.
+        version: Version,
+    },
+}
+
+/// What writing a changelog section does to the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangelogAction {
+    /// The file does not exist yet.
+    Create,
+    /// The file has no section for the version: insert one.
+    Insert,
+    /// The file has a section for the version: add the missing entries.
+    Merge,
+    /// The file's section already has every entry.
+    UpToDate,
+}
+
+/// The changelog group of a commit, `None` when it makes no entry.
+fn group_of(message: &Message, is_merge: bool) -> Option<Group> {
+    let Some(header) = &message.conventional else {
+        return if is_merge { None } else { Some(Group::Changed) };
+    };
+    Some(match header.kind.as_str() {
+        "feat" => Group::Added,
+        "fix" => Group::Fixed,
+        "security" | "sec" => Group::Security,
+        "deprecate" | "deprecated" => Group::Deprecated,
+        "remove" | "removed" => Group::Removed,
+        "chore" | "ci" | "test" | "tests" | "style" if !message.is_breaking() => return None,
+        _ => Group::Changed,
+    })
+}
+
+fn level_of(message: &Message) -> Level {
+    if message.is_breaking() {
+        return Level::Major;
+    }
+    match &message.conventional {
+        Some(h) if h.kind == "feat" => Level::Minor,
+        _ => Level::Patch,
+    }
+}
+
+fn entry_text(message: &Message, crate_name: &str, short_id: &str) -> String {
+    let mut text = String::new();
+    if message.is_breaking() {
+        text.push_str("**BREAKING**: ");
+    }
+    match &message.conventional {
+        Some(header) => {
+            if let Some(scope) = header.scope.as_deref().filter(|s| *s != crate_name) {
+                let _ = write!(text, "**{scope}**: ");
+            }
+            text.push_str(&header.description);
+        }
+        None => text.push_str(&message.summary),
+    }
+    let _ = write!(text, " ({short_id})");
+    if let Some(footer) = message.breaking_footer() {
+        for line in footer.lines() {
+            text.push('\n');
+            text.push_str(line);
+        }
+    }
+    text
+}
+
+fn join(dir: &str, file: &str) -> String {
+    if dir.is_empty() { file.to_owned() } else { format!("{dir}/{file}") }
+}
+
+fn relative(workspace: &Workspace, path: &Path) -> String {
+    path.strip_prefix(&workspace.root)
+        .map(|p| {
+            p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+        })
+        .unwrap_or_else(|_| path.display().to_string())
+}
+
+/// Per-crate intermediate state.
+struct Candidate<'w> {
+    package: &'w Package,
+    last: Option<LastRelease>,
+    tag_commits: Vec<String>,
+    commits: Vec<(CommitSummary, Message)>,
+}
+
+/// Computes the plan of `workspace`, whose history is read from `repo`.
+pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result<ReleasePlan> {
+    let published: Vec<&Package> = workspace.published().collect();
+    let known: Vec<String> = published.iter().map(|p| p.name.clone()).collect();
+    let check = |name: &str| {
+        if known.iter().any(|k| k == name) {
+            Ok(())
+        } else {
+            Err(Error::UnknownCrate { name: name.to_owned(), known: known.clone() })
+        }
+    };
+    for name in &options.only {
+        check(name)?;
+    }
+    for o in &options.overrides {
+        check(&o.crate_name)?;
+    }
+    let template =
+        options.tag_template.clone().unwrap_or_else(|| TagTemplate::default_for(published.len()));
+    let levels = workspace.levels()?;
+    let mut warnings = Vec::new();
+
+    // 1. Release tags of each crate.
+    let tags = repo.tags()?;
+    let mut candidates: Vec<Candidate<'_>> = published
+        .iter()
+        .map(|package| Candidate {
+            package,
+            last: None,
+            tag_commits: Vec::new(),
+            commits: Vec::new(),
+        })
+        .collect();
+    let tag_names: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+    for candidate in &mut candidates {
+        let name = candidate.package.name.as_str();
+        let parsed: Vec<(&str, &str, Option<String>, Version)> = tags
+            .iter()
+            .filter_map(|t| {
+                if let Some(version) = template.version_of(name, &t.name) {
+                    return Some((
+                        t.name.as_str(),
+                        t.commit.as_str(),
+                        Some(name.to_owned()),
+                        version,
+                    ));
+                }
+                ReleaseTag::parse(&t.name)
+                    .map(|r| (t.name.as_str(), t.commit.as_str(), r.crate_name, r.version))
+            })
+            .collect();
+        let prefixed: Vec<_> =
+            parsed.iter().filter(|(_, _, c, _)| c.as_deref() == Some(name)).collect();
+        let mine: Vec<_> = if !prefixed.is_empty() {
+            prefixed
+        } else {
+            parsed
+                .iter()
+                .filter(|(_, _, c, v)| {
+                    c.is_none() && (published.len() == 1 || *v <= candidate.package.version)
+                })
+                .collect()
+        };
+        candidate.tag_commits = mine.iter().map(|(_, commit, _, _)| (*commit).to_owned()).collect();
+        candidate.last = mine.iter().max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
+            |(tag, _, _, version)| LastRelease { tag: (*tag).to_owned(), version: version.clone() },
+        );
+    }
+
+    // 2. One walk for all crates.
+    let walk_crates: Vec<WalkCrate> = candidates
+        .iter()
+        .map(|c| WalkCrate {
+            dir: c.package.dir.clone(),
+            released_at: c.tag_commits.clone(),
+            exclude: nested_members(workspace, &c.package.dir),
+        })
+        .collect();
+    let walk = repo.walk(&walk_crates)?;
+    if walk.truncated {
+        warnings.push(
+            "the history is shallow (some parent commits are missing): fetch the full history \
+             for a complete plan"
+                .to_owned(),
+        );
+    }
+    let mut unattributed = Vec::new();
+    for record in &walk.commits {
+        let message = Message::parse(&record.message);
+        let is_merge = record.parents.len() > 1;
+        let trailer_named: BTreeSet<String> = message
+            .footers
+            .iter()
+            .filter(|f| f.token.eq_ignore_ascii_case("crate"))
+            .flat_map(|f| f.value.split(',').map(|n| n.trim().to_owned()))
+            .collect();
+        let summary = |via: Vec<&'static str>, paths: Vec<String>| CommitSummary {
+            id: record.id.clone(),
+            short_id: record.id.chars().take(7).collect(),
+            summary: message.summary.clone(),
+            conventional: message.conventional.is_some(),
+            breaking: message.is_breaking(),
+            merge: is_merge,
+            level: level_of(&message),
+            via,
+            group: group_of(&message, is_merge),
+            paths,
+        };
+        let mut attributed = false;
+        for &index in &record.unreleased {
+            let name = &candidates[index].package.name;
+            let mut via = Vec::new();
+            if record.touched.contains(&index) {
+                via.push("path");
+            }
+            let scoped = message
+                .conventional
+                .as_ref()
+                .and_then(|h| h.scope.as_deref())
+                .is_some_and(|s| s.split(',').any(|part| part.trim() == name));
+            if scoped {
+                via.push("scope");
+            }
+            if trailer_named.contains(name) {
+                via.push("trailer");
+            }
+            if via.is_empty() {
+                continue;
+            }
+            attributed = true;
+            candidates[index].commits.push((summary(via, Vec::new()), message.clone()));
+        }
+        // Only commits that no release tag contains are reported: older ones belong to
+        // history that earlier releases already judged.
+        if !attributed && record.unreleased.len() == candidates.len() {
+            unattributed.push(summary(Vec::new(), record.changed_paths.clone()));
+        }
+    }
+
+    // 3. Versions.
+    let mut releases: BTreeMap<String, CrateRelease> = BTreeMap::new();
+    let mut unchanged = Vec::new();
+    for candidate in &candidates {
+        let package = candidate.package;
+        let name = package.name.clone();
+        let decision = options.overrides.iter().rev().find(|o| o.crate_name == name);
+        let inferred = candidate.commits.iter().map(|(c, _)| c.level).max();
+        let (next, bump_level, reason) = match (&candidate.last, decision.map(|o| &o.decision)) {
+            (last, Some(Override::Version(version))) => {
+                if let Some(last) = last.as_ref().filter(|l| *version <= l.version) {
+                    return Err(Error::OverrideNotGreater {
+                        name,
+                        requested: version.clone(),
+                        released: last.version.clone(),
+                    });
+                }
+                (version.clone(), None, format!("override: version {version}"))
+            }
+            (None, Some(Override::Level(level))) => (
+                bump::apply(&package.version, *level),
+                Some(*level),
+                format!("override: {level} bump of the unreleased version {}", package.version),
+            ),
+            (Some(last), Some(Override::Level(level))) => (
+                bump::apply(&last.version, *level),
+                Some(*level),
+                format!("override: {level} bump"),
+            ),
+            (None, None) => {
+                (package.version.clone(), None, "first release (no release tag)".to_owned())
+            }
+            (Some(last), None) => {
+                let Some(level) = inferred else {
+                    unchanged.push(UnchangedCrate {
+                        name,
+                        version: package.version.clone(),
+                        reason: format!("no commits since {}", last.tag),
+                    });
+                    continue;
+                };
+                let effective = options.rules.effective(&last.version, level);
+                let computed = bump::apply(&last.version, effective);
+                let why = describe_inference(&candidate.commits, level, effective);
+                if package.version > last.version && package.version >= computed {
+                    let reason = format!("{why}; the manifest is already at {}", package.version);
+                    (package.version.clone(), Some(effective), reason)
+                } else {
+                    (computed, Some(effective), why)
+                }
+            }
+        };
+        let level = levels.get(&name).copied().unwrap_or(0);
+        releases.insert(
+            name.clone(),
+            CrateRelease {
+                tag: template.render(&name, &next),
+                name,
+                current_version: package.version.clone(),
+                last_release: candidate.last.clone(),
+                next_version: next,
+                bump: bump_level,
+                reason,
+                level,
+                dir: package.dir.clone(),
+                commits: candidate.commits.iter().map(|(c, _)| c.clone()).collect(),
+                changelog_path: join(&package.dir, "CHANGELOG.md"),
+                changelog: String::new(),
+                files: Vec::new(),
+                section: None,
+            },
+        );
+    }
+
+    // 4. Dependents, level by level so that cascades are complete.
+    let max_level = levels.values().copied().max().unwrap_or(0);
+    let root_manifest = relative(workspace, &workspace.root_manifest());
+    let mut requirement_files: BTreeMap<String, Vec<FileChange>> = BTreeMap::new();
+    for level in 0..=max_level {
+        let at_level: Vec<(String, Version)> = releases
+            .values()
+            .filter(|r| r.level == level)
+            .map(|r| (r.name.clone(), r.next_version.clone()))
+            .collect();
+        for (released, next) in at_level {
+            for dependent in &workspace.packages {
+                for dep in dependent.member_dependencies.iter().filter(|d| d.name == released) {
+                    let Some(requirement) = &dep.requirement else { continue };
+                    if requirement.matches(&next) {
+                        continue;
+                    }
+                    let (path, table) = if dep.inherited {
+                        (root_manifest.clone(), "[workspace.dependencies]".to_owned())
+                    } else {
+                        let table = match dep.kind {
+                            DependencyKind::Normal => "[dependencies]",
+                            DependencyKind::Build => "[build-dependencies]",
+                            DependencyKind::Dev => "[dev-dependencies]",
+                        };
+                        (relative(workspace, &dependent.manifest_path), table.to_owned())
+                    };
+                    let change = FileChange {
+                        path,
+                        change: format!(
+                            "{table} {released}: requirement `{requirement}` → `{next}`"
+                        ),
+                        edit: Edit::Requirement {
+                            table: table.clone(),
+                            dependency: released.clone(),
+                            to: next.clone(),
+                        },
+                    };
+                    let files = requirement_files.entry(released.clone()).or_default();
+                    if !files.contains(&change) {
+                        files.push(change);
+                    }
+                    if dependent.publish && !releases.contains_key(&dependent.name) {
+                        let Some(candidate) =
+                            candidates.iter().find(|c| c.package.name == dependent.name)
+                        else {
+                            continue;
+                        };
+                        let (next_dependent, bump_level) = match &candidate.last {
+                            Some(last) => {
+                                (bump::apply(&last.version, Level::Patch), Some(Level::Patch))
+                            }
+                            None => (dependent.version.clone(), None),
+                        };
+                        releases.insert(
+                            dependent.name.clone(),
+                            CrateRelease {
+                                tag: template.render(&dependent.name, &next_dependent),
+                                name: dependent.name.clone(),
+                                current_version: dependent.version.clone(),
+                                last_release: candidate.last.clone(),
+                                next_version: next_dependent,
+                                bump: bump_level,
+                                reason: format!("its requirement on {released} is updated"),
+                                level: levels.get(&dependent.name).copied().unwrap_or(0),
+                                dir: dependent.dir.clone(),
+                                commits: Vec::new(),
+                                changelog_path: join(&dependent.dir, "CHANGELOG.md"),
+                                changelog: String::new(),
+                                files: Vec::new(),
+                                section: None,
+                            },
+                        );
+                        unchanged.retain(|u| u.name != dependent.name);
+                    }
+                }
+            }
+        }
+    }
+
+    // --crate: keep only the chosen releases.
+    if !options.only.is_empty() {
+        let dropped: Vec<String> =
+            releases.keys().filter(|n| !options.only.contains(n)).cloned().collect();
+        for name in dropped {
+            if let Some(release) = releases.remove(&name) {
+                unchanged.push(UnchangedCrate {
+                    name,
+                    version: release.current_version,
+                    reason: format!("not selected (would be {})", release.next_version),
+                });
+            }
+        }
+    }
+
+    // 5. Manifest versions, changelogs, files.
+    let inheriting: Vec<&Package> =
+        workspace.packages.iter().filter(|p| p.version_inherited).collect();
+    let shared_next: Option<Version> = {
+        let nexts: BTreeSet<Option<&Version>> =
+            inheriting.iter().map(|p| releases.get(&p.name).map(|r| &r.next_version)).collect();
+        match nexts.into_iter().collect::<Vec<_>>().as_slice() {
+            [Some(next)] => Some((*next).clone()),
+            _ => None,
+        }
+    };
+    let mut entries_by_crate: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for candidate in &candidates {
+        let entries = candidate
+            .commits
+            .iter()
+            .filter_map(|(summary, message)| {
+                let group = summary.group?;
+                Some(Entry {
+                    group,
+                    text: entry_text(message, &candidate.package.name, &summary.short_id),
+                    key: summary.short_id.clone(),
+                })
+            })
+            .collect();
+        entries_by_crate.insert(candidate.package.name.clone(), entries);
+    }
+    for release in releases.values_mut() {
+        let Some(package) = workspace.package(&release.name) else { continue };
+        let manifest = relative(workspace, &package.manifest_path);
+        if release.next_version != package.version {
+            if !package.version_inherited {
+                release.files.push(FileChange {
+                    path: manifest,
+                    change: format!(
+                        "[package] version `{}` → `{}`",
+                        package.version, release.next_version
+                    ),
+                    edit: Edit::PackageVersion { to: release.next_version.clone() },
+                });
+            } else if shared_next.as_ref() == Some(&release.next_version) {
+                release.files.push(FileChange {
+                    path: root_manifest.clone(),
+                    change: format!(
+                        "[workspace.package] version `{}` → `{}`",
+                        package.version, release.next_version
+                    ),
+                    edit: Edit::WorkspaceVersion { to: release.next_version.clone() },
+                });
+            } else {
+                release.files.push(FileChange {
+                    path: manifest,
+                    change: format!(
+                        "[package] `version.workspace = true` → `version = \"{}\"`",
+                        release.next_version
+                    ),
+                    edit: Edit::OwnVersion { to: release.next_version.clone() },
+                });
+            }
+        }
+        release.files.extend(requirement_files.get(&release.name).cloned().unwrap_or_default());
+        let section = Section {
+            version: release.next_version.clone(),
+            date: options.date,
+            entries: entries_by_crate.get(&release.name).cloned().unwrap_or_default(),
+            first_release: release.last_release.is_none(),
+            msrv: package.rust_version.clone(),
+        };
+        release.changelog = section.render();
+        let changelog_file = workspace.root.join(&release.changelog_path);
+        let version = release.next_version.clone();
+        let (action, change) = match std::fs::read_to_string(&changelog_file) {
+            Ok(text) if text.lines().any(|l| changelog_heading_of(l, &version)) => {
+                if changelog::update(Some(&text), &section) == text {
+                    (ChangelogAction::UpToDate, format!("section {version} is up to date"))
+                } else {
+                    (
+                        ChangelogAction::Merge,
+                        format!("merge new entries into the existing {version} section"),
+                    )
+                }
+            }
+            Ok(_) => (ChangelogAction::Insert, format!("insert the {version} section")),
+            Err(_) => (ChangelogAction::Create, format!("create, with the {version} section")),
+        };
+        release.files.push(FileChange {
+            path: release.changelog_path.clone(),
+            change,
+            edit: Edit::Changelog { action, version },
+        });
+        release.section = Some(section);
+        if let Some(last) = release.last_release.as_ref().filter(|l| l.version > package.version) {
+            warnings.push(format!(
+                "{}: the manifest says {} but tag {} released {}",
+                release.name, package.version, last.tag, last.version
+            ));
+        }
+        if tag_names.contains(release.tag.as_str()) {
+            warnings.push(format!("tag {} already exists", release.tag));
+        }
+        for dep in &package.member_dependencies {
+            if dep.kind != DependencyKind::Dev
+                && workspace.package(&dep.name).is_some_and(|d| !d.publish)
+            {
+                warnings.push(format!(
+                    "{} depends on {}, which has `publish = false`",
+                    release.name, dep.name
+                ));
+            }
+        }
+    }
+
+    let non_conventional: BTreeSet<&str> = releases
+        .values()
+        .flat_map(|r| r.commits.iter())
+        .filter(|c| !c.conventional && !c.merge)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !non_conventional.is_empty() {
+        warnings.push(format!(
+            "{} released commit(s) (merges not counted) do not follow Conventional Commits: \
+             they are listed under Changed and bump patch",
+            non_conventional.len()
+        ));
+    }
+    let mut releases: Vec<CrateRelease> = releases.into_values().collect();
+    releases.sort_by(|a, b| (a.level, &a.name).cmp(&(b.level, &b.name)));
+    unchanged.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut files: Vec<FileChange> =
+        releases.iter().flat_map(|r| r.files.iter().cloned()).collect();
+    files.sort();
+    files.dedup();
+    warnings.dedup();
+    Ok(ReleasePlan {
+        workspace_root: workspace.root.display().to_string(),
+        date: options.date,
+        head: repo.head()?,
+        tag_template: template,
+        stats: Stats {
+            commits_visited: walk.visited,
+            commits_unreleased: walk.commits.len(),
+            truncated: walk.truncated,
+        },
+        releases,
+        unchanged,
+        unattributed,
+        files,
+        warnings,
+    })
+}
+
+/// The folders of the members nested in `dir`, relative to it.
+fn nested_members(workspace: &Workspace, dir: &str) -> Vec<String> {
+    workspace
+        .packages
+        .iter()
+        .filter_map(|p| {
+            if dir.is_empty() {
+                (!p.dir.is_empty()).then(|| p.dir.clone())
+            } else {
+                p.dir.strip_prefix(dir)?.strip_prefix('/').map(str::to_owned)
+            }
+        })
+        .collect()
+}
+
+fn changelog_heading_of(line: &str, version: &Version) -> bool {
+    let version = version.to_string();
+    let Some(rest) = line.strip_prefix("## ") else { return false };
+    let rest = rest.trim_start().strip_prefix('[').unwrap_or(rest);
+    rest.strip_prefix(version.as_str())
+        .is_some_and(|after| after.is_empty() || after.starts_with([']', ' ']))
+}
+
+fn describe_inference(
+    commits: &[(CommitSummary, Message)],
+    level: Level,
+    effective: Level,
+) -> String {
+    let count = |l: Level| commits.iter().filter(|(c, _)| c.level == l).count();
+    let cause = match level {
+        Level::Major => format!("{} breaking change(s)", count(Level::Major)),
+        Level::Minor => format!("{} feature(s)", count(Level::Minor)),
+        Level::Patch => format!("{} commit(s), no feature or breaking change", count(Level::Patch)),
+    };
+    if effective == level { cause } else { format!("{cause}; {effective} below 1.0.0") }
+}
+
+impl ReleasePlan {
+    /// The plan as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The plan for people: a table of releases, then per-crate details, unattributed commits
+    /// and warnings.
+    pub fn to_human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Release plan (dry run) for {}", self.workspace_root);
+        let head = self.head.as_deref().map_or("no commits", |h| &h[..h.len().min(12)]);
+        let _ = writeln!(
+            out,
+            "date {}, HEAD {head}, tag template {}, {} commit(s) read, {} unreleased",
+            self.date,
+            self.tag_template.as_str(),
+            self.stats.commits_visited,
+            self.stats.commits_unreleased
+        );
+        out.push('\n');
+        if self.releases.is_empty() {
+            out.push_str("Nothing to release.\n");
+        } else {
+            let header = ["level", "crate", "current", "next", "bump", "tag", "commits", "reason"];
+            let rows: Vec<[String; 8]> = self
+                .releases
+                .iter()
+                .map(|r| {
+                    [
+                        r.level.to_string(),
+                        r.name.clone(),
+                        r.last_release.as_ref().map_or_else(
+                            || format!("{} (unreleased)", r.current_version),
+                            |l| l.version.to_string(),
+                        ),
+                        r.next_version.to_string(),
+                        r.bump.map_or_else(|| "-".to_owned(), |b| b.to_string()),
+                        r.tag.clone(),
+                        r.commits.len().to_string(),
+                        r.reason.clone(),
+                    ]
+                })
+                .collect();
+            let mut widths = header.map(str::len);
+            for row in &rows {
+                for (width, cell) in widths.iter_mut().zip(row) {
+                    *width = (*width).max(cell.chars().count());
+                }
+            }
+            let line = |cells: Vec<&str>| {
+                let mut text = String::new();
+                for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+                    if index + 1 == cells.len() {
+                        text.push_str(cell);
+                    } else {
+                        let _ = write!(text, "{cell:<width$}  ");
+                    }
+                }
+                text.trim_end().to_owned() + "\n"
+            };
+            out.push_str(&line(header.to_vec()));
+            for row in &rows {
+                out.push_str(&line(row.iter().map(String::as_str).collect()));
+            }
+        }
+        for release in &self.releases {
+            let _ = writeln!(
+                out,
+                "\n== {} {} → {} (tag {}) ==",
+                release.name, release.current_version, release.next_version, release.tag
+            );
+            out.push_str("files:\n");
+            for file in &release.files {
+                let _ = writeln!(out, "  {}: {}", file.path, file.change);
+            }
+            if !release.commits.is_empty() {
+                out.push_str("commits:\n");
+                for commit in &release.commits {
+                    let flag = if commit.conventional { "" } else { " [non-conventional]" };
+                    let _ = writeln!(
+                        out,
+                        "  {} {}{flag} (via {})",
+                        commit.short_id,
+                        commit.summary,
+                        commit.via.join("+")
+                    );
+                }
+            }
+            let _ = writeln!(out, "changelog ({}):", release.changelog_path);
+            for text in release.changelog.lines() {
+                if text.is_empty() {
+                    out.push('\n');
+                } else {
+                    let _ = writeln!(out, "  {text}");
+                }
+            }
+        }
+        if !self.unchanged.is_empty() {
+            out.push_str("\nNot released:\n");
+            for crate_ in &self.unchanged {
+                let _ = writeln!(out, "  {} {}: {}", crate_.name, crate_.version, crate_.reason);
+            }
+        }
+        if !self.unattributed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nCommits not attributed to any published crate ({}):",
+                self.unattributed.len()
+            );
+            for commit in &self.unattributed {
+                let _ = writeln!(
+                    out,
+                    "  {} {} [{}]",
+                    commit.short_id,
+                    commit.summary,
+                    commit.paths.join(", ")
+                );
+            }
+        }
+        if !self.warnings.is_empty() {
+            out.push_str("\nWarnings:\n");
+            for warning in &self.warnings {
+                let _ = writeln!(out, "  - {warning}");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,874 @@
+//! End-to-end tests on real repositories built with the `git` CLI.
+//!
+//! Each test scripts a small Cargo workspace and its history (several crates, a merge, legacy
+//! tags `1.0.0` / `beta-0.3.0` / `alpha-v1.0.0`, non-conventional and breaking commits, a
+//! `Crate:` trailer, commits touching only root files) with fixed dates and identities and no
+//! global or system git configuration, so commit ids and therefore snapshots are stable.
+//! git is the judge of attribution: for every walked commit, a crate counts as touched iff
+//! `git diff-tree` against the first parent lists a path in its folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use expect_test::expect;
+use proofmark_release::history::{Repo, WalkCrate};
+use proofmark_release::{Date, PlanOptions, Workspace, plan::plan};
+
+/// A git work tree driven through the CLI with a deterministic environment.
+struct Git {
+    git: PathBuf,
+    dir: PathBuf,
+    tick: u32,
+}
+
+impl Git {
+    fn init(git: PathBuf, dir: &Path) -> Self {
+        let repo = Self { git, dir: dir.to_owned(), tick: 0 };
+        repo.run(&["-c", "init.defaultBranch=main", "init", "-q"]);
+        repo
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.git);
+        let date = format!("2026-01-01T00:{:02}:00Z", self.tick);
+        cmd.current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.org")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().unwrap_or_else(|e| panic!("git {args:?}: {e}"));
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    /// Commits everything with `message`, one minute after the previous commit.
+    fn commit(&mut self, message: &str) -> String {
+        self.tick += 1;
+        self.run(&["add", "-A"]);
+        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.rev_parse("HEAD")
+    }
+
+    fn rev_parse(&self, rev: &str) -> String {
+        self.run(&["rev-parse", rev]).trim().to_owned()
+    }
+}
+
+fn manifest(name: &str, version: &str, extra: &str) -> String {
+    format!(
+        "[package]\nname = \"{name}\"\n{version}\nedition = \"2021\"\nlicense = \"MIT\"\n\
+         description = \"{name}\"\n{extra}"
+    )
+}
+
+/// Builds the scripted workspace and history; returns the repository and the ids by label.
+fn scripted(git: PathBuf, dir: &Path) -> (Git, Vec<(&'static str, String)>) {
+    let mut repo = Git::init(git, dir);
+    let mut ids = Vec::new();
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\", \"tools\"]\n\n\
+         [workspace.package]\nversion = \"0.3.0\"\n\n\
+         [workspace.dependencies]\nalpha = { path = \"crates/alpha\", version = \"1.0.0\" }\n",
+    );
+    repo.write("README.md", "# demo\n");
+    repo.write("crates/alpha/Cargo.toml", &manifest("alpha", "version = \"1.0.0\"", ""));
+    repo.write("crates/alpha/src/lib.rs", "//! alpha\n");
+    repo.write(
+        "crates/beta/Cargo.toml",
+        &manifest("beta", "version.workspace = true", "\n[dependencies]\nalpha.workspace = true\n"),
+    );
+    repo.write("crates/beta/src/lib.rs", "//! beta\n");
+    repo.write(
+        "crates/gamma/Cargo.toml",
+        &manifest(
+            "gamma",
+            "version = \"1.0.0\"",
+            "\n[dependencies]\nbeta = { path = \"../beta\", version = \"0.3\" }\n",
+        ),
+    );
+    repo.write("crates/gamma/src/lib.rs", "//! gamma\n");
+    repo.write(
+        "tools/Cargo.toml",
+        &manifest(
+            "tools",
+            "version = \"0.0.0\"",
+            "publish = false\n\n[dependencies]\nalpha.workspace = true\n",
+        ),
+    );
+    repo.write("tools/src/lib.rs", "//! tools\n");
+    ids.push(("c1", repo.commit("build: initial workspace")));
+    repo.run(&["tag", "1.0.0"]);
+    repo.write("crates/alpha/src/lib.rs", "//! alpha, documented\n");
+    repo.write("crates/beta/src/lib.rs", "//! beta, documented\n");
+    ids.push(("c2", repo.commit("docs: document alpha and beta")));
+    repo.run(&["tag", "-a", "-m", "alpha 1.0.0", "alpha-v1.0.0"]);
+    repo.run(&["tag", "beta-0.3.0"]);
+    // A changelog a person started by hand: the new section goes below Unreleased.
+    repo.write(
+        "crates/alpha/CHANGELOG.md",
+        "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2025-12-01\n\n- first\n",
+    );
+    repo.write("crates/alpha/src/lib.rs", "//! alpha\npub fn parse() {}\n");
+    ids.push((
+        "c3",
+        repo.commit(
+            "feat(alpha): new parser API\n\nBREAKING CHANGE: parse() takes no input\nRefs: #1",
+        ),
+    ));
+    repo.write("README.md", "# demo\n\nMore words.\n");
+    ids.push(("c4", repo.commit("Update the README")));
+    repo.run(&["checkout", "-q", "-b", "topic"]);
+    repo.write("crates/beta/src/lib.rs", "//! beta\npub fn empty() {}\n");
+    ids.push(("c5", repo.commit("fix: handle empty input")));
+    repo.write("crates/delta/Cargo.toml", &manifest("delta", "version = \"0.1.0\"", ""));
+    repo.write("crates/delta/src/lib.rs", "//! delta\n");
+    ids.push(("c6", repo.commit("feat: add the delta crate")));
+    repo.run(&["checkout", "-q", "main"]);
+    repo.write("crates/gamma/src/lib.rs", "//! gamma, tidied\n");
+    ids.push(("c7", repo.commit("docs: tidy gamma")));
+    repo.tick += 1;
+    repo.run(&["merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic"]);
+    ids.push(("c8", repo.rev_parse("HEAD")));
+    repo.write("tools/src/lib.rs", "//! tools, shared\n");
+    ids.push(("c9", repo.commit("Share helpers with gamma\n\nCrate: gamma")));
+    repo.write(".ci/run", "cargo test\n");
+    ids.push(("c10", repo.commit("chore: run the tests in CI")));
+    repo.write("crates/alpha/src/lib.rs", "//! alpha\npub fn parse() {}\npub fn tokens() {}\n");
+    ids.push(("c11", repo.commit("feat(beta): expose tokens through alpha")));
+    (repo, ids)
+}
+
+fn label(ids: &[(&'static str, String)], id: &str) -> String {
+    ids.iter()
+        .find(|(_, full)| full == id)
+        .map_or_else(|| id[..7].to_owned(), |(l, _)| (*l).to_owned())
+}
+
+fn options() -> PlanOptions {
+    PlanOptions::new(Date::new(2026, 11, 28).unwrap_or_else(|| panic!("date")))
+}
+
+#[test]
+fn walk_attribution_matches_git() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-walk");
+    let (repo, ids) = scripted(git, temp.path());
+    let crates: [(&str, &str, Vec<&str>); 5] = [
+        ("alpha", "crates/alpha", vec!["alpha-v1.0.0"]),
+        ("beta", "crates/beta", vec!["beta-0.3.0"]),
+        ("gamma", "crates/gamma", vec!["1.0.0"]),
+        ("delta", "crates/delta", vec![]),
+        // Released on the topic branch (c5) before the merge, and at the root commit.
+        ("beta-topic", "crates/beta", vec![ids[4].1.as_str(), ids[0].1.as_str()]),
+    ];
+    let walk_crates: Vec<WalkCrate> = crates
+        .iter()
+        .map(|(_, dir, tags)| WalkCrate {
+            dir: (*dir).to_owned(),
+            released_at: tags.iter().map(|t| repo.rev_parse(&format!("{t}^{{commit}}"))).collect(),
+            exclude: Vec::new(),
+        })
+        .collect();
+    let opened = Repo::open(temp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let walk = opened.walk(&walk_crates).unwrap_or_else(|e| panic!("{e}"));
+    for (index, (name, dir, tags)) in crates.iter().enumerate() {
+        // Judge: `git rev-list HEAD ^tag...`, each commit diffed against its first parent.
+        let mut args = vec!["rev-list".to_owned(), "HEAD".to_owned()];
+        args.extend(tags.iter().map(|t| format!("^{t}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let range: Vec<String> = repo.run(&args).lines().map(str::to_owned).collect();
+        let mut expected: Vec<String> = Vec::new();
+        for commit in &range {
+            let parents = repo.run(&["rev-list", "--parents", "-n1", commit]);
+            let first_parent = parents.split_whitespace().nth(1).map(str::to_owned);
+            let diff = match &first_parent {
+                Some(parent) => {
+                    repo.run(&["diff-tree", "-r", "--name-only", parent, commit, "--", dir])
+                }
+                None => repo.run(&[
+                    "diff-tree",
+                    "--root",
+                    "-r",
+                    "--name-only",
+                    "--no-commit-id",
+                    commit,
+                    "--",
+                    dir,
+                ]),
+            };
+            if !diff.trim().is_empty() {
+                expected.push(label(&ids, commit));
+            }
+        }
+        let unreleased: Vec<String> = walk
+            .commits
+            .iter()
+            .filter(|c| c.unreleased.contains(&index))
+            .map(|c| label(&ids, &c.id))
+            .collect();
+        let got: Vec<String> = walk
+            .commits
+            .iter()
+            .filter(|c| c.touched.contains(&index))
+            .map(|c| label(&ids, &c.id))
+            .collect();
+        let range_labels: Vec<String> = range.iter().map(|c| label(&ids, c)).collect();
+        assert_eq!(unreleased, range_labels, "{name}: unreleased range");
+        assert_eq!(got, expected, "{name}: touched commits");
+    }
+    // delta was never tagged, so the walk reads the whole history: all 11 commits.
+    assert_eq!(walk.visited, 11);
+    assert!(!walk.truncated);
+}
+
+#[test]
+fn walk_stops_at_the_tags() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-bounded");
+    let (repo, ids) = scripted(git, temp.path());
+    repo.run(&["tag", "alpha-v2.0.0", ids[8].1.as_str()]);
+    let walk_crates = vec![WalkCrate {
+        dir: "crates/alpha".to_owned(),
+        released_at: vec![repo.rev_parse("alpha-v2.0.0^{commit}")],
+        exclude: Vec::new(),
+    }];
+    let opened = Repo::open(temp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let walk = opened.walk(&walk_crates).unwrap_or_else(|e| panic!("{e}"));
+    let labels: Vec<String> = walk.commits.iter().map(|c| label(&ids, &c.id)).collect();
+    assert_eq!(labels, ["c11", "c10"]);
+    // Only HEAD and c10 are processed: once the tagged c9 is all that is queued, the walk ends.
+    assert_eq!(walk.visited, 2);
+}
+
+/// The plan as text, with the temporary path replaced.
+fn human(plan: &proofmark_release::ReleasePlan, root: &Path) -> String {
+    plan.to_human().replace(&root.display().to_string(), "<root>")
+}
+
+fn load(root: &Path) -> (Workspace, Repo) {
+    let workspace = Workspace::load(root).unwrap_or_else(|e| panic!("{e}"));
+    let repo = Repo::open(&workspace.root).unwrap_or_else(|e| panic!("{e}"));
+    (workspace, repo)
+}
+
+#[test]
+fn plan_of_the_scripted_history() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-plan");
+    let (_repo, _ids) = scripted(git, temp.path());
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, repo) = load(&root);
+    let plan = plan(&workspace, &repo, &options()).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        Release plan (dry run) for <root>
+        date 2026-11-28, HEAD 9ea1cf9d7444, tag template {crate}-v{version}, 11 commit(s) read, 11 unreleased
+
+        level  crate  current             next   bump   tag           commits  reason
+        0      alpha  1.0.0               2.0.0  major  alpha-v2.0.0  2        1 breaking change(s)
+        0      delta  0.1.0 (unreleased)  0.1.0  -      delta-v0.1.0  2        first release (no release tag)
+        1      beta   0.3.0               0.3.1  patch  beta-v0.3.1   3        1 feature(s); patch below 1.0.0
+        2      gamma  1.0.0               1.0.1  patch  gamma-v1.0.1  2        2 commit(s), no feature or breaking change
+
+        == alpha 1.0.0 → 2.0.0 (tag alpha-v2.0.0) ==
+        files:
+          crates/alpha/Cargo.toml: [package] version `1.0.0` → `2.0.0`
+          Cargo.toml: [workspace.dependencies] alpha: requirement `^1.0.0` → `2.0.0`
+          crates/alpha/CHANGELOG.md: insert the 2.0.0 section
+        commits:
+          9ea1cf9 feat(beta): expose tokens through alpha (via path)
+          4e4d238 feat(alpha): new parser API (via path+scope)
+        changelog (crates/alpha/CHANGELOG.md):
+          ## [2.0.0] - 2026-11-28
+
+          ### Added
+
+          - **beta**: expose tokens through alpha (9ea1cf9)
+          - **BREAKING**: new parser API (4e4d238)
+            parse() takes no input
+
+        == delta 0.1.0 → 0.1.0 (tag delta-v0.1.0) ==
+        files:
+          crates/delta/CHANGELOG.md: create, with the 0.1.0 section
+        commits:
+          78d2dcc Merge branch 'topic' [non-conventional] (via path)
+          10d64c9 feat: add the delta crate (via path)
+        changelog (crates/delta/CHANGELOG.md):
+          ## [0.1.0] - 2026-11-28
+
+          ### Added
+
+          - add the delta crate (10d64c9)
+
+        == beta 0.3.0 → 0.3.1 (tag beta-v0.3.1) ==
+        files:
+          Cargo.toml: [workspace.package] version `0.3.0` → `0.3.1`
+          crates/beta/CHANGELOG.md: create, with the 0.3.1 section
+        commits:
+          9ea1cf9 feat(beta): expose tokens through alpha (via scope)
+          78d2dcc Merge branch 'topic' [non-conventional] (via path)
+          0a20347 fix: handle empty input (via path)
+        changelog (crates/beta/CHANGELOG.md):
+          ## [0.3.1] - 2026-11-28
+
+          ### Added
+
+          - expose tokens through alpha (9ea1cf9)
+
+          ### Fixed
+
+          - handle empty input (0a20347)
+
+        == gamma 1.0.0 → 1.0.1 (tag gamma-v1.0.1) ==
+        files:
+          crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.1`
+          crates/gamma/CHANGELOG.md: create, with the 1.0.1 section
+        commits:
+          6712cc0 Share helpers with gamma [non-conventional] (via trailer)
+          4b8bbd5 docs: tidy gamma (via path)
+        changelog (crates/gamma/CHANGELOG.md):
+          ## [1.0.1] - 2026-11-28
+
+          ### Changed
+
+          - Share helpers with gamma (6712cc0)
+          - tidy gamma (4b8bbd5)
+
+        Commits not attributed to any published crate (2):
+          8c4e5d4 chore: run the tests in CI [.ci/run]
+          47521ea Update the README [README.md]
+
+        Warnings:
+          - 1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch
+    "#]].assert_eq(&human(&plan, &root));
+}
+
+#[test]
+fn plan_with_overrides_selection_and_json() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-overrides");
+    let (_repo, _ids) = scripted(git, temp.path());
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, repo) = load(&root);
+    let mut options = options();
+    options.only = vec!["beta".to_owned(), "gamma".to_owned()];
+    options.overrides = vec![
+        "beta=minor".parse().unwrap_or_else(|e| panic!("{e}")),
+        "gamma=3.0.0-rc.1".parse().unwrap_or_else(|e| panic!("{e}")),
+    ];
+    let plan = plan(&workspace, &repo, &options).unwrap_or_else(|e| panic!("{e}"));
+    let summary: Vec<String> = plan
+        .releases
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} -> {} [{}] {}",
+                r.name, r.current_version, r.next_version, r.tag, r.reason
+            )
+        })
+        .collect();
+    expect![[r#"
+        beta 0.3.0 -> 0.4.0 [beta-v0.4.0] override: minor bump
+        gamma 1.0.0 -> 3.0.0-rc.1 [gamma-v3.0.0-rc.1] override: version 3.0.0-rc.1"#]]
+    .assert_eq(&summary.join("\n"));
+    let json: serde_json::Value =
+        serde_json::from_str(&plan.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["releases"][0]["name"], "beta");
+    assert_eq!(json["releases"][0]["next_version"], "0.4.0");
+    assert_eq!(json["date"], "2026-11-28");
+    let unchanged: Vec<&str> = plan.unchanged.iter().map(|u| u.reason.as_str()).collect();
+    expect![[r#"
+        not selected (would be 2.0.0)
+        not selected (would be 0.1.0)"#]]
+    .assert_eq(&unchanged.join("\n"));
+}
+
+#[test]
+fn plan_errors_are_typed() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-errors");
+    let (_repo, _ids) = scripted(git, temp.path());
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, repo) = load(&root);
+    let mut unknown = options();
+    unknown.only = vec!["tools".to_owned()];
+    match plan(&workspace, &repo, &unknown) {
+        Err(proofmark_release::Error::UnknownCrate { name, known }) => {
+            assert_eq!(name, "tools");
+            assert_eq!(known, ["alpha", "beta", "delta", "gamma"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut backwards = options();
+    backwards.overrides = vec!["alpha=0.9.0".parse().unwrap_or_else(|e| panic!("{e}"))];
+    match plan(&workspace, &repo, &backwards) {
+        Err(proofmark_release::Error::OverrideNotGreater { name, .. }) => assert_eq!(name, "alpha"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn repository_without_commits() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-empty");
+    let repo = Git::init(git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "version = \"0.1.0\"", ""));
+    repo.write("src/lib.rs", "//! solo\n");
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, opened) = load(&root);
+    let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        Release plan (dry run) for <root>
+        date 2026-11-28, HEAD no commits, tag template v{version}, 0 commit(s) read, 0 unreleased
+
+        level  crate  current             next   bump  tag     commits  reason
+        0      solo   0.1.0 (unreleased)  0.1.0  -     v0.1.0  0        first release (no release tag)
+
+        == solo 0.1.0 → 0.1.0 (tag v0.1.0) ==
+        files:
+          CHANGELOG.md: create, with the 0.1.0 section
+        changelog (CHANGELOG.md):
+          ## [0.1.0] - 2026-11-28
+
+          First release.
+    "#]].assert_eq(&human(&plan, &root));
+}
+
+#[test]
+fn dependents_follow_and_existing_sections_are_merged() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-dependents");
+    let (repo, _ids) = scripted(git, temp.path());
+    // gamma was just released, so only beta's new requirement can make it release again.
+    repo.run(&["tag", "gamma-v1.0.1"]);
+    repo.write(
+        "crates/beta/CHANGELOG.md",
+        "# Changelog\n\n## [0.4.0] - 2026-11-01\n\n### Fixed\n\n- Handle empty input, reworded by hand (0a20347)\n",
+    );
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, opened) = load(&root);
+    let mut options = options();
+    options.overrides = vec!["beta=minor".parse().unwrap_or_else(|e| panic!("{e}"))];
+    let plan = plan(&workspace, &opened, &options).unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<String> = plan
+        .releases
+        .iter()
+        .flat_map(|r| {
+            std::iter::once(format!(
+                "{} {} -> {}: {}",
+                r.name, r.current_version, r.next_version, r.reason
+            ))
+            .chain(r.files.iter().map(|f| format!("  {}: {}", f.path, f.change)))
+        })
+        .collect();
+    expect![[r#"
+        alpha 1.0.0 -> 2.0.0: 1 breaking change(s)
+          crates/alpha/Cargo.toml: [package] version `1.0.0` → `2.0.0`
+          Cargo.toml: [workspace.dependencies] alpha: requirement `^1.0.0` → `2.0.0`
+          crates/alpha/CHANGELOG.md: insert the 2.0.0 section
+        delta 0.1.0 -> 0.1.0: first release (no release tag)
+          crates/delta/CHANGELOG.md: create, with the 0.1.0 section
+        beta 0.3.0 -> 0.4.0: override: minor bump
+          Cargo.toml: [workspace.package] version `0.3.0` → `0.4.0`
+          crates/gamma/Cargo.toml: [dependencies] beta: requirement `^0.3` → `0.4.0`
+          crates/beta/CHANGELOG.md: merge new entries into the existing 0.4.0 section
+        gamma 1.0.0 -> 1.0.2: its requirement on beta is updated
+          crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.2`
+          crates/gamma/CHANGELOG.md: create, with the 1.0.2 section"#]]
+    .assert_eq(&lines.join("\n"));
+    expect!["gamma: the manifest says 1.0.0 but tag gamma-v1.0.1 released 1.0.1"]
+        .assert_eq(&plan.warnings.join("\n"));
+}
+
+#[test]
+fn single_crate_with_legacy_tags() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-single");
+    let mut repo = Git::init(git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "version = \"0.9.0\"", ""));
+    repo.write("src/lib.rs", "//! solo\n");
+    repo.commit("initial");
+    repo.run(&["tag", "0.8.0"]);
+    repo.write("src/lib.rs", "//! solo 0.9\n");
+    repo.commit("fix: something");
+    repo.run(&["tag", "v0.9.0"]);
+    repo.write("src/lib.rs", "//! solo, more\n");
+    repo.commit("feat!: rework everything\n\nBREAKING-CHANGE: all of it");
+    repo.write("NOTES.txt", "root file\n");
+    repo.commit("docs: notes at the root");
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, opened) = load(&root);
+    let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        Release plan (dry run) for <root>
+        date 2026-11-28, HEAD 897d517812f4, tag template v{version}, 2 commit(s) read, 2 unreleased
+
+        level  crate  current  next    bump   tag      commits  reason
+        0      solo   0.9.0    0.10.0  minor  v0.10.0  2        1 breaking change(s); minor below 1.0.0
+
+        == solo 0.9.0 → 0.10.0 (tag v0.10.0) ==
+        files:
+          Cargo.toml: [package] version `0.9.0` → `0.10.0`
+          CHANGELOG.md: create, with the 0.10.0 section
+        commits:
+          897d517 docs: notes at the root (via path)
+          ac63ef1 feat!: rework everything (via path)
+        changelog (CHANGELOG.md):
+          ## [0.10.0] - 2026-11-28
+
+          ### Added
+
+          - **BREAKING**: rework everything (ac63ef1)
+            all of it
+
+          ### Changed
+
+          - notes at the root (897d517)
+    "#]].assert_eq(&human(&plan, &root));
+    let json = plan.to_json().replace(&root.display().to_string(), "<root>");
+    expect![[r###"
+        {
+          "workspace_root": "<root>",
+          "date": "2026-11-28",
+          "head": "897d517812f49a779307a0556a39666dbbbdaafd",
+          "tag_template": "v{version}",
+          "releases": [
+            {
+              "name": "solo",
+              "current_version": "0.9.0",
+              "last_release": {
+                "tag": "v0.9.0",
+                "version": "0.9.0"
+              },
+              "next_version": "0.10.0",
+              "bump": "minor",
+              "reason": "1 breaking change(s); minor below 1.0.0",
+              "tag": "v0.10.0",
+              "level": 0,
+              "dir": "",
+              "commits": [
+                {
+                  "id": "897d517812f49a779307a0556a39666dbbbdaafd",
+                  "short_id": "897d517",
+                  "summary": "docs: notes at the root",
+                  "conventional": true,
+                  "breaking": false,
+                  "merge": false,
+                  "level": "patch",
+                  "via": [
+                    "path"
+                  ],
+                  "group": "Changed",
+                  "paths": []
+                },
+                {
+                  "id": "ac63ef1bd7159df89e7358b5895e753c91d972b8",
+                  "short_id": "ac63ef1",
+                  "summary": "feat!: rework everything",
+                  "conventional": true,
+                  "breaking": true,
+                  "merge": false,
+                  "level": "major",
+                  "via": [
+                    "path"
+                  ],
+                  "group": "Added",
+                  "paths": []
+                }
+              ],
+              "changelog_path": "CHANGELOG.md",
+              "changelog": "## [0.10.0] - 2026-11-28\n\n### Added\n\n- **BREAKING**: rework everything (ac63ef1)\n  all of it\n\n### Changed\n\n- notes at the root (897d517)\n",
+              "files": [
+                {
+                  "path": "Cargo.toml",
+                  "change": "[package] version `0.9.0` → `0.10.0`",
+                  "edit": {
+                    "kind": "package_version",
+                    "to": "0.10.0"
+                  }
+                },
+                {
+                  "path": "CHANGELOG.md",
+                  "change": "create, with the 0.10.0 section",
+                  "edit": {
+                    "kind": "changelog",
+                    "action": "create",
+                    "version": "0.10.0"
+                  }
+                }
+              ]
+            }
+          ],
+          "unchanged": [],
+          "unattributed": [],
+          "files": [
+            {
+              "path": "CHANGELOG.md",
+              "change": "create, with the 0.10.0 section",
+              "edit": {
+                "kind": "changelog",
+                "action": "create",
+                "version": "0.10.0"
+              }
+            },
+            {
+              "path": "Cargo.toml",
+              "change": "[package] version `0.9.0` → `0.10.0`",
+              "edit": {
+                "kind": "package_version",
+                "to": "0.10.0"
+              }
+            }
+          ],
+          "warnings": [],
+          "stats": {
+            "commits_visited": 2,
+            "commits_unreleased": 2,
+            "truncated": false
+          }
+        }"###]].assert_eq(&json);
+}
+
+#[test]
+fn workspace_in_a_subfolder() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-subfolder");
+    let mut repo = Git::init(git, temp.path());
+    repo.write("rust/Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n");
+    for name in ["one", "two"] {
+        repo.write(
+            &format!("rust/crates/{name}/Cargo.toml"),
+            &manifest(name, "version = \"0.2.0\"", ""),
+        );
+        repo.write(&format!("rust/crates/{name}/src/lib.rs"), "//! crate\n");
+    }
+    repo.write("web/index.html", "<p>hi</p>\n");
+    repo.commit("build: two crates and a web page");
+    repo.run(&["tag", "one-v0.2.0"]);
+    repo.run(&["tag", "two-v0.2.0"]);
+    repo.write("rust/crates/two/src/lib.rs", "//! crate two\n");
+    repo.commit("fix: two");
+    repo.write("web/index.html", "<p>hello</p>\n");
+    repo.commit("fix(web): greeting");
+    let root = temp.path().join("rust").canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, opened) = load(&root);
+    let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
+    let text: Vec<String> = plan
+        .releases
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} -> {} ({} commits)",
+                r.name,
+                r.current_version,
+                r.next_version,
+                r.commits.len()
+            )
+        })
+        .chain(
+            plan.unattributed.iter().map(|c| format!("unattributed: {} {:?}", c.summary, c.paths)),
+        )
+        .collect();
+    expect![[r#"
+        two 0.2.0 -> 0.2.1 (1 commits)
+        unattributed: fix(web): greeting ["web/index.html"]"#]]
+    .assert_eq(&text.join("\n"));
+}
+
+/// A small deterministic generator (64-bit LCG), so the random histories are the same on
+/// every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 =
+            self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The unreleased range and the touched commits of `dir` (minus `exclude`d subfolders), as
+/// git computes them.
+fn judge(
+    repo: &Git,
+    dir: &str,
+    exclude: &[String],
+    released_at: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mut pathspec = vec![dir.to_owned()];
+    pathspec.extend(exclude.iter().map(|e| format!(":(exclude){dir}/{e}")));
+    let mut args = vec!["rev-list".to_owned(), "HEAD".to_owned()];
+    args.extend(released_at.iter().map(|t| format!("^{t}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut range: Vec<String> = repo.run(&args).lines().map(str::to_owned).collect();
+    let mut touched = Vec::new();
+    for commit in &range {
+        let parents = repo.run(&["rev-list", "--parents", "-n1", commit]);
+        let mut args = match parents.split_whitespace().nth(1) {
+            Some(parent) => vec!["diff-tree", "-r", "--name-only", parent, commit],
+            None => vec!["diff-tree", "--root", "-r", "--name-only", "--no-commit-id", commit],
+        };
+        args.push("--");
+        args.extend(pathspec.iter().map(String::as_str));
+        if !repo.run(&args).trim().is_empty() {
+            touched.push(commit.clone());
+        }
+    }
+    range.sort();
+    touched.sort();
+    (range, touched)
+}
+
+#[test]
+fn random_histories_match_git() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    // crates/a/inner is a member nested in crates/a; docs belongs to no crate.
+    let dirs = ["crates/a", "crates/b", "crates/a/inner", "docs"];
+    let (mut merges, mut tagged, mut compared) = (0, 0, 0);
+    for seed in [1_u64, 7, 42] {
+        let temp = proofmark_test_support::temp_dir("release-random");
+        let mut repo = Git::init(git.clone(), temp.path());
+        let mut rng = Lcg(seed);
+        let mut branches = vec!["main".to_owned()];
+        let mut current = 0usize;
+        let mut tags: Vec<Vec<String>> = vec![Vec::new(); 3];
+        for step in 0..50 {
+            match rng.below(8) {
+                // Start a branch here.
+                0 if branches.len() < 4 => {
+                    let name = format!("b{step}");
+                    repo.run(&["checkout", "-q", "-b", &name]);
+                    branches.push(name);
+                    current = branches.len() - 1;
+                }
+                // Switch to another branch.
+                1 => {
+                    current = usize::try_from(rng.below(branches.len() as u64)).unwrap_or(0);
+                    repo.run(&["checkout", "-q", &branches[current]]);
+                }
+                // Merge another branch (files never collide, so merges never conflict).
+                2 | 3 if branches.len() > 1 => {
+                    let other = usize::try_from(rng.below(branches.len() as u64)).unwrap_or(0);
+                    if other != current {
+                        repo.tick += 1;
+                        let before = repo.rev_parse("HEAD");
+                        repo.run(&["merge", "-q", "--no-ff", "-m", "Merge", &branches[other]]);
+                        merges += usize::from(repo.rev_parse("HEAD") != before);
+                    }
+                }
+                // Tag a release of one crate at HEAD.
+                4 if step > 0 => {
+                    let krate = usize::try_from(rng.below(3)).unwrap_or(0);
+                    let tag = format!("k{krate}-v1.0.{step}");
+                    repo.run(&["tag", &tag]);
+                    tags[krate].push(repo.rev_parse(&tag));
+                    tagged += 1;
+                }
+                _ => {
+                    let dir = dirs[usize::try_from(rng.below(dirs.len() as u64)).unwrap_or(0)];
+                    repo.write(&format!("{dir}/f{step}.txt"), "x\n");
+                    if rng.below(3) == 0 {
+                        let other =
+                            dirs[usize::try_from(rng.below(dirs.len() as u64)).unwrap_or(0)];
+                        repo.write(&format!("{other}/g{step}.txt"), "y\n");
+                    }
+                    repo.commit(&format!("fix: step {step}"));
+                }
+            }
+        }
+        if repo.run(&["rev-list", "--all"]).trim().is_empty() {
+            continue;
+        }
+        let walk_crates: Vec<WalkCrate> = (0..3)
+            .map(|k| WalkCrate {
+                dir: dirs[k].to_owned(),
+                released_at: tags[k].clone(),
+                exclude: if k == 0 { vec!["inner".to_owned()] } else { Vec::new() },
+            })
+            .collect();
+        let opened = Repo::open(temp.path()).unwrap_or_else(|e| panic!("{e}"));
+        let walk = opened.walk(&walk_crates).unwrap_or_else(|e| panic!("{e}"));
+        for (index, crate_) in walk_crates.iter().enumerate() {
+            let (range, touched) = judge(&repo, &crate_.dir, &crate_.exclude, &crate_.released_at);
+            let mut got_range: Vec<String> = walk
+                .commits
+                .iter()
+                .filter(|c| c.unreleased.contains(&index))
+                .map(|c| c.id.clone())
+                .collect();
+            let mut got_touched: Vec<String> = walk
+                .commits
+                .iter()
+                .filter(|c| c.touched.contains(&index))
+                .map(|c| c.id.clone())
+                .collect();
+            got_range.sort();
+            got_touched.sort();
+            assert_eq!(got_range, range, "seed {seed}, {}: unreleased range", crate_.dir);
+            assert_eq!(got_touched, touched, "seed {seed}, {}: touched", crate_.dir);
+            compared += got_range.len();
+        }
+    }
+    eprintln!("random histories: {merges} merges, {tagged} tags, {compared} (commit, crate) pairs");
+    // The histories exercised what they are meant to.
+    assert!(
+        merges > 3 && tagged > 3 && compared > 30,
+        "{merges} merges, {tagged} tags, {compared}"
+    );
+}
+
+#[test]
+fn root_package_excludes_nested_members() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-root-package");
+    let mut repo = Git::init(git, temp.path());
+    repo.write(
+        "Cargo.toml",
+        &manifest("top", "version = \"1.0.0\"", "\n[workspace]\nmembers = [\"crates/sub\"]\n"),
+    );
+    repo.write("src/lib.rs", "//! top\n");
+    repo.write("crates/sub/Cargo.toml", &manifest("sub", "version = \"1.0.0\"", ""));
+    repo.write("crates/sub/src/lib.rs", "//! sub\n");
+    repo.commit("build: top and sub");
+    repo.run(&["tag", "top-v1.0.0"]);
+    repo.run(&["tag", "sub-v1.0.0"]);
+    repo.write("crates/sub/src/lib.rs", "//! sub, changed\n");
+    repo.commit("fix: sub only");
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, opened) = load(&root);
+    let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
+    let text: Vec<String> = plan
+        .releases
+        .iter()
+        .map(|r| format!("{} -> {}", r.name, r.next_version))
+        .chain(plan.unchanged.iter().map(|u| format!("{}: {}", u.name, u.reason)))
+        .collect();
+    expect![[r#"
+        sub -> 1.0.1
+        top: no commits since top-v1.0.0"#]]
+    .assert_eq(&text.join("\n"));
+}
