@@ -1,0 +1,449 @@
+//! Reading a cargo registry index: the JSON-lines format, and the three places it can live.
+//!
+//! The format is one JSON object per published version (`name`, `vers`, `deps`, `cksum`,
+//! `features`, `yanked`, `links`, `rust_version`, `pubtime`), in a file whose path is derived
+//! from the crate name (`1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…`). We read it ourselves rather
+//! than through `tame-index`: that crate dropped git indexes in 0.26 and pulls reqwest+tokio
+//! for sparse fetching, while the format needs a dozen lines. Sources:
+//!
+//! * sparse (`sparse+http(s)://…/`): one HTTP GET per crate, 404/410/451 meaning "no such crate";
+//! * local registry (`local-registry = "DIR"`): `DIR/index/<path>`;
+//! * git index on `file://` (`registry = "file:///…"`): `git show HEAD:<path>` in that repository.
+//!
+//! Which one is used comes from cargo's own configuration ([`RegistrySource::from_cargo_config`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, io};
+
+/// The lockfile `source` of crates.io: what cargo records even under source replacement.
+pub const CRATES_IO_LOCK_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+/// Cargo's built-in location for crates.io when nothing replaces it (its default since 1.70).
+const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
+
+/// One published version, as the index records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Crate name.
+    pub name: String,
+    /// The version.
+    pub vers: semver::Version,
+    /// Every dependency (normal, build and dev).
+    #[serde(default)]
+    pub deps: Vec<IndexDep>,
+    /// SHA-256 of the `.crate` file, hex.
+    pub cksum: String,
+    /// `[features]`.
+    #[serde(default)]
+    pub features: BTreeMap<String, Vec<String>>,
+    /// Whether the version is yanked.
+    #[serde(default)]
+    pub yanked: bool,
+    /// The `links` key.
+    #[serde(default)]
+    pub links: Option<String>,
+    /// `package.rust-version`, when the publisher declared one.
+    #[serde(default)]
+    pub rust_version: Option<String>,
+    /// Publish time (RFC 3339, UTC), on entries written by registries that record it.
+    #[serde(default)]
+    pub pubtime: Option<String>,
+}
+
+/// One dependency of an [`IndexEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDep {
+    /// The name the dependent uses (a rename when `package` is set).
+    pub name: String,
+    /// The version requirement.
+    pub req: String,
+    /// Features enabled on it.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Whether it is optional.
+    #[serde(default)]
+    pub optional: bool,
+    /// Whether its default features are enabled.
+    #[serde(default = "yes")]
+    pub default_features: bool,
+    /// A `cfg(…)` or target triple restricting it.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `normal`, `build` or `dev`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Another registry's index URL, when it comes from elsewhere.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// The real crate name when renamed.
+    #[serde(default)]
+    pub package: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl IndexDep {
+    /// The crate name in the index (the real one, not the rename).
+    pub fn crate_name(&self) -> &str {
+        self.package.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Whether a fresh consumer with default features always needs it on every target: a
+    /// non-optional normal or build dependency without a `target` restriction.
+    pub fn always_needed(&self) -> bool {
+        !self.optional && self.target.is_none() && self.kind.as_deref() != Some("dev")
+    }
+}
+
+/// Where the index is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrySource {
+    /// A sparse index: the base URL, ending in `/`, without the `sparse+` prefix.
+    Sparse(String),
+    /// A `local-registry` folder (with `index/` and the `.crate` files).
+    Local(PathBuf),
+    /// A git index in a local repository (`file://`).
+    GitFile(PathBuf),
+}
+
+impl std::fmt::Display for RegistrySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistrySource::Sparse(url) => write!(f, "sparse+{url}"),
+            RegistrySource::Local(dir) => write!(f, "local-registry {}", dir.display()),
+            RegistrySource::GitFile(dir) => write!(f, "git index file://{}", dir.display()),
+        }
+    }
+}
+
+impl RegistrySource {
+    /// Reads cargo's configuration the way cargo does for a command run in `cwd`: the
+    /// `.cargo/config.toml` files from `cwd` up, then `$CARGO_HOME/config.toml`, nearest first.
+    /// `registry` is `None` for crates.io (following `[source.crates-io] replace-with`) or the
+    /// name of an alternate registry (`[registries.NAME] index`).
+    pub fn from_cargo_config(
+        cargo_home: &Path,
+        cwd: &Path,
+        registry: Option<&str>,
+    ) -> Result<RegistrySource> {
+        let config = CargoConfig::load(cargo_home, cwd)?;
+        if let Some(name) = registry {
+            let url = config.get(&["registries", name, "index"]).ok_or_else(|| {
+                Error::UnsupportedSource(format!("registry `{name}` has no index"))
+            })?;
+            return RegistrySource::from_url(&url);
+        }
+        // Follow the replacement chain the way cargo does; a loop is cargo's error too.
+        let mut source = "crates-io".to_owned();
+        for _ in 0..16 {
+            let Some(next) = config.get(&["source", &source, "replace-with"]) else { break };
+            source = next;
+        }
+        if source == "crates-io" {
+            let protocol = std::env::var("CARGO_REGISTRIES_CRATES_IO_PROTOCOL")
+                .ok()
+                .or_else(|| config.get(&["registries", "crates-io", "protocol"]));
+            if protocol.as_deref() == Some("git") {
+                return Err(Error::UnsupportedSource(
+                    "crates.io over the git protocol; use the sparse protocol".to_owned(),
+                ));
+            }
+            return RegistrySource::from_url(CRATES_IO_SPARSE);
+        }
+        if let Some(dir) = config.get(&["source", &source, "local-registry"]) {
+            return Ok(RegistrySource::Local(config.resolve_path(&source, &dir)));
+        }
+        if let Some(url) = config.get(&["source", &source, "registry"]) {
+            return RegistrySource::from_url(&url);
+        }
+        if let Some(url) = config.get(&["registries", &source, "index"]) {
+            return RegistrySource::from_url(&url);
+        }
+        Err(Error::UnsupportedSource(format!(
+            "source `{source}` (only sparse, local-registry and file:// git indexes)"
+        )))
+    }
+
+    /// Parses an index URL as cargo writes it.
+    pub fn from_url(url: &str) -> Result<RegistrySource> {
+        if let Some(rest) = url.strip_prefix("sparse+") {
+            let base = if rest.ends_with('/') { rest.to_owned() } else { format!("{rest}/") };
+            return Ok(RegistrySource::Sparse(base));
+        }
+        let plain = url.strip_prefix("registry+").unwrap_or(url);
+        if let Some(path) = plain.strip_prefix("file://") {
+            return Ok(RegistrySource::GitFile(PathBuf::from(path)));
+        }
+        Err(Error::UnsupportedSource(format!(
+            "{url} (remote git indexes are not read; use sparse)"
+        )))
+    }
+
+    /// Reads the raw index file of `name`; `None` when the registry has no such crate.
+    pub fn fetch(&self, name: &str) -> Result<Option<String>> {
+        let rel = index_path(name);
+        match self {
+            RegistrySource::Sparse(base) => fetch_http(&format!("{base}{rel}")),
+            RegistrySource::Local(dir) => {
+                let path = dir.join("index").join(&rel);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io("read index file", path)(e)),
+                }
+            }
+            RegistrySource::GitFile(repo) => {
+                let out = Command::new("git")
+                    .arg("-C")
+                    .arg(repo)
+                    .args(["show", &format!("HEAD:{rel}")])
+                    .output()
+                    .map_err(|source| Error::Spawn { program: "git".to_owned(), source })?;
+                if out.status.success() {
+                    return Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()));
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                if stderr.contains("does not exist")
+                    || stderr.contains("exists on disk, but not in")
+                {
+                    return Ok(None);
+                }
+                Err(Error::Command {
+                    command: format!("git show HEAD:{rel}"),
+                    detail: stderr.trim().to_owned(),
+                })
+            }
+        }
+    }
+}
+
+fn fetch_http(url: &str) -> Result<Option<String>> {
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build();
+    match agent.get(url).call() {
+        Ok(response) => response
+            .into_string()
+            .map(Some)
+            .map_err(|e| Error::Http { url: url.to_owned(), detail: e.to_string() }),
+        // Cargo reads these three as "no such crate".
+        Err(ureq::Error::Status(404 | 410 | 451, _)) => Ok(None),
+        Err(e) => Err(Error::Http { url: url.to_owned(), detail: e.to_string() }),
+    }
+}
+
+/// The path of a crate's file inside an index: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd`.
+pub fn index_path(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    match name.len() {
+        0 => String::new(),
+        1 => format!("1/{name}"),
+        2 => format!("2/{name}"),
+        3 => format!("3/{}/{name}", &name[..1]),
+        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+    }
+}
+
+/// Parses the text of an index file (one JSON object per line, blank lines ignored).
+pub fn parse_index_file(krate: &str, text: &str) -> Result<Vec<IndexEntry>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|source| Error::IndexLine {
+                krate: krate.to_owned(),
+                line: i + 1,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// A registry index with a per-run memory cache (one fetch per crate, like cargo-audit).
+#[derive(Debug)]
+pub struct Index {
+    source: RegistrySource,
+    cache: Mutex<HashMap<String, Arc<Vec<IndexEntry>>>>,
+}
+
+impl Index {
+    /// An index read from `source`.
+    pub fn new(source: RegistrySource) -> Index {
+        Index { source, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Where it is read from.
+    pub fn source(&self) -> &RegistrySource {
+        &self.source
+    }
+
+    /// Every version of `name` (yanked ones included), in index order; empty when the registry
+    /// has no such crate.
+    pub fn versions(&self, name: &str) -> Result<Arc<Vec<IndexEntry>>> {
+        let key = name.to_ascii_lowercase();
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let entries = match self.source.fetch(name)? {
+            Some(text) => parse_index_file(name, &text)?,
+            None => Vec::new(),
+        };
+        let entries = Arc::new(entries);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, Arc::clone(&entries));
+        }
+        Ok(entries)
+    }
+
+    /// One version of `name`.
+    pub fn entry(&self, name: &str, version: &semver::Version) -> Result<Option<IndexEntry>> {
+        Ok(self.versions(name)?.iter().find(|e| &e.vers == version).cloned())
+    }
+}
+
+/// Cargo configuration files, nearest first, each with the folder its relative paths start from.
+#[derive(Debug)]
+struct CargoConfig {
+    layers: Vec<(PathBuf, toml::Table)>,
+}
+
+impl CargoConfig {
+    fn load(cargo_home: &Path, cwd: &Path) -> Result<CargoConfig> {
+        let mut candidates = Vec::new();
+        for dir in cwd.ancestors() {
+            candidates.push(dir.join(".cargo"));
+        }
+        candidates.push(cargo_home.to_owned());
+        let mut layers = Vec::new();
+        for dir in candidates {
+            for file in ["config.toml", "config"] {
+                let path = dir.join(file);
+                let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    Error::Toml { path: path.clone(), detail: e.to_string() }
+                })?;
+                // Relative paths in a config file are relative to the folder holding `.cargo/`.
+                let base = dir.parent().map_or_else(|| dir.clone(), Path::to_owned);
+                layers.push((base, table));
+                break;
+            }
+        }
+        Ok(CargoConfig { layers })
+    }
+
+    fn get(&self, keys: &[&str]) -> Option<String> {
+        self.layers.iter().find_map(|(_, table)| lookup(table, keys))
+    }
+
+    fn resolve_path(&self, source: &str, value: &str) -> PathBuf {
+        let path = PathBuf::from(value);
+        if path.is_absolute() {
+            return path;
+        }
+        let base = self
+            .layers
+            .iter()
+            .find(|(_, t)| lookup(t, &["source", source, "local-registry"]).is_some())
+            .map(|(b, _)| b.clone())
+            .unwrap_or_default();
+        base.join(path)
+    }
+}
+
+fn lookup(table: &toml::Table, keys: &[&str]) -> Option<String> {
+    let (last, path) = keys.split_last()?;
+    let mut t = table;
+    for key in path {
+        t = t.get(*key)?.as_table()?;
+    }
+    t.get(*last)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_paths_follow_cargos_tiers() {
+        let got: Vec<_> =
+            ["a", "ab", "abc", "abcd", "Serde"].iter().map(|n| index_path(n)).collect();
+        assert_eq!(got, ["1/a", "2/ab", "3/a/abc", "ab/cd/abcd", "se/rd/serde"]);
+    }
+
+    #[test]
+    fn urls_map_to_sources() {
+        assert_eq!(
+            RegistrySource::from_url("sparse+http://127.0.0.1:1/x").ok(),
+            Some(RegistrySource::Sparse("http://127.0.0.1:1/x/".to_owned()))
+        );
+        assert_eq!(
+            RegistrySource::from_url("file:///srv/index").ok(),
+            Some(RegistrySource::GitFile(PathBuf::from("/srv/index")))
+        );
+        assert!(matches!(
+            RegistrySource::from_url("https://github.com/rust-lang/crates.io-index"),
+            Err(Error::UnsupportedSource(_))
+        ));
+    }
+
+    #[test]
+    fn replacement_chain_is_followed() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            "[source.crates-io]\nreplace-with = \"mid\"\n[source.mid]\nreplace-with = \"fx\"\n\
+             [source.fx]\nlocal-registry = \"/srv/reg\"\n",
+        )
+        .unwrap();
+        let got = RegistrySource::from_cargo_config(home.path(), Path::new("/"), None).unwrap();
+        assert_eq!(got, RegistrySource::Local(PathBuf::from("/srv/reg")));
+        let empty = tempfile::tempdir().unwrap();
+        let got = RegistrySource::from_cargo_config(empty.path(), Path::new("/"), None).unwrap();
+        assert_eq!(got, RegistrySource::Sparse("https://index.crates.io/".to_owned()));
+    }
+
+    #[test]
+    fn named_registries_and_project_config() {
+        let home = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(project.path().join(".cargo")).unwrap();
+        // The project's config wins over CARGO_HOME's, and relative paths start at the project.
+        std::fs::write(
+            project.path().join(".cargo/config.toml"),
+            "[registries.corp]\nindex = \"sparse+https://corp.invalid/index/\"\n\
+             [source.crates-io]\nreplace-with = \"vendored\"\n[source.vendored]\nlocal-registry = \"reg\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            "[registries.corp]\nindex = \"file:///elsewhere\"\n",
+        )
+        .unwrap();
+        let corp =
+            RegistrySource::from_cargo_config(home.path(), project.path(), Some("corp")).unwrap();
+        assert_eq!(corp, RegistrySource::Sparse("https://corp.invalid/index/".to_owned()));
+        let io = RegistrySource::from_cargo_config(home.path(), project.path(), None).unwrap();
+        assert_eq!(io, RegistrySource::Local(project.path().join("reg")));
+        let missing = RegistrySource::from_cargo_config(home.path(), project.path(), Some("nope"));
+        assert!(matches!(missing, Err(Error::UnsupportedSource(_))));
+    }
+
+    #[test]
+    fn index_lines_parse_with_optional_fields() {
+        let text = r#"{"name":"a","vers":"1.0.0","deps":[{"name":"b","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}],"cksum":"00","features":{},"yanked":false}
+
+{"name":"a","vers":"1.0.1","deps":[],"cksum":"11","features":{},"yanked":true,"rust_version":"1.85","pubtime":"2026-01-01T00:00:00Z","v":2}"#;
+        let entries = parse_index_file("a", text).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[0].deps[0].always_needed());
+        assert_eq!(entries[1].pubtime.as_deref(), Some("2026-01-01T00:00:00Z"));
+        let bad = parse_index_file("a", "{}").unwrap_err();
+        assert!(matches!(bad, Error::IndexLine { line: 1, .. }), "{bad}");
+    }
+}

@@ -1,0 +1,390 @@
+//! Re-checks published versions of crates against today's registry and recommends, with
+//! evidence, whether to yank them.
+//!
+//! For every target version: index-only checks (yanked, all-yanked or missing dependencies,
+//! upper-bound pins, `rust-version`), then a fresh consumer's resolution
+//! (`cargo generate-lockfile` on a scratch package depending on `=X`), then compilation
+//! (`cargo check --message-format=json`). Failures are classified after crater
+//! ([`probe::Class`]); resolution blocked by yanks is looked through with a seed lockfile;
+//! own-code failures get a culprit ([`culprit`]); RustSec advisories are joined
+//! ([`advisory`]); the yank policy ([`policy`]) turns it into [`report::Finding`]s.
+//!
+//! The crate prints nothing: [`check`] returns a [`report::Report`] and reports progress
+//! through a callback. See `docs/check-deps.md` and `docs/yank-policy.md`.
+//!
+//! ```
+//! use proofmark_deps::index::{Index, RegistrySource};
+//! use proofmark_deps::{Target, VersionSpec};
+//!
+//! // What to check, as a user writes it.
+//! let target: Target = "tss-esapi@^7".parse()?;
+//! assert!(matches!(target.versions, VersionSpec::Req(_)));
+//!
+//! // Where the index is: normally `RegistrySource::from_cargo_config`, which reads cargo's own
+//! // configuration; here a local-registry folder that has no such crate.
+//! let dir = tempfile::tempdir()?;
+//! let index = Index::new(RegistrySource::from_url("sparse+http://127.0.0.1:9/")?);
+//! assert_eq!(index.source().to_string(), "sparse+http://127.0.0.1:9/");
+//! let local = Index::new(RegistrySource::Local(dir.path().to_owned()));
+//! assert!(local.versions("tss-esapi")?.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod advisory;
+pub mod cargo;
+pub mod culprit;
+pub mod error;
+pub mod index;
+pub mod policy;
+pub mod probe;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::advisory::AdvisoryDb;
+use crate::cargo::{CargoEnv, Toolchain};
+pub use crate::error::{Error, Result};
+use crate::index::{Index, IndexEntry};
+use crate::policy::Policy;
+use crate::probe::{ProbeOptions, ProbeResult, Prober};
+use crate::report::Report;
+
+/// Which versions of a crate to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSpec {
+    /// Every version in the index.
+    All,
+    /// One version.
+    Exact(semver::Version),
+    /// The versions matching a requirement.
+    Req(semver::VersionReq),
+}
+
+/// A target: `CRATE`, `CRATE@VERSION` or `CRATE@REQ`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Crate name.
+    pub name: String,
+    /// Versions.
+    pub versions: VersionSpec,
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Target> {
+        let bad = || Error::InvalidTarget(s.to_owned());
+        let (name, spec) = match s.split_once('@') {
+            None => (s, VersionSpec::All),
+            Some((name, v)) => match semver::Version::parse(v) {
+                Ok(v) => (name, VersionSpec::Exact(v)),
+                Err(_) => {
+                    (name, VersionSpec::Req(semver::VersionReq::parse(v).map_err(|_| bad())?))
+                }
+            },
+        };
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(bad());
+        }
+        Ok(Target { name: name.to_owned(), versions: spec })
+    }
+}
+
+/// `--shard I/N`: this run checks the crates whose position (by name) is I modulo N. Whole
+/// crates go to one shard so semver lines are never split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Shard> {
+        let bad = || Error::InvalidShard(s.to_owned());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Progress events, for a bar or a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The number of probes planned (grows when successors are added).
+    Planned(usize),
+    /// A probe finished.
+    Done {
+        /// `name@version`.
+        target: String,
+        /// Its class label.
+        class: String,
+    },
+}
+
+/// Everything a run needs besides the index and cargo.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// What to check.
+    pub targets: Vec<Target>,
+    /// How to probe.
+    pub probe: ProbeOptions,
+    /// Probes run at once (each gets `build_jobs` cores: keep the product within the budget).
+    pub workers: usize,
+    /// A RustSec advisory-db checkout.
+    pub advisory_db: Option<PathBuf>,
+    /// The yank policy.
+    pub policy: Policy,
+    /// Only this shard.
+    pub shard: Option<Shard>,
+    /// Results cache folder, keyed by (crate, version, index state, toolchain, stage).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Runs a whole check.
+pub fn check(
+    index: &Index,
+    env: &CargoEnv,
+    toolchain: &Toolchain,
+    opts: &CheckOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report> {
+    let mut warnings = Vec::new();
+    let db = match &opts.advisory_db {
+        Some(path) => AdvisoryDb::load(path)?,
+        None => AdvisoryDb::default(),
+    };
+    let mut names: Vec<&str> = opts.targets.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let keep: BTreeSet<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.is_none_or(|s| i % s.count == s.index - 1))
+        .map(|(_, n)| *n)
+        .collect();
+    let mut entries: Vec<IndexEntry> = Vec::new();
+    for t in opts.targets.iter().filter(|t| keep.contains(t.name.as_str())) {
+        let versions = index.versions(&t.name)?;
+        if versions.is_empty() {
+            warnings.push(format!("`{}` is not published in {}", t.name, index.source()));
+        }
+        entries.extend(
+            versions
+                .iter()
+                .filter(|e| match &t.versions {
+                    VersionSpec::All => true,
+                    VersionSpec::Exact(v) => &e.vers == v,
+                    VersionSpec::Req(r) => r.matches(&e.vers),
+                })
+                .cloned(),
+        );
+    }
+    entries.sort_by(|a, b| (&a.name, &a.vers).cmp(&(&b.name, &b.vers)));
+    entries.dedup_by(|a, b| a.name == b.name && a.vers == b.vers);
+    let prober = Prober { index, env, toolchain, opts: &opts.probe, deadline: None };
+    progress(Progress::Planned(entries.len()));
+    let targets = run_probes(&prober, opts, &entries, progress)?;
+    let mut all: BTreeMap<(String, semver::Version), ProbeResult> =
+        targets.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect();
+
+    // The successors the policy needs evidence about, probed if no target covered them.
+    let mut extra = Vec::new();
+    for r in &targets {
+        let versions = index.versions(&r.name)?;
+        let succ = versions
+            .iter()
+            .filter(|e| !e.yanked && e.vers > r.version && culprit::compatible(&e.vers, &r.version))
+            .max_by(|a, b| a.vers.cmp(&b.vers));
+        if let Some(s) = succ {
+            if !all.contains_key(&(s.name.clone(), s.vers.clone())) && !extra.contains(s) {
+                extra.push(s.clone());
+            }
+        }
+    }
+    if !extra.is_empty() {
+        progress(Progress::Planned(entries.len() + extra.len()));
+        for r in run_probes(&prober, opts, &extra, progress)? {
+            all.insert((r.name.clone(), r.version.clone()), r);
+        }
+    }
+    let mut findings = policy::evaluate(&targets, &all, &db, &opts.policy);
+    findings.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Report {
+        schema_version: report::SCHEMA_VERSION,
+        toolchain: toolchain.clone(),
+        registry: index.source().to_string(),
+        findings,
+        warnings,
+    })
+}
+
+fn run_probes(
+    prober: &Prober<'_>,
+    opts: &CheckOptions,
+    entries: &[IndexEntry],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<ProbeResult>> {
+    let queue = Mutex::new(entries.iter().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let first_error = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for worker in 0..opts.workers.max(1) {
+            let (queue, results, first_error) = (&queue, &results, &first_error);
+            scope.spawn(move || {
+                while let Some(entry) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    match probe_cached(prober, opts, entry, worker) {
+                        Ok(r) => {
+                            progress(Progress::Done {
+                                target: format!("{}@{}", r.name, r.version),
+                                class: r.class.label(),
+                            });
+                            if let Ok(mut res) = results.lock() {
+                                res.push(r);
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(results)
+}
+
+/// One probe, through the results cache when there is one. The key covers everything the
+/// result depends on: the version's index line, the index lines of its dependencies (their
+/// yanks and new releases), the toolchain and the probe settings.
+fn probe_cached(
+    prober: &Prober<'_>,
+    opts: &CheckOptions,
+    entry: &IndexEntry,
+    worker: usize,
+) -> Result<ProbeResult> {
+    let key = match &opts.cache_dir {
+        Some(_) => Some(cache_key(prober, entry)?),
+        None => None,
+    };
+    let path = opts
+        .cache_dir
+        .as_ref()
+        .zip(key)
+        .map(|(dir, key)| dir.join(format!("{}-{}-{key}.json", entry.name, entry.vers)));
+    if let Some(hit) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+        if let Ok(r) = serde_json::from_str::<ProbeResult>(&hit) {
+            return Ok(r);
+        }
+    }
+    let result = if prober.opts.stage == probe::Stage::Index || entry.yanked {
+        // No cargo runs: no scratch folder to create and remove.
+        prober.probe(entry, worker, &prober.env.scratch_root)?
+    } else {
+        let dir = probe::scratch_dir(prober.env, entry)?;
+        let result = prober.probe(entry, worker, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        result?
+    };
+    // Spurious outcomes (a timed-out culprit search included) are not worth remembering.
+    let spurious = matches!(result.class, probe::Class::Spurious { .. })
+        || matches!(result.culprit, Some(culprit::CulpritSearch::Inconclusive { .. }));
+    if let (Some(path), false) = (path, spurious) {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(&path, serde_json::to_string(&result).unwrap_or_default());
+    }
+    Ok(result)
+}
+
+fn cache_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_string(entry).unwrap_or_default());
+    for dep in &entry.deps {
+        for v in prober.index.versions(dep.crate_name())?.iter() {
+            h.update(format!("\n{}@{} {}", v.name, v.vers, v.yanked));
+        }
+    }
+    h.update(format!(
+        "\n{}\n{:?} {:?} {}",
+        prober.toolchain.rustc, prober.opts.stage, prober.opts.registry, prober.opts.culprit
+    ));
+    let digest = h.finalize();
+    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The publishable members of the workspace at `manifest_dir` (via `cargo metadata`).
+pub fn workspace_crates(cargo: &Path, manifest_dir: &Path) -> Result<Vec<String>> {
+    let out = std::process::Command::new(cargo)
+        .current_dir(manifest_dir)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .output()
+        .map_err(|source| Error::Spawn { program: "cargo".to_owned(), source })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: "cargo metadata".to_owned(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::Command { command: "cargo metadata".to_owned(), detail: e.to_string() }
+    })?;
+    let mut names: Vec<String> = meta["packages"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                // `publish = false` shows as an empty list of registries.
+                .filter(|p| p["publish"].as_array().is_none_or(|r| !r.is_empty()))
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t: Target = "a-b@1.2.3".parse().unwrap();
+        assert_eq!(t.versions, VersionSpec::Exact(semver::Version::new(1, 2, 3)));
+        let t: Target = "a@^1.2".parse().unwrap();
+        assert!(matches!(t.versions, VersionSpec::Req(_)));
+        assert_eq!("a".parse::<Target>().unwrap().versions, VersionSpec::All);
+        for bad in ["", "a@x y", "a b", "@1.0.0"] {
+            assert!(matches!(bad.parse::<Target>(), Err(Error::InvalidTarget(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["0/3", "4/3", "x", "1/"] {
+            assert!(matches!(bad.parse::<Shard>(), Err(Error::InvalidShard(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,696 @@
+//! The staged probe of one published version, cheapest stage first: index-only checks
+//! (milliseconds), resolution of a fresh consumer (`cargo generate-lockfile`, about a second),
+//! compilation (`cargo check --message-format=json`), then, only on failure, the look-through
+//! of yanks and the culprit search ([`crate::culprit`]).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cargo::{self, CargoEnv, Diagnostic, LockedPackage, Outcome, Toolchain};
+use crate::culprit::{self, CulpritSearch};
+use crate::error::{Result, io};
+use crate::index::{CRATES_IO_LOCK_SOURCE, Index, IndexEntry};
+
+/// How far the probe goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Index-only checks, no cargo.
+    Index,
+    /// Plus `cargo generate-lockfile` in a scratch consumer.
+    Resolve,
+    /// Plus `cargo check`.
+    Compile,
+}
+
+/// Something the index alone says about a version (a heuristic: cross-constraints are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum IndexNote {
+    /// Every version matching a dependency requirement is yanked.
+    AllYanked {
+        /// The dependency.
+        dependency: String,
+        /// Its requirement.
+        req: String,
+        /// The yanked versions that match.
+        yanked: Vec<String>,
+    },
+    /// No version (or no crate at all) matches a dependency requirement.
+    Missing {
+        /// The dependency.
+        dependency: String,
+        /// Its requirement.
+        req: String,
+    },
+    /// A requirement with an upper bound (`<`, `<=`, `=`, `~`): a resolution hazard.
+    UpperBound {
+        /// The dependency.
+        dependency: String,
+        /// Its requirement.
+        req: String,
+    },
+    /// The version declares a `rust-version` newer than the probe toolchain.
+    RustVersion {
+        /// The declared `rust-version`.
+        rust_version: String,
+    },
+}
+
+/// Why a resolution failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unresolvable {
+    /// Only yanked versions match a requirement.
+    AllYanked,
+    /// A required crate or version does not exist.
+    Missing,
+    /// Requirements (or `links`) conflict.
+    Conflict,
+    /// Only versions needing a newer Rust match.
+    Msrv,
+}
+
+/// Kinds of spurious failure (retried, never evidence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spurious {
+    /// The probe's time limit passed.
+    Timeout,
+    /// Out of memory.
+    Oom,
+    /// Out of disk.
+    NoSpace,
+    /// A network failure.
+    Network,
+    /// An internal compiler error.
+    Ice,
+}
+
+/// The failure class of a probe, after crater's taxonomy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "class", rename_all = "kebab-case")]
+pub enum Class {
+    /// The version is yanked already; not probed.
+    Yanked,
+    /// Index checks passed; later stages not run.
+    IndexClean,
+    /// Resolution succeeded; compilation not run.
+    Resolves,
+    /// A fresh consumer builds.
+    Builds,
+    /// A fresh consumer cannot resolve.
+    Unresolvable {
+        /// Why.
+        reason: Unresolvable,
+        /// Cargo's explanation (or the index note).
+        detail: String,
+    },
+    /// The crate's own code fails against today's dependencies.
+    OwnCode {
+        /// The errors, with codes and locations.
+        errors: Vec<Diagnostic>,
+    },
+    /// A dependency fails to compile on its own.
+    DependencyBroken {
+        /// `name@version` of the broken dependency.
+        package: String,
+        /// Its errors.
+        errors: Vec<Diagnostic>,
+    },
+    /// A build script failed (a missing system library or tool): never evidence for a yank.
+    Environment {
+        /// Whose build script.
+        package: String,
+        /// The end of cargo's output.
+        detail: String,
+    },
+    /// A failure that says nothing about the code (retried first).
+    Spurious {
+        /// Which kind.
+        kind: Spurious,
+        /// The end of cargo's output.
+        detail: String,
+    },
+    /// A failure none of the rules recognise.
+    Unknown {
+        /// The end of cargo's output.
+        detail: String,
+    },
+}
+
+impl Class {
+    /// A short name (`own-code`, `unresolvable/all-yanked`, …).
+    pub fn label(&self) -> String {
+        match self {
+            Class::Yanked => "yanked".to_owned(),
+            Class::IndexClean => "index-clean".to_owned(),
+            Class::Resolves => "resolves".to_owned(),
+            Class::Builds => "builds".to_owned(),
+            Class::Unresolvable { reason, .. } => format!("unresolvable/{}", kebab(reason)),
+            Class::OwnCode { .. } => "own-code".to_owned(),
+            Class::DependencyBroken { package, .. } => format!("depends-on/{package}"),
+            Class::Environment { .. } => "environment".to_owned(),
+            Class::Spurious { kind, .. } => format!("spurious/{}", kebab(kind)),
+            Class::Unknown { .. } => "unknown".to_owned(),
+        }
+    }
+
+    /// Whether a fresh consumer can use the version (as far as the probe went).
+    pub fn works(&self) -> bool {
+        matches!(self, Class::Builds | Class::Resolves | Class::IndexClean)
+    }
+
+    /// Whether this is a real, reproducible breakage (not environment, not spurious).
+    pub fn is_breakage(&self) -> bool {
+        matches!(
+            self,
+            Class::Unresolvable { .. } | Class::OwnCode { .. } | Class::DependencyBroken { .. }
+        )
+    }
+}
+
+fn kebab<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The compile outcome with yanked versions seeded into the lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookThrough {
+    /// The yanked versions seeded (`name@version`).
+    pub seeded: Vec<String>,
+    /// What compiling then gave.
+    pub class: Class,
+}
+
+/// Everything one probe established, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Crate name.
+    pub name: String,
+    /// Version.
+    pub version: semver::Version,
+    /// Publish time from the index.
+    pub pubtime: Option<String>,
+    /// Whether the version is yanked.
+    pub yanked: bool,
+    /// The furthest stage run.
+    pub stage: Stage,
+    /// Index-only observations.
+    pub index_notes: Vec<IndexNote>,
+    /// The failure class.
+    pub class: Class,
+    /// How many attempts the last stage took (retries of spurious failures).
+    pub attempts: u32,
+    /// The scratch consumer's manifest.
+    pub manifest: Option<String>,
+    /// The lockfile of the fresh resolution.
+    pub lockfile: Option<String>,
+    /// The compile outcome behind yanks, when resolution failed only because of them.
+    pub look_through: Option<LookThrough>,
+    /// The culprit search, when the crate's own code failed.
+    pub culprit: Option<CulpritSearch>,
+    /// Wall time of the probe, in milliseconds.
+    pub millis: u64,
+}
+
+/// Probe settings.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// The furthest stage.
+    pub stage: Stage,
+    /// Time limit for one cargo invocation.
+    pub timeout: Duration,
+    /// Time limit for the whole probe of one version: every cargo invocation, retries, the
+    /// look-through and the culprit search together (`None`: only `timeout` applies). When it
+    /// passes, the running cargo is killed and the probe ends as `spurious/timeout` (or its
+    /// culprit search as `inconclusive`).
+    pub probe_timeout: Option<Duration>,
+    /// Extra attempts after a spurious failure.
+    pub retries: u32,
+    /// Whether to search for the culprit of own-code failures.
+    pub culprit: bool,
+    /// The alternate registry name, `None` for crates.io.
+    pub registry: Option<String>,
+}
+
+/// Runs probes against one index with one cargo environment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prober<'a> {
+    pub(crate) index: &'a Index,
+    pub(crate) env: &'a CargoEnv,
+    pub(crate) toolchain: &'a Toolchain,
+    pub(crate) opts: &'a ProbeOptions,
+    /// When the current probe must end (`ProbeOptions::probe_timeout` after it started).
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Prober<'_> {
+    /// The time limit of the next cargo invocation: the per-invocation limit, cut to what is
+    /// left of the whole probe's.
+    pub(crate) fn limit(&self) -> Duration {
+        match self.deadline {
+            Some(deadline) => {
+                self.opts.timeout.min(deadline.saturating_duration_since(Instant::now()))
+            }
+            None => self.opts.timeout,
+        }
+    }
+
+    /// Whether the whole probe's time limit has passed.
+    pub(crate) fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Index-only observations for `entry`.
+    pub(crate) fn index_notes(&self, entry: &IndexEntry) -> Result<Vec<IndexNote>> {
+        let mut notes = Vec::new();
+        if let Some(rv) = &entry.rust_version {
+            if parse_loose(rv).is_some_and(|v| v > self.toolchain.version) {
+                notes.push(IndexNote::RustVersion { rust_version: rv.clone() });
+            }
+        }
+        for dep in entry.deps.iter().filter(|d| d.always_needed() && d.registry.is_none()) {
+            let Ok(req) = semver::VersionReq::parse(&dep.req) else { continue };
+            let versions = self.index.versions(dep.crate_name())?;
+            let matching: Vec<_> = versions.iter().filter(|v| req.matches(&v.vers)).collect();
+            let dependency = dep.crate_name().to_owned();
+            if matching.is_empty() {
+                notes.push(IndexNote::Missing { dependency, req: dep.req.clone() });
+            } else if matching.iter().all(|v| v.yanked) {
+                let yanked = matching.iter().map(|v| v.vers.to_string()).collect();
+                notes.push(IndexNote::AllYanked { dependency, req: dep.req.clone(), yanked });
+            } else if req.comparators.iter().any(|c| {
+                matches!(
+                    c.op,
+                    semver::Op::Less | semver::Op::LessEq | semver::Op::Exact | semver::Op::Tilde
+                )
+            }) {
+                notes.push(IndexNote::UpperBound { dependency, req: dep.req.clone() });
+            }
+        }
+        Ok(notes)
+    }
+
+    /// The whole staged probe of one version.
+    pub(crate) fn probe(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+    ) -> Result<ProbeResult> {
+        let start = Instant::now();
+        // Every stage of this probe draws on one time budget.
+        let this = Prober { deadline: self.opts.probe_timeout.map(|t| start + t), ..*self };
+        let mut result = ProbeResult {
+            name: entry.name.clone(),
+            version: entry.vers.clone(),
+            pubtime: entry.pubtime.clone(),
+            yanked: entry.yanked,
+            stage: Stage::Index,
+            index_notes: this.index_notes(entry)?,
+            class: Class::IndexClean,
+            attempts: 0,
+            manifest: None,
+            lockfile: None,
+            look_through: None,
+            culprit: None,
+            millis: 0,
+        };
+        if entry.yanked {
+            result.class = Class::Yanked;
+        } else if this.opts.stage == Stage::Index {
+            result.class = index_only_class(&result.index_notes);
+        } else {
+            this.probe_with_cargo(entry, worker, dir, &mut result)?;
+        }
+        result.millis = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(result)
+    }
+
+    fn probe_with_cargo(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+        result: &mut ProbeResult,
+    ) -> Result<()> {
+        result.stage = Stage::Resolve;
+        result.manifest = Some(cargo::write_consumer(
+            dir,
+            &entry.name,
+            &entry.vers,
+            self.opts.registry.as_deref(),
+        )?);
+        let mut stderr = String::new();
+        let (resolve, attempts) = self.retrying(|| {
+            let mut cmd = self.env.command(dir, worker);
+            cmd.arg("generate-lockfile");
+            let out = cargo::run(cmd, self.limit(), dir)?;
+            stderr = out.stderr.clone();
+            Ok(classify_resolution(&out, &result.index_notes))
+        })?;
+        result.attempts = attempts;
+        if let Some(class) = resolve {
+            if matches!(class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. })
+                && self.opts.stage == Stage::Compile
+            {
+                result.look_through =
+                    self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
+            }
+            result.class = class;
+            return Ok(());
+        }
+        let lock_path = dir.join("Cargo.lock");
+        result.lockfile = std::fs::read_to_string(&lock_path).ok();
+        if self.opts.stage == Stage::Resolve {
+            result.class = Class::Resolves;
+            return Ok(());
+        }
+        result.stage = Stage::Compile;
+        let target = format!("{}@{}", entry.name, entry.vers);
+        let (class, attempts) = self.retrying(|| self.check(dir, worker, &target, true))?;
+        result.attempts = attempts;
+        result.class = class;
+        if self.opts.culprit && matches!(result.class, Class::OwnCode { .. }) {
+            let today = cargo::read_lock(&lock_path)?;
+            result.culprit = Some(culprit::search(self, entry, &today, worker, dir)?);
+        }
+        Ok(())
+    }
+
+    /// `cargo check --message-format=json` in `dir`, classified for `target` (`name@version`).
+    pub(crate) fn check(
+        &self,
+        dir: &Path,
+        worker: usize,
+        target: &str,
+        locked: bool,
+    ) -> Result<Class> {
+        let mut cmd = self.env.command(dir, worker);
+        cmd.args(["check", "--message-format=json", "-j", &self.env.build_jobs.max(1).to_string()]);
+        if locked {
+            cmd.arg("--locked");
+        }
+        let out = cargo::run(cmd, self.limit(), dir)?;
+        Ok(classify_compile(&out, target))
+    }
+
+    /// Runs `attempt` again while it reports a spurious failure, up to the retry budget and
+    /// within the probe's time limit.
+    pub(crate) fn retrying<T: Spurly>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T>,
+    ) -> Result<(T, u32)> {
+        let mut n = 0;
+        loop {
+            n += 1;
+            let got = attempt()?;
+            if !got.is_spurious() || n > self.opts.retries || self.expired() {
+                return Ok((got, n));
+            }
+        }
+    }
+
+    /// Seeds the newest yanked version of each all-yanked requirement and compiles anyway.
+    fn look_through(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+        notes: &[IndexNote],
+        stderr: &str,
+    ) -> Result<Option<LookThrough>> {
+        let mut seed = vec![self.locked(entry)];
+        let mut seeded = Vec::new();
+        // Direct requirements from the index, plus the one cargo's error names (which may be
+        // deeper in the graph).
+        let mut wanted: Vec<(String, String)> = notes
+            .iter()
+            .filter_map(|n| match n {
+                IndexNote::AllYanked { dependency, req, .. } => {
+                    Some((dependency.clone(), req.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(found) = yanked_requirement(stderr) {
+            if !wanted.contains(&found) {
+                wanted.push(found);
+            }
+        }
+        for (dependency, req) in &wanted {
+            let Ok(req) = semver::VersionReq::parse(req) else { continue };
+            let versions = self.index.versions(dependency)?;
+            let Some(best) =
+                versions.iter().filter(|v| req.matches(&v.vers)).max_by(|a, b| a.vers.cmp(&b.vers))
+            else {
+                continue;
+            };
+            seeded.push(format!("{}@{}", best.name, best.vers));
+            seed.push(self.locked(best));
+        }
+        if seeded.is_empty() {
+            return Ok(None);
+        }
+        cargo::write_seed_lock(&dir.join("Cargo.lock"), &seed)?;
+        let target = format!("{}@{}", entry.name, entry.vers);
+        let (class, _) = self.retrying(|| self.check(dir, worker, &target, false))?;
+        Ok(Some(LookThrough { seeded, class }))
+    }
+
+    /// The lockfile entry for an index entry of this registry.
+    pub(crate) fn locked(&self, entry: &IndexEntry) -> LockedPackage {
+        LockedPackage {
+            name: entry.name.clone(),
+            version: entry.vers.clone(),
+            source: Some(self.lock_source()),
+            checksum: Some(entry.cksum.clone()),
+        }
+    }
+
+    fn lock_source(&self) -> String {
+        // Alternate registries are recorded by their index URL; crates.io (replaced or not) by
+        // its canonical id.
+        match (&self.opts.registry, self.index.source()) {
+            (Some(_), crate::index::RegistrySource::Sparse(url)) => format!("sparse+{url}"),
+            (Some(_), crate::index::RegistrySource::GitFile(p)) => {
+                format!("registry+file://{}", p.display())
+            }
+            _ => CRATES_IO_LOCK_SOURCE.to_owned(),
+        }
+    }
+}
+
+/// Results that can be spurious (and so retried).
+pub(crate) trait Spurly {
+    /// Whether a retry may change the outcome.
+    fn is_spurious(&self) -> bool;
+}
+
+impl Spurly for Class {
+    fn is_spurious(&self) -> bool {
+        matches!(self, Class::Spurious { .. })
+    }
+}
+
+impl Spurly for Option<Class> {
+    fn is_spurious(&self) -> bool {
+        self.as_ref().is_some_and(Spurly::is_spurious)
+    }
+}
+
+/// A scratch folder for one probe.
+pub(crate) fn scratch_dir(env: &CargoEnv, entry: &IndexEntry) -> Result<PathBuf> {
+    std::fs::create_dir_all(&env.scratch_root).map_err(io("create", &env.scratch_root))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{}-{}-", entry.name, entry.vers))
+        .tempdir_in(&env.scratch_root)
+        .map_err(io("create a scratch folder in", &env.scratch_root))?;
+    Ok(dir.keep())
+}
+
+fn index_only_class(notes: &[IndexNote]) -> Class {
+    for note in notes {
+        match note {
+            IndexNote::AllYanked { dependency, req, .. } => {
+                return Class::Unresolvable {
+                    reason: Unresolvable::AllYanked,
+                    detail: format!("every version of {dependency} matching {req} is yanked"),
+                };
+            }
+            IndexNote::Missing { dependency, req } => {
+                return Class::Unresolvable {
+                    reason: Unresolvable::Missing,
+                    detail: format!("no version of {dependency} matches {req}"),
+                };
+            }
+            IndexNote::RustVersion { rust_version } => {
+                return Class::Unresolvable {
+                    reason: Unresolvable::Msrv,
+                    detail: format!("needs rust {rust_version}"),
+                };
+            }
+            IndexNote::UpperBound { .. } => {}
+        }
+    }
+    Class::IndexClean
+}
+
+fn spurious_kind(out: &Outcome) -> Option<Spurious> {
+    if out.timed_out {
+        return Some(Spurious::Timeout);
+    }
+    let e = &out.stderr;
+    if e.contains("memory allocation of") || e.contains("out of memory") || e.contains("SIGKILL") {
+        return Some(Spurious::Oom);
+    }
+    if e.contains("No space left on device") {
+        return Some(Spurious::NoSpace);
+    }
+    if e.contains("internal compiler error") {
+        return Some(Spurious::Ice);
+    }
+    let network = [
+        "Couldn't resolve host",
+        "spurious network error",
+        "failed to get successful HTTP response",
+        "Connection refused",
+    ];
+    if network.iter().any(|n| e.contains(n)) {
+        return Some(Spurious::Network);
+    }
+    None
+}
+
+/// The requirement cargo could not meet because of yanks:
+/// ``failed to select a version for the requirement `b = "^2"` `` followed by
+/// `version 2.0.0 is yanked` lines.
+fn yanked_requirement(stderr: &str) -> Option<(String, String)> {
+    if !stderr.contains("is yanked") {
+        return None;
+    }
+    let (_, rest) = stderr.split_once("failed to select a version for the requirement `")?;
+    let (requirement, _) = rest.split_once('`')?;
+    let (name, req) = requirement.split_once(" = ")?;
+    Some((name.trim().to_owned(), req.trim().trim_matches('"').to_owned()))
+}
+
+/// `None` when resolution succeeded.
+fn classify_resolution(out: &Outcome, notes: &[IndexNote]) -> Option<Class> {
+    if out.success {
+        return None;
+    }
+    let detail = cargo::tail(&out.stderr, 12);
+    if let Some(kind) = spurious_kind(out) {
+        return Some(Class::Spurious { kind, detail });
+    }
+    let e = &out.stderr;
+    let all_yanked = notes.iter().any(|n| matches!(n, IndexNote::AllYanked { .. }));
+    let reason = if e.contains("is yanked") || all_yanked {
+        Unresolvable::AllYanked
+    } else if e.contains("rust-version") || e.contains("requires rustc") {
+        Unresolvable::Msrv
+    } else if e.contains("no matching package")
+        || e.contains("failed to select a version") && !e.contains("links")
+    {
+        if notes.iter().any(|n| matches!(n, IndexNote::Missing { .. }))
+            || e.contains("no matching package")
+        {
+            Unresolvable::Missing
+        } else {
+            Unresolvable::Conflict
+        }
+    } else {
+        Unresolvable::Conflict
+    };
+    Some(Class::Unresolvable { reason, detail })
+}
+
+fn classify_compile(out: &Outcome, target: &str) -> Class {
+    if out.success {
+        return Class::Builds;
+    }
+    let detail = cargo::tail(&out.stderr, 15);
+    if let Some(kind) = spurious_kind(out) {
+        return Class::Spurious { kind, detail };
+    }
+    if out.stderr.contains("is not supported by the following package") {
+        return Class::Unresolvable { reason: Unresolvable::Msrv, detail };
+    }
+    let diags = cargo::parse_messages(&out.stdout);
+    let (own, other): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.package == target);
+    if !own.is_empty() {
+        return Class::OwnCode { errors: own };
+    }
+    if let Some(package) = cargo::failed_build_scripts(&out.stderr).into_iter().next() {
+        return Class::Environment { package, detail };
+    }
+    if let Some(first) = other.first() {
+        let package = first.package.clone();
+        let errors = other.into_iter().filter(|d| d.package == package).collect();
+        return Class::DependencyBroken { package, errors };
+    }
+    Class::Unknown { detail }
+}
+
+/// Parses `1.85` or `1.85.0` as a version.
+pub(crate) fn parse_loose(text: &str) -> Option<semver::Version> {
+    let parts: Vec<_> = text.trim().split('.').collect();
+    let num = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse().ok());
+    Some(semver::Version::new(num(0)?, num(1)?, num(2)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(success: bool, stdout: &str, stderr: &str) -> Outcome {
+        Outcome { success, timed_out: false, stdout: stdout.to_owned(), stderr: stderr.to_owned() }
+    }
+
+    #[test]
+    fn compile_failures_are_classified() {
+        let own = r#"{"reason":"compiler-message","package_id":"registry+https://github.com/rust-lang/crates.io-index#a@1.0.0","message":{"level":"error","message":"mismatched types","code":{"code":"E0308"},"spans":[{"is_primary":true,"file_name":"/h/registry/src/x/a-1.0.0/src/lib.rs","line_start":2,"column_start":5}]}}"#;
+        let cases = [
+            (out(true, "", ""), "builds"),
+            (out(false, own, ""), "own-code"),
+            (out(false, &own.replace("#a@", "#b@"), ""), "depends-on/b@1.0.0"),
+            (
+                out(false, "", "error: failed to run custom build command for `s v1.0.0`"),
+                "environment",
+            ),
+            (out(false, "", "No space left on device"), "spurious/no-space"),
+            (Outcome { timed_out: true, ..out(false, "", "") }, "spurious/timeout"),
+            (out(false, "", "weird"), "unknown"),
+        ];
+        for (o, want) in cases {
+            assert_eq!(classify_compile(&o, "a@1.0.0").label(), want, "{o:?}");
+        }
+        let Class::OwnCode { errors } = classify_compile(&out(false, own, ""), "a@1.0.0") else {
+            panic!("not own code")
+        };
+        assert_eq!(errors[0].location.as_deref(), Some("src/lib.rs:2:5"));
+        assert_eq!(errors[0].code.as_deref(), Some("E0308"));
+    }
+
+    #[test]
+    fn yanked_requirements_are_read_from_cargo() {
+        let stderr = "error: failed to select a version for the requirement `sb-dep = \"^2\"`\n  version 2.0.0 is yanked\n";
+        assert_eq!(yanked_requirement(stderr), Some(("sb-dep".to_owned(), "^2".to_owned())));
+        assert_eq!(
+            yanked_requirement(
+                "error: failed to select a version for the requirement `x = \"^2\"`"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn loose_versions() {
+        assert_eq!(parse_loose("1.85"), Some(semver::Version::new(1, 85, 0)));
+        assert_eq!(parse_loose("x"), None);
+    }
+}

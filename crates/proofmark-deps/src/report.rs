@@ -1,0 +1,477 @@
+//! Findings and their renderings: a human table, JSON (the stable schema of
+//! `docs/check-deps.md`), SARIF 2.1.0 and Markdown; severities and exit codes; suppressions
+//! with reasons and expiry dates; merging sharded reports.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cargo::Toolchain;
+use crate::error::{Error, Result, io};
+use crate::policy::{Action, line_of};
+use crate::probe::ProbeResult;
+
+/// The JSON schema version; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Works, nothing to do.
+    Ok,
+    /// Informational (already yanked, environment, spurious).
+    Note,
+    /// Broken for fresh consumers, but no action on the registry is needed.
+    Warning,
+    /// A maintainer action is recommended (yank, fix release, decision).
+    Error,
+}
+
+/// An advisory joined to a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryRef {
+    /// `RUSTSEC-…`.
+    pub id: String,
+    /// `name@version` it was joined to (the version itself, or a culprit's version).
+    pub package: String,
+    /// Title.
+    pub title: String,
+    /// Informational kind, `None` for a vulnerability.
+    pub informational: Option<String>,
+}
+
+/// The semver-compatible successor that fresh consumers (or a yank) would fall back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Successor {
+    /// Its version.
+    pub version: semver::Version,
+    /// Its probe class.
+    pub class: String,
+    /// Whether it works.
+    pub works: bool,
+    /// Whether it has a counted advisory itself.
+    pub vulnerable: bool,
+}
+
+/// One finding: a version (or a whole semver line) and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// `name@version` or `name@line` (`a@1.x`): what suppressions match.
+    pub id: String,
+    /// Crate name.
+    #[serde(rename = "crate")]
+    pub krate: String,
+    /// The versions covered.
+    pub versions: Vec<String>,
+    /// The semver line.
+    pub line: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Failure class label(s).
+    pub class: String,
+    /// Recommended action.
+    pub action: Action,
+    /// The policy rule that decided.
+    pub rule: String,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The `cargo yank` command to run by hand, when the action is a yank.
+    pub command: Option<String>,
+    /// Advisories joined to the version, its culprit and the culprit's last good version.
+    pub advisories: Vec<AdvisoryRef>,
+    /// The successor and whether it builds.
+    pub successor: Option<Successor>,
+    /// The suppression reason, when a suppression matched.
+    pub suppressed: Option<String>,
+    /// The probes behind it (manifest, lockfile, class, culprit…).
+    pub evidence: Vec<ProbeResult>,
+}
+
+impl Finding {
+    pub(crate) fn new(
+        r: &ProbeResult,
+        advisories: Vec<AdvisoryRef>,
+        successor: Option<Successor>,
+    ) -> Finding {
+        Finding {
+            id: format!("{}@{}", r.name, r.version),
+            krate: r.name.clone(),
+            versions: vec![r.version.to_string()],
+            line: line_of(&r.version),
+            severity: Severity::Ok,
+            class: r.class.label(),
+            action: Action::None,
+            rule: String::new(),
+            reason: String::new(),
+            command: None,
+            advisories,
+            successor,
+            suppressed: None,
+            evidence: vec![r.clone()],
+        }
+    }
+
+    pub(crate) fn empty(name: &str, line: &str) -> Finding {
+        Finding {
+            id: format!("{name}@{line}"),
+            krate: name.to_owned(),
+            versions: Vec::new(),
+            line: line.to_owned(),
+            severity: Severity::Note,
+            class: String::new(),
+            action: Action::None,
+            rule: String::new(),
+            reason: String::new(),
+            command: None,
+            advisories: Vec::new(),
+            successor: None,
+            suppressed: None,
+            evidence: Vec::new(),
+        }
+    }
+
+    pub(crate) fn set(&mut self, action: Action, severity: Severity, rule: &str, reason: String) {
+        self.action = action;
+        self.severity = severity;
+        self.rule = rule.to_owned();
+        self.reason = reason;
+    }
+
+    /// The culprit text, when one was named: `b 1.0.1 -> 1.1.0`.
+    pub fn culprit(&self) -> Option<String> {
+        self.evidence.iter().find_map(|r| match &r.culprit {
+            Some(crate::culprit::CulpritSearch::Found { culprit, .. }) => Some(format!(
+                "{} {} -> {}{}",
+                culprit.package,
+                culprit.last_good.version,
+                culprit.first_bad.version,
+                if culprit.first_bad.yanked { " (yanked)" } else { "" }
+            )),
+            _ => None,
+        })
+    }
+}
+
+/// A whole run's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The toolchain probes ran with.
+    pub toolchain: Toolchain,
+    /// The registry read.
+    pub registry: String,
+    /// Findings, sorted by id.
+    pub findings: Vec<Finding>,
+    /// Problems with the run itself (expired suppressions, unknown targets…).
+    pub warnings: Vec<String>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A plain-text table.
+    Human,
+    /// JSON, schema [`SCHEMA_VERSION`].
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Markdown (for an issue or a CI summary).
+    Markdown,
+}
+
+impl Report {
+    /// The highest severity among unsuppressed findings.
+    pub fn max_severity(&self) -> Severity {
+        self.findings
+            .iter()
+            .filter(|f| f.suppressed.is_none())
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Ok)
+    }
+
+    /// Exit code: 0 nothing above a note, 1 warnings, 2 errors (action recommended).
+    pub fn exit_code(&self) -> i32 {
+        match self.max_severity() {
+            Severity::Ok | Severity::Note => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        }
+    }
+
+    /// Renders the report.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Human => self.human(),
+            Format::Json => serde_json::to_string_pretty(self).unwrap_or_default(),
+            Format::Sarif => serde_json::to_string_pretty(&self.sarif()).unwrap_or_default(),
+            Format::Markdown => self.markdown(),
+        }
+    }
+
+    fn rows(&self) -> Vec<[String; 6]> {
+        self.findings
+            .iter()
+            .map(|f| {
+                let mut reason = f.reason.clone();
+                for r in &f.evidence {
+                    if let Some(look) = &r.look_through {
+                        reason.push_str(&format!(
+                            "; {} with yanked {}: {}",
+                            r.version,
+                            look.seeded.join(", "),
+                            look.class.label()
+                        ));
+                    }
+                    for note in &r.index_notes {
+                        reason.push_str(&format!("; index: {}", note_text(note)));
+                    }
+                }
+                if let Some(c) = f.culprit() {
+                    reason.push_str(&format!("; culprit {c}"));
+                }
+                if !f.advisories.is_empty() {
+                    let ids: Vec<_> =
+                        f.advisories.iter().map(|a| format!("{} ({})", a.id, a.package)).collect();
+                    reason.push_str(&format!("; advisories {}", ids.join(", ")));
+                }
+                if let Some(s) = &f.suppressed {
+                    reason.push_str(&format!("; suppressed: {s}"));
+                }
+                [
+                    f.id.clone(),
+                    kebab(&f.severity),
+                    f.class.clone(),
+                    kebab(&f.action),
+                    f.rule.clone(),
+                    reason,
+                ]
+            })
+            .collect()
+    }
+
+    fn human(&self) -> String {
+        let header = ["target", "severity", "class", "action", "rule", "reason"].map(str::to_owned);
+        let rows = self.rows();
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row).take(5) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&header).chain(&rows) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i < 5 {
+                    let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+                } else {
+                    line.push_str(cell);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        for f in self.findings.iter().filter(|f| f.command.is_some() && f.suppressed.is_none()) {
+            let _ = writeln!(out, "run by hand: {}", f.command.as_deref().unwrap_or_default());
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        let _ = writeln!(
+            out,
+            "{} ({}), registry {}",
+            self.toolchain.rustc, self.toolchain.host, self.registry
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from(
+            "## check-deps\n\n| target | severity | class | action | rule | reason |\n|---|---|---|---|---|---|\n",
+        );
+        for row in self.rows() {
+            let cells: Vec<_> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        for f in self.findings.iter().filter(|f| f.command.is_some() && f.suppressed.is_none()) {
+            let _ = writeln!(out, "\n```sh\n{}\n```", f.command.as_deref().unwrap_or_default());
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "\n> warning: {w}");
+        }
+        let _ = writeln!(
+            out,
+            "\n_{} ({}), registry {}_",
+            self.toolchain.rustc, self.toolchain.host, self.registry
+        );
+        out
+    }
+
+    fn sarif(&self) -> serde_json::Value {
+        let level = |s: Severity| match s {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note | Severity::Ok => "note",
+        };
+        let mut rules: Vec<&str> = self.findings.iter().map(|f| f.rule.as_str()).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let results: Vec<_> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity > Severity::Ok)
+            .map(|f| {
+                let mut result = serde_json::json!({
+                    "ruleId": f.rule,
+                    "level": level(f.severity),
+                    "message": { "text": format!("{}: {} ({})", f.id, f.reason, f.class) },
+                    "locations": [{ "physicalLocation": { "artifactLocation": { "uri": "Cargo.toml" } } }],
+                    "partialFingerprints": { "finding": f.id },
+                    "properties": { "action": f.action, "command": f.command },
+                });
+                if let Some(reason) = &f.suppressed {
+                    result["suppressions"] = serde_json::json!([{ "kind": "external", "justification": reason }]);
+                }
+                result
+            })
+            .collect();
+        serde_json::json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": { "driver": {
+                    "name": "proofmark check-deps",
+                    "rules": rules.iter().map(|r| serde_json::json!({ "id": r })).collect::<Vec<_>>(),
+                } },
+                "results": results,
+            }],
+        })
+    }
+
+    /// Merges shard reports (same schema; findings concatenated and sorted).
+    pub fn merge(reports: Vec<Report>) -> Option<Report> {
+        let mut iter = reports.into_iter();
+        let mut first = iter.next()?;
+        for r in iter {
+            first.findings.extend(r.findings);
+            first.warnings.extend(r.warnings);
+            if r.toolchain != first.toolchain {
+                first
+                    .warnings
+                    .push(format!("shards ran on different toolchains: {}", r.toolchain.rustc));
+            }
+        }
+        first.findings.sort_by(|a, b| a.id.cmp(&b.id));
+        first.warnings.sort();
+        first.warnings.dedup();
+        Some(first)
+    }
+
+    /// Reads a JSON report (for merging).
+    pub fn read(path: &Path) -> Result<Report> {
+        let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+        serde_json::from_str(&text)
+            .map_err(|source| Error::Report { path: path.to_owned(), source })
+    }
+}
+
+fn note_text(note: &crate::probe::IndexNote) -> String {
+    use crate::probe::IndexNote;
+    match note {
+        IndexNote::AllYanked { dependency, req, .. } => format!("all of {dependency} {req} yanked"),
+        IndexNote::Missing { dependency, req } => format!("nothing matches {dependency} {req}"),
+        IndexNote::UpperBound { dependency, req } => format!("upper-bound pin {dependency} {req}"),
+        IndexNote::RustVersion { rust_version } => {
+            format!("rust-version {rust_version} above the toolchain")
+        }
+    }
+}
+
+fn kebab<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One suppression: a finding id (`name@version` or `name@line`), why, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// The finding id, or a crate name to match all its findings.
+    pub id: String,
+    /// Why (required).
+    pub reason: String,
+    /// `YYYY-MM-DD`; after it the suppression no longer applies and is reported.
+    pub expires: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SuppressionFile {
+    #[serde(default)]
+    ignore: Vec<Suppression>,
+}
+
+/// Reads a suppression file (`[[ignore]] id = "…" reason = "…" expires = "YYYY-MM-DD"`).
+pub fn read_suppressions(path: &Path) -> Result<Vec<Suppression>> {
+    let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+    let file: SuppressionFile = toml::from_str(&text)
+        .map_err(|e| Error::Toml { path: path.to_owned(), detail: e.to_string() })?;
+    Ok(file.ignore)
+}
+
+/// Marks suppressed findings; expired or unused suppressions become report warnings.
+pub fn apply_suppressions(report: &mut Report, suppressions: &[Suppression], today: &str) {
+    for s in suppressions {
+        if s.expires.as_deref().is_some_and(|e| e < today) {
+            report.warnings.push(format!(
+                "suppression `{}` expired on {}",
+                s.id,
+                s.expires.as_deref().unwrap_or("")
+            ));
+            continue;
+        }
+        let mut used = false;
+        for f in report.findings.iter_mut().filter(|f| f.id == s.id || f.krate == s.id) {
+            f.suppressed = Some(s.reason.clone());
+            used = true;
+        }
+        if !used {
+            report.warnings.push(format!("suppression `{}` matches no finding", s.id));
+        }
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    civil_date(i64::try_from(secs / 86_400).unwrap_or(0))
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_515), "2026-03-03");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+    }
+}

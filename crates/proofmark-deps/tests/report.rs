@@ -1,0 +1,173 @@
+//! The policy and the report renderings on synthetic probe results (no cargo involved):
+//! Markdown and SARIF snapshots, JSON round trip, suppressions with expiry, shard merging.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::collections::BTreeMap;
+
+use expect_test::expect;
+use proofmark_deps::advisory::AdvisoryDb;
+use proofmark_deps::cargo::Toolchain;
+use proofmark_deps::policy::{Action, Policy, evaluate};
+use proofmark_deps::probe::{Class, ProbeResult, Stage, Unresolvable};
+use proofmark_deps::report::{Format, Report, Suppression, apply_suppressions};
+
+fn result(name: &str, version: &str, class: Class) -> ProbeResult {
+    ProbeResult {
+        name: name.to_owned(),
+        version: version.parse().unwrap(),
+        pubtime: None,
+        yanked: class == Class::Yanked,
+        stage: Stage::Compile,
+        index_notes: Vec::new(),
+        class,
+        attempts: 1,
+        manifest: None,
+        lockfile: None,
+        look_through: None,
+        culprit: None,
+        millis: 0,
+    }
+}
+
+fn db() -> (tempfile::TempDir, AdvisoryDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let crates = dir.path().join("crates/vuln");
+    std::fs::create_dir_all(&crates).unwrap();
+    std::fs::write(
+        crates.join("RUSTSEC-2026-0009.md"),
+        "```toml\n[advisory]\nid = \"RUSTSEC-2026-0009\"\npackage = \"vuln\"\ndate = \"2026-01-01\"\n[versions]\npatched = [\">= 0.2.1\"]\n```\n\n# Use after free\n",
+    )
+    .unwrap();
+    let db = AdvisoryDb::load(dir.path()).unwrap();
+    (dir, db)
+}
+
+fn report(policy: &Policy) -> Report {
+    let (_dir, db) = db();
+    let unresolvable = Class::Unresolvable {
+        reason: Unresolvable::Missing,
+        detail: "no matching package".to_owned(),
+    };
+    let targets = vec![
+        result("broken", "1.0.0", unresolvable),
+        result("broken", "1.0.1", Class::Builds),
+        result("old", "0.1.0", Class::Yanked),
+        result("vuln", "0.2.0", Class::Builds),
+        result("vuln", "0.2.1", Class::Builds),
+    ];
+    let all: BTreeMap<_, _> =
+        targets.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect();
+    Report {
+        schema_version: 1,
+        toolchain: Toolchain {
+            rustc: "rustc 1.95.0 (fixture)".to_owned(),
+            version: semver::Version::new(1, 95, 0),
+            host: "x86_64-unknown-linux-gnu".to_owned(),
+        },
+        registry: "fixture".to_owned(),
+        findings: evaluate(&targets, &all, &db, policy),
+        warnings: Vec::new(),
+    }
+}
+
+#[test]
+fn markdown_snapshot() {
+    expect![[r#"
+        ## check-deps
+
+        | target | severity | class | action | rule | reason |
+        |---|---|---|---|---|---|
+        | broken@1.0.0 | warning | unresolvable/missing | no-yank | R3-unbuildable-stays | no yank, successor 1.0.1 builds: lockfile users are unaffected and fresh consumers get the successor |
+        | broken@1.0.1 | ok | builds | none | R-ok | builds |
+        | old@0.1.0 | note | yanked | none | R0-already-yanked | already yanked |
+        | vuln@0.2.0 | error | builds | yank | R2-security | works but has an advisory fixed in successor 0.2.1 builds: yank, and link the advisory; advisories RUSTSEC-2026-0009 (vuln@0.2.0) |
+        | vuln@0.2.1 | ok | builds | none | R-ok | builds |
+
+        ```sh
+        cargo yank --version 0.2.0 vuln
+        ```
+
+        _rustc 1.95.0 (fixture) (x86_64-unknown-linux-gnu), registry fixture_
+    "#]]
+    .assert_eq(&report(&Policy::default()).render(Format::Markdown));
+}
+
+#[test]
+fn sarif_snapshot() {
+    let sarif = report(&Policy::default()).render(Format::Sarif);
+    let value: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(value["version"], "2.1.0");
+    let results = value["runs"][0]["results"].as_array().unwrap();
+    let summary: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["level"].as_str().unwrap(),
+                r["ruleId"].as_str().unwrap(),
+                r["partialFingerprints"]["finding"].as_str().unwrap()
+            )
+        })
+        .collect();
+    expect![[r#"
+        [
+            "warning R3-unbuildable-stays broken@1.0.0",
+            "note R0-already-yanked old@0.1.0",
+            "error R2-security vuln@0.2.0",
+        ]
+    "#]]
+    .assert_debug_eq(&summary);
+}
+
+#[test]
+fn policy_can_ask_a_human_instead_of_yanking() {
+    let policy = Policy { on_fixed_vulnerability: Action::NeedsHuman, ..Policy::default() };
+    let r = report(&policy);
+    let f = r.findings.iter().find(|f| f.id == "vuln@0.2.0").unwrap();
+    assert_eq!(f.action, Action::NeedsHuman);
+}
+
+#[test]
+fn json_round_trips_and_shards_merge() {
+    let full = report(&Policy::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, full.render(Format::Json)).unwrap();
+    assert_eq!(Report::read(&path).unwrap(), full);
+
+    let (mut a, mut b) = (full.clone(), full.clone());
+    a.findings.retain(|f| f.krate != "vuln");
+    b.findings.retain(|f| f.krate == "vuln");
+    assert_eq!(Report::merge(vec![b, a]).unwrap(), full);
+    assert!(Report::merge(Vec::new()).is_none());
+}
+
+#[test]
+fn suppressions_apply_until_they_expire() {
+    let mut r = report(&Policy::default());
+    assert_eq!(r.exit_code(), 2);
+    let suppressions = [
+        Suppression {
+            id: "vuln@0.2.0".to_owned(),
+            reason: "advisory disputed".to_owned(),
+            expires: Some("2026-12-31".to_owned()),
+        },
+        Suppression {
+            id: "broken".to_owned(),
+            reason: "old line".to_owned(),
+            expires: Some("2026-01-01".to_owned()),
+        },
+        Suppression { id: "gone@9.9.9".to_owned(), reason: "stale".to_owned(), expires: None },
+    ];
+    apply_suppressions(&mut r, &suppressions, "2026-06-01");
+    assert_eq!(r.exit_code(), 1, "the expired suppression leaves broken@1.0.0's warning");
+    expect![[r#"
+        [
+            "suppression `broken` expired on 2026-01-01",
+            "suppression `gone@9.9.9` matches no finding",
+        ]
+    "#]]
+    .assert_debug_eq(&r.warnings);
+    let f = r.findings.iter().find(|f| f.id == "vuln@0.2.0").unwrap();
+    assert_eq!(f.suppressed.as_deref(), Some("advisory disputed"));
+}

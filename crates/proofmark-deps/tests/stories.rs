@@ -1,0 +1,471 @@
+//! The done-when stories, each against fixture registries built here: a local-registry
+//! folder for all of them, plus story (a) through a git index on `file://` and a sparse index
+//! over loopback HTTP. Nothing leaves the machine.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use expect_test::expect;
+use proofmark_deps::cargo::{CargoEnv, Toolchain};
+use proofmark_deps::culprit::CulpritSearch;
+use proofmark_deps::index::{Index, RegistrySource};
+use proofmark_deps::policy::{Action, Policy};
+use proofmark_deps::probe::{Class, ProbeOptions, Stage, Unresolvable};
+use proofmark_deps::report::{Format, Report};
+use proofmark_deps::{CheckOptions, Progress, Target, check};
+use support::Pkg;
+
+const T1: &str = "2024-01-01T00:00:00Z";
+const T2: &str = "2024-02-01T00:00:00Z";
+const T3: &str = "2024-03-01T00:00:00Z";
+const T4: &str = "2024-03-15T00:00:00Z";
+const T5: &str = "2024-04-01T00:00:00Z";
+const T6: &str = "2024-05-01T00:00:00Z";
+
+/// Story (a): a dependency's minor release changes `f`'s return type.
+fn story_a() -> Vec<Pkg> {
+    let u32f = "pub fn f() -> u32 { 1 }\n";
+    vec![
+        Pkg::new("sa-lib", "1.0.0", T1, u32f),
+        Pkg::new("sa-lib", "1.0.1", T2, u32f),
+        Pkg::new("sa-app", "1.0.0", T3, "pub fn g() -> u32 { sa_lib::f() }\n")
+            .dep("sa-lib", "^1.0"),
+        Pkg::new("sa-lib", "1.0.2", T4, u32f),
+        Pkg::new("sa-lib", "1.1.0", T5, "pub fn f() -> u64 { 1 }\n"),
+        Pkg::new("sa-app", "1.0.1", T6, "pub fn g() -> u64 { sa_lib::f() }\n")
+            .dep("sa-lib", "^1.1"),
+    ]
+}
+
+fn all_stories() -> Vec<Pkg> {
+    let mut pkgs = story_a();
+    // (b) every version matching `^2` is yanked; the code would build against them.
+    pkgs.extend([
+        Pkg::new("sb-dep", "1.0.0", T1, "pub fn h() -> u8 { 1 }\n"),
+        Pkg::new("sb-dep", "2.0.0", T1, "pub fn h() -> u8 { 2 }\n").yanked(),
+        Pkg::new("sb-dep", "2.0.1", T2, "pub fn h() -> u8 { 2 }\n").yanked(),
+        Pkg::new("sb-app", "1.0.0", T3, "pub fn g() -> u8 { sb_dep::h() }\n").dep("sb-dep", "^2"),
+    ]);
+    // (b, transitive) the all-yanked requirement is one level down.
+    pkgs.extend([
+        Pkg::new("sb-mid", "1.0.0", T3, "pub fn m() -> u8 { sb_dep::h() }\n").dep("sb-dep", "^2"),
+        Pkg::new("sb-top", "1.0.0", T4, "pub fn t() -> u8 { sb_mid::m() }\n").dep("sb-mid", "^1"),
+    ]);
+    // A dependency that does not compile by itself.
+    pkgs.extend([
+        Pkg::new("sh-bad", "1.0.0", T1, "pub fn h() -> u8 { \"not a u8\" }\n"),
+        Pkg::new("sh-app", "1.0.0", T2, "pub fn g() -> u8 { sh_bad::h() }\n").dep("sh-bad", "^1"),
+    ]);
+    // A rust-version above any toolchain, and an exact pin.
+    pkgs.extend([
+        Pkg::new("sm-app", "1.0.0", T1, "pub fn g() {}\n").rust_version("1.999"),
+        Pkg::new("su-dep", "1.0.0", T1, "pub fn h() {}\n"),
+        Pkg::new("su-dep", "1.0.1", T2, "pub fn h() {}\n"),
+        Pkg::new("su-app", "1.0.0", T3, "pub fn g() { su_dep::h() }\n").dep("su-dep", "=1.0.0"),
+    ]);
+    // (c) 1.0.0 builds but has an advisory fixed in 1.0.1, which builds.
+    pkgs.extend([
+        Pkg::new("sc-app", "1.0.0", T1, "pub fn g() -> u8 { 1 }\n"),
+        Pkg::new("sc-app", "1.0.1", T2, "pub fn g() -> u8 { 2 }\n"),
+    ]);
+    // (d) same, but the fix release does not compile.
+    pkgs.extend([
+        Pkg::new("sd-app", "1.0.0", T1, "pub fn g() -> u8 { 1 }\n"),
+        Pkg::new("sd-app", "1.0.1", T2, "pub fn g() -> u8 { \"two\" }\n"),
+    ]);
+    // (e) a build script that needs a system library nobody has.
+    let build_rs = "fn main() {\n    let found = std::process::Command::new(\"pkg-config\")\n        .args([\"--exists\", \"proofmark-missing-lib\"])\n        .status()\n        .map(|s| s.success())\n        .unwrap_or(false);\n    if !found {\n        panic!(\"system library `proofmark-missing-lib` not found by pkg-config\");\n    }\n}\n";
+    pkgs.extend([
+        Pkg::new("se-sys", "1.0.0", T1, "pub fn h() {}\n").build_rs(build_rs),
+        Pkg::new("se-app", "1.0.0", T2, "pub fn g() { se_sys::h() }\n").dep("se-sys", "^1"),
+    ]);
+    // (f) a proc-macro whose output changes in a minor release.
+    let mac = |ty: &str| {
+        format!(
+            "use proc_macro::TokenStream;\n#[proc_macro]\npub fn answer(_: TokenStream) -> TokenStream {{\n    \"fn answer() -> {ty} {{ 42 }}\".parse().unwrap()\n}}\n"
+        )
+    };
+    pkgs.extend([
+        Pkg::new("sf-macro", "1.0.0", T1, &mac("u32")).proc_macro(),
+        Pkg::new("sf-app", "1.0.0", T2, "sf_macro::answer!();\npub fn g() -> u32 { answer() }\n")
+            .dep("sf-macro", "^1"),
+        Pkg::new("sf-macro", "1.1.0", T3, &mac("u64")).proc_macro(),
+    ]);
+    // (g) a build script slower than the time limit.
+    pkgs.extend([
+        Pkg::new("sg-slow", "1.0.0", T1, "pub fn h() {}\n")
+            .build_rs("fn main() { std::thread::sleep(std::time::Duration::from_secs(60)); }\n"),
+        Pkg::new("sg-app", "1.0.0", T2, "pub fn g() { sg_slow::h() }\n").dep("sg-slow", "^1"),
+    ]);
+    pkgs
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    local_home: PathBuf,
+    local_registry: PathBuf,
+    advisory_db: PathBuf,
+}
+
+/// One local registry, cargo home, target root and advisory db for the whole test binary.
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let local_registry = root.join("local-registry");
+        support::local_registry(&all_stories(), &local_registry);
+        let local_home = support::cargo_home(
+            &root.join("home-local"),
+            &format!("local-registry = \"{}\"", local_registry.display()),
+        );
+        let advisory_db = root.join("advisory-db");
+        support::advisory(&advisory_db, "RUSTSEC-2026-0001", "sc-app", ">= 1.0.1");
+        support::advisory(&advisory_db, "RUSTSEC-2026-0002", "sd-app", ">= 1.0.1");
+        Fixture { _dir: dir, root, local_home, local_registry, advisory_db }
+    })
+}
+
+fn toolchain() -> Toolchain {
+    Toolchain::detect().unwrap()
+}
+
+fn run(
+    home: &std::path::Path,
+    offline: bool,
+    targets: &[&str],
+    timeout: Duration,
+    target_dir: &str,
+) -> Report {
+    run_with(home, offline, targets, timeout, target_dir, |_| {})
+}
+
+fn run_with(
+    home: &std::path::Path,
+    offline: bool,
+    targets: &[&str],
+    timeout: Duration,
+    target_dir: &str,
+    tweak: impl FnOnce(&mut CheckOptions),
+) -> Report {
+    let fx = fixture();
+    let source = RegistrySource::from_cargo_config(home, std::path::Path::new("/"), None).unwrap();
+    let index = Index::new(source);
+    let env = CargoEnv {
+        cargo: std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from),
+        cargo_home: Some(home.to_owned()),
+        target_root: fx.root.join(target_dir),
+        scratch_root: fx.root.join("scratch"),
+        offline,
+        build_jobs: 2,
+    };
+    let opts = CheckOptions {
+        targets: targets.iter().map(|t| t.parse::<Target>().unwrap()).collect(),
+        probe: ProbeOptions {
+            stage: Stage::Compile,
+            timeout,
+            probe_timeout: None,
+            retries: 1,
+            culprit: true,
+            registry: None,
+        },
+        workers: 1,
+        advisory_db: Some(fx.advisory_db.clone()),
+        policy: Policy::default(),
+        shard: None,
+        cache_dir: None,
+    };
+    let mut opts = opts;
+    tweak(&mut opts);
+    let events = std::sync::Mutex::new(Vec::new());
+    let report =
+        check(&index, &env, &toolchain(), &opts, &|p: Progress| events.lock().unwrap().push(p))
+            .unwrap();
+    let events = events.into_inner().unwrap();
+    let done = events.iter().filter(|e| matches!(e, Progress::Done { .. })).count();
+    assert!(done > 0 && matches!(events[0], Progress::Planned(_)), "{events:?}");
+    report
+}
+
+fn local(targets: &[&str]) -> Report {
+    run(&fixture().local_home, true, targets, Duration::from_secs(300), "target")
+}
+
+/// The human table without the machine-dependent toolchain line.
+fn table(report: &Report) -> String {
+    let text = report.render(Format::Human);
+    text.lines().filter(|l| !l.starts_with("rustc ")).collect::<Vec<_>>().join("\n")
+}
+
+fn evidence<'a>(report: &'a Report, id: &str) -> &'a proofmark_deps::probe::ProbeResult {
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {report:#?}"));
+    &f.evidence[0]
+}
+
+fn assert_story_a(report: &Report) {
+    let r = evidence(report, "sa-app@1.0.0");
+    let Class::OwnCode { errors } = &r.class else { panic!("{:?}", r.class) };
+    assert_eq!(errors[0].code.as_deref(), Some("E0308"), "{errors:?}");
+    assert_eq!(errors[0].location.as_deref(), Some("src/lib.rs:1:21"), "{errors:?}");
+    let Some(CulpritSearch::Found { culprit, .. }) = &r.culprit else { panic!("{:?}", r.culprit) };
+    assert_eq!(culprit.package, "sa-lib");
+    assert_eq!(culprit.last_good.version.to_string(), "1.0.2");
+    assert_eq!(culprit.first_bad.version.to_string(), "1.1.0");
+    assert_eq!(culprit.first_bad.pubtime.as_deref(), Some(T5));
+    let f = report.findings.iter().find(|f| f.id == "sa-app@1.0.0").unwrap();
+    assert_eq!(f.action, Action::NoYank);
+    assert_eq!(f.rule, "R3-unbuildable-stays");
+    assert!(f.successor.as_ref().is_some_and(|s| s.works && s.version.to_string() == "1.0.1"));
+}
+
+#[test]
+fn a_dependency_minor_release_breaks_a_published_version() {
+    let report = local(&["sa-app"]);
+    assert_story_a(&report);
+    assert_eq!(report.exit_code(), 1);
+    expect![[r#"
+        target        severity  class     action   rule                  reason
+        sa-app@1.0.0  warning   own-code  no-yank  R3-unbuildable-stays  no yank, successor 1.0.1 builds: lockfile users are unaffected and fresh consumers get the successor; culprit sa-lib 1.0.2 -> 1.1.0
+        sa-app@1.0.1  ok        builds    none     R-ok                  builds"#]]
+    .assert_eq(&table(&report));
+}
+
+#[test]
+fn a_through_a_git_index_on_file_urls() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let fx = fixture();
+    let dir = fx.root.join("git-registry");
+    let repo = support::git_registry(&story_a(), &dir, &git);
+    let home = support::cargo_home(
+        &fx.root.join("home-git"),
+        &format!("registry = \"file://{}\"", repo.display()),
+    );
+    let report = run(&home, false, &["sa-app@1.0.0"], Duration::from_secs(300), "target");
+    assert!(report.registry.starts_with("git index file://"), "{}", report.registry);
+    assert_story_a(&report);
+}
+
+#[test]
+fn a_through_a_sparse_index_over_loopback_http() {
+    let fx = fixture();
+    let base = support::sparse_registry(&story_a(), &fx.root.join("sparse-registry"));
+    let home =
+        support::cargo_home(&fx.root.join("home-sparse"), &format!("registry = \"sparse+{base}\""));
+    let report = run(&home, false, &["sa-app@^1"], Duration::from_secs(300), "target");
+    assert_eq!(report.registry, format!("sparse+{base}"));
+    assert_story_a(&report);
+}
+
+#[test]
+fn b_every_matching_version_yanked_is_looked_through() {
+    let report = local(&["sb-app"]);
+    let r = evidence(&report, "sb-app@1.x");
+    assert!(
+        matches!(r.class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. }),
+        "{:?}",
+        r.class
+    );
+    let look = r.look_through.as_ref().unwrap();
+    assert_eq!(look.seeded, ["sb-dep@2.0.1"]);
+    assert_eq!(look.class, Class::Builds, "A's own code is fine behind the yank");
+    expect![[r#"
+        target      severity  class                    action   rule          reason
+        sb-app@1.x  error     unresolvable/all-yanked  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 unresolvable/all-yanked): do not yank; publish a patch release on 1.x if the line is still supported; 1.0.0 with yanked sb-dep@2.0.1: builds; index: all of sb-dep ^2 yanked"#]]
+    .assert_eq(&table(&report));
+}
+
+#[test]
+fn c_advisory_fixed_in_a_working_release_means_yank() {
+    let report = local(&["sc-app"]);
+    let f = report.findings.iter().find(|f| f.id == "sc-app@1.0.0").unwrap();
+    assert_eq!(f.action, Action::Yank);
+    assert_eq!(f.command.as_deref(), Some("cargo yank --version 1.0.0 sc-app"));
+    assert_eq!(report.exit_code(), 2);
+    expect![[r#"
+        target        severity  class   action  rule         reason
+        sc-app@1.0.0  error     builds  yank    R2-security  works but has an advisory fixed in successor 1.0.1 builds: yank, and link the advisory; advisories RUSTSEC-2026-0001 (sc-app@1.0.0)
+        sc-app@1.0.1  ok        builds  none    R-ok         builds
+        run by hand: cargo yank --version 1.0.0 sc-app"#]]
+    .assert_eq(&table(&report));
+}
+
+#[test]
+fn d_dead_fix_release_means_no_yank_and_one_line_finding() {
+    let report = local(&["sd-app"]);
+    assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+    let f = &report.findings[0];
+    assert_eq!((f.action, f.rule.as_str()), (Action::NoYank, "R9-dead-line"));
+    assert_eq!(f.versions, ["1.0.0", "1.0.1"]);
+    assert!(f.command.is_none());
+    expect![[r#"
+        target      severity  class             action   rule          reason
+        sd-app@1.x  error     builds, own-code  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 builds, 1.0.1 own-code): do not yank; publish a patch release on 1.x if the line is still supported; advisories RUSTSEC-2026-0002 (sd-app@1.0.0)"#]]
+    .assert_eq(&table(&report));
+}
+
+#[test]
+fn e_missing_system_library_is_environment_not_a_yank() {
+    let report = local(&["se-app"]);
+    let r = evidence(&report, "se-app@1.0.0");
+    let Class::Environment { package, detail } = &r.class else { panic!("{:?}", r.class) };
+    assert_eq!(package, "se-sys@1.0.0");
+    assert!(detail.contains("proofmark-missing-lib"), "{detail}");
+    expect![[r#"
+        target        severity  class        action   rule            reason
+        se-app@1.0.0  note      environment  no-yank  R6-environment  environment: not evidence about the crate; fix the environment and re-run"#]]
+    .assert_eq(&table(&report));
+}
+
+#[test]
+fn f_proc_macro_output_change_is_the_culprit() {
+    let report = local(&["sf-app"]);
+    let r = evidence(&report, "sf-app@1.x");
+    let Some(CulpritSearch::Found { culprit, .. }) = &r.culprit else { panic!("{:?}", r.culprit) };
+    assert_eq!(
+        (
+            culprit.package.as_str(),
+            culprit.last_good.version.to_string(),
+            culprit.first_bad.version.to_string()
+        ),
+        ("sf-macro", "1.0.0".to_owned(), "1.1.0".to_owned())
+    );
+}
+
+#[test]
+fn g_timeout_is_retried_and_spurious() {
+    let report =
+        run(&fixture().local_home, true, &["sg-app"], Duration::from_secs(5), "target-timeout");
+    let r = evidence(&report, "sg-app@1.0.0");
+    assert_eq!(r.class.label(), "spurious/timeout");
+    assert_eq!(r.attempts, 2, "one retry");
+    let f = &report.findings[0];
+    assert_eq!((f.action, f.rule.as_str()), (Action::NoYank, "R6-environment"));
+    assert_eq!(report.exit_code(), 0);
+}
+
+#[test]
+fn the_whole_probe_has_a_time_limit_too() {
+    // Each cargo invocation may take 300 s, but the probe as a whole only 3 s: the slow build
+    // script is killed at the probe's deadline and no retry starts after it.
+    let started = std::time::Instant::now();
+    let report = run_with(
+        &fixture().local_home,
+        true,
+        &["sg-app"],
+        Duration::from_secs(300),
+        "target-probe-timeout",
+        |o| o.probe.probe_timeout = Some(Duration::from_secs(3)),
+    );
+    let r = evidence(&report, "sg-app@1.0.0");
+    assert_eq!((r.class.label(), r.attempts), ("spurious/timeout".to_owned(), 1));
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(r.millis < 60_000, "{}", r.millis);
+}
+
+#[test]
+fn index_only_stage_needs_no_cargo() {
+    let fx = fixture();
+    let index = Index::new(RegistrySource::Local(fx.local_registry.clone()));
+    let r = index.versions("sb-app").unwrap();
+    assert_eq!(r.len(), 1);
+    assert!(index.versions("nope-not-here").unwrap().is_empty());
+}
+
+#[test]
+fn b_transitive_yanks_are_looked_through_from_cargos_message() {
+    let report = local(&["sb-top"]);
+    let r = evidence(&report, "sb-top@1.x");
+    assert!(
+        matches!(r.class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. }),
+        "{:?}",
+        r.class
+    );
+    assert!(r.index_notes.is_empty(), "the index lane sees only direct requirements");
+    let look = r.look_through.as_ref().unwrap();
+    assert_eq!(
+        (look.seeded.as_slice(), &look.class),
+        (&["sb-dep@2.0.1".to_owned()][..], &Class::Builds)
+    );
+}
+
+#[test]
+fn a_dependency_that_fails_alone_is_depends_on() {
+    let report = local(&["sh-app"]);
+    let r = evidence(&report, "sh-app@1.x");
+    let Class::DependencyBroken { package, errors } = &r.class else { panic!("{:?}", r.class) };
+    assert_eq!(package, "sh-bad@1.0.0");
+    assert_eq!(errors[0].code.as_deref(), Some("E0308"));
+    assert!(r.culprit.is_none(), "no culprit search for someone else's code");
+}
+
+#[test]
+fn rust_version_above_the_toolchain_is_msrv() {
+    let report = local(&["sm-app"]);
+    let r = evidence(&report, "sm-app@1.x");
+    assert_eq!(r.class.label(), "unresolvable/msrv", "{:?}", r.class);
+}
+
+#[test]
+fn index_only_stage_in_parallel() {
+    let targets = ["sb-app", "su-app", "sm-app", "sc-app", "sa-app"];
+    let report =
+        run_with(&fixture().local_home, true, &targets, Duration::from_secs(60), "unused", |o| {
+            o.probe.stage = Stage::Index;
+            o.workers = 3;
+        });
+    let rows: Vec<String> = report
+        .findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .map(|r| format!("{}@{} {} {:?}", r.name, r.version, r.class.label(), r.index_notes))
+        .collect();
+    expect![[r#"
+        [
+            "sa-app@1.0.0 index-clean []",
+            "sa-app@1.0.1 index-clean []",
+            "sb-app@1.0.0 unresolvable/all-yanked [AllYanked { dependency: \"sb-dep\", req: \"^2\", yanked: [\"2.0.0\", \"2.0.1\"] }]",
+            "sc-app@1.0.0 index-clean []",
+            "sc-app@1.0.1 index-clean []",
+            "sm-app@1.0.0 unresolvable/msrv [RustVersion { rust_version: \"1.999\" }]",
+            "su-app@1.0.0 index-clean [UpperBound { dependency: \"su-dep\", req: \"=1.0.0\" }]",
+        ]
+    "#]]
+    .assert_debug_eq(&rows);
+    assert!(!fixture().root.join("unused").exists(), "no cargo was run");
+}
+
+#[test]
+fn results_are_cached_and_shards_split_by_crate() {
+    let cache = fixture().root.join("cache");
+    let once = |shard: Option<&str>| {
+        run_with(
+            &fixture().local_home,
+            true,
+            &["sc-app@1.0.1", "su-app"],
+            Duration::from_secs(300),
+            "target",
+            |o| {
+                o.cache_dir = Some(cache.clone());
+                o.shard = shard.map(|s| s.parse().unwrap());
+            },
+        )
+    };
+    let first = once(None);
+    let started = std::time::Instant::now();
+    let second = once(None);
+    assert_eq!(first, second, "the cached run returns the stored results, timings included");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let shard1 = once(Some("1/2"));
+    let shard2 = once(Some("2/2"));
+    assert_eq!(shard1.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["sc-app@1.0.1"]);
+    assert_eq!(Report::merge(vec![shard2, shard1]).unwrap(), first);
+}
