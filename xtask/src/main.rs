@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod check_deps;
 mod ci;
 mod cmd;
 mod release;
@@ -41,6 +42,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Plan a release of this workspace (dry run by default).
     Release(release::ReleaseArgs),
+    /// Find published versions of this workspace's crates that no longer resolve or build, name
+    /// the culprit, and recommend yank or no yank.
+    CheckDeps(check_deps::CheckDepsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Task::Test(args) => ci::test(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Release(args) => release::run(args),
+        Task::CheckDeps(args) => check_deps::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

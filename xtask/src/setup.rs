@@ -71,6 +71,35 @@ pub(crate) struct SetupArgs {
 }
 
 pub(crate) fn run(args: &SetupArgs) -> anyhow::Result<()> {
+    debian_packages(args)?;
+    cargo_tools(args)
+}
+
+/// Tools from crates.io, built once into the cache that later runs reuse.
+fn cargo_tools(args: &SetupArgs) -> anyhow::Result<()> {
+    use proofmark_test_support::tools::{TOOLS, cache_root};
+    for tool in TOOLS {
+        let present = tool.path().exists();
+        let state = if present { "ok" } else { "missing" };
+        println!(
+            "  {state:<8} {:<16} {} (crates.io, cached in {})",
+            tool.bin,
+            tool.version,
+            cache_root().display()
+        );
+        if present || args.check {
+            continue;
+        }
+        let path = tool.install().map_err(anyhow::Error::msg)?;
+        println!("setup: installed {}", path.display());
+    }
+    if args.check && TOOLS.iter().any(|t| !t.path().exists()) {
+        bail!("crates.io tools missing; run `cargo xtask setup` to build them");
+    }
+    Ok(())
+}
+
+fn debian_packages(args: &SetupArgs) -> anyhow::Result<()> {
     let missing = missing_packages();
     for c in COMPONENTS {
         let state = if missing.contains(&c.package) { "missing" } else { "ok" };
