@@ -1,0 +1,587 @@
+//! A blocking OCI distribution client: manifests, blobs, bearer-token and basic auth.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::digest::{check_digest, digest_hex, sha256_digest};
+use crate::error::{Error, Result};
+use crate::manifest::{MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, StoredManifest};
+use crate::store::ImageStore;
+
+/// Registry credentials parsed from a docker `config.json`.
+///
+/// Only inline `auths.<host>.auth` (base64 `user:password`) and `username`/`password` entries
+/// are understood; credential helpers (`credsStore`, `credHelpers`) are not run.
+#[derive(Clone, Default)]
+pub struct DockerConfig {
+    auths: HashMap<String, (String, String)>,
+}
+
+impl std::fmt::Debug for DockerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print passwords.
+        f.debug_struct("DockerConfig")
+            .field("hosts", &self.auths.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `https://index.docker.io/v1/` → `index.docker.io`; `host:port/` → `host:port`.
+fn normalize_host(key: &str) -> String {
+    let k = key.trim_start_matches("https://").trim_start_matches("http://");
+    let host = k.split('/').next().unwrap_or(k);
+    match host {
+        "docker.io" | "registry-1.docker.io" => "index.docker.io".to_owned(),
+        h => h.to_owned(),
+    }
+}
+
+impl DockerConfig {
+    /// Parses the content of a docker `config.json` (the caller finds it: `$DOCKER_CONFIG`
+    /// or `~/.docker/config.json`).
+    pub fn parse(json: &[u8]) -> Result<Self> {
+        let v: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| Error::DockerConfig(e.to_string()))?;
+        let mut auths = HashMap::new();
+        let Some(entries) = v.get("auths").and_then(|a| a.as_object()) else {
+            return Ok(Self { auths });
+        };
+        for (key, entry) in entries {
+            let creds = if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
+                if auth.is_empty() {
+                    continue;
+                }
+                let decoded = STANDARD
+                    .decode(auth)
+                    .map_err(|e| Error::DockerConfig(format!("auths.{key}.auth: {e}")))?;
+                let text = String::from_utf8(decoded)
+                    .map_err(|_| Error::DockerConfig(format!("auths.{key}.auth is not UTF-8")))?;
+                let Some((user, pass)) = text.split_once(':') else {
+                    return Err(Error::DockerConfig(format!(
+                        "auths.{key}.auth is not user:password"
+                    )));
+                };
+                (user.to_owned(), pass.to_owned())
+            } else {
+                match (
+                    entry.get("username").and_then(|u| u.as_str()),
+                    entry.get("password").and_then(|p| p.as_str()),
+                ) {
+                    (Some(u), Some(p)) => (u.to_owned(), p.to_owned()),
+                    _ => continue,
+                }
+            };
+            auths.insert(normalize_host(key), creds);
+        }
+        Ok(Self { auths })
+    }
+
+    /// Credentials for a registry host, if configured.
+    pub fn credentials(&self, host: &str) -> Option<(&str, &str)> {
+        self.auths.get(&normalize_host(host)).map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// `HOST:PORT`s that are contacted over plain HTTP. Everything else uses HTTPS.
+    pub allow_insecure: Vec<String>,
+    /// PEM certificates to trust *instead of* the system roots.
+    pub ca_bundle_pem: Option<Vec<u8>>,
+    /// Credentials.
+    pub docker_config: DockerConfig,
+    /// Upper bound on manifest size.
+    pub manifest_limit: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            allow_insecure: Vec::new(),
+            ca_bundle_pem: None,
+            docker_config: DockerConfig::default(),
+            manifest_limit: MAX_MANIFEST_BYTES,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A blocking registry client; cheap to clone and share between threads.
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    agent: ureq::Agent,
+    opts: RegistryOptions,
+    /// `host/repository` → `Authorization` header value.
+    auth: Mutex<HashMap<String, String>>,
+}
+
+impl RegistryClient {
+    /// A client with these options.
+    pub fn new(opts: RegistryOptions) -> Result<Self> {
+        let mut builder = ureq::AgentBuilder::new()
+            .timeout(opts.timeout)
+            .user_agent(concat!("proofmark-cosign/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &opts.ca_bundle_pem {
+            builder = builder.tls_config(Arc::new(tls_config(pem)?));
+        }
+        Ok(Self { inner: Arc::new(Inner { agent: builder.build(), opts, auth: Mutex::default() }) })
+    }
+
+    /// A handle on one repository, usable as an [`ImageStore`].
+    pub fn repository(&self, registry: &str, repository: &str) -> RegistryRepo {
+        RegistryRepo {
+            client: self.clone(),
+            host: registry.to_owned(),
+            repository: repository.to_owned(),
+        }
+    }
+}
+
+fn tls_config(pem: &[u8]) -> Result<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| Error::Tls(format!("CA bundle: {e}")))?;
+        roots.add(cert).map_err(|e| Error::Tls(format!("CA bundle: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(Error::Tls("the CA bundle holds no certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// One repository in a registry.
+#[derive(Debug, Clone)]
+pub struct RegistryRepo {
+    client: RegistryClient,
+    host: String,
+    repository: String,
+}
+
+struct Challenge {
+    scheme: String,
+    params: HashMap<String, String>,
+}
+
+fn parse_challenge(header: &str) -> Challenge {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    let mut params = HashMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else { break };
+        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        params.insert(key, value.to_owned());
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    Challenge { scheme: scheme.to_ascii_lowercase(), params }
+}
+
+const BODY_PREVIEW: u64 = 512;
+
+impl RegistryRepo {
+    fn inner(&self) -> &Inner {
+        &self.client.inner
+    }
+
+    fn base(&self) -> Result<String> {
+        let scheme = if self.inner().opts.allow_insecure.iter().any(|h| h == &self.host) {
+            "http"
+        } else {
+            "https"
+        };
+        Ok(format!("{scheme}://{}", self.host))
+    }
+
+    fn manifest_url(&self, reference: &str) -> Result<String> {
+        check_reference(reference)?;
+        self.url(&format!("manifests/{reference}"))
+    }
+
+    fn url(&self, path: &str) -> Result<String> {
+        Ok(format!("{}/v2/{}/{path}", self.base()?, self.repository))
+    }
+
+    fn auth_key(&self) -> String {
+        format!("{}/{}", self.host, self.repository)
+    }
+
+    /// Sends a request, answering one auth challenge. Returns the response for any status
+    /// (the caller decides what is an error).
+    fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<ureq::Response> {
+        let mut retried = false;
+        loop {
+            let mut req = self.inner().agent.request(method, url);
+            for (k, v) in headers {
+                req = req.set(k, v);
+            }
+            let cached =
+                self.inner().auth.lock().ok().and_then(|m| m.get(&self.auth_key()).cloned());
+            if let Some(auth) = &cached {
+                req = req.set("Authorization", auth);
+            }
+            let result = match body {
+                Some(b) => req.send_bytes(b),
+                None => req.call(),
+            };
+            let resp = match result {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(ureq::Error::Transport(t)) => {
+                    return Err(Error::Transport { url: url.to_owned(), message: t.to_string() });
+                }
+            };
+            if resp.status() != 401 || retried {
+                return Ok(resp);
+            }
+            retried = true;
+            let Some(header) = resp.header("www-authenticate").map(str::to_owned) else {
+                return Ok(resp);
+            };
+            let value = self.authenticate(&parse_challenge(&header), method)?;
+            if let Ok(mut map) = self.inner().auth.lock() {
+                map.insert(self.auth_key(), value);
+            }
+        }
+    }
+
+    fn authenticate(&self, challenge: &Challenge, method: &str) -> Result<String> {
+        let creds = self.inner().opts.docker_config.credentials(&self.host);
+        let auth_err = |reason: String| Error::Auth { host: self.host.clone(), reason };
+        match challenge.scheme.as_str() {
+            "basic" => {
+                let (u, p) = creds.ok_or_else(|| {
+                    auth_err(
+                        "the registry wants basic auth and no credentials are configured".into(),
+                    )
+                })?;
+                Ok(format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))))
+            }
+            "bearer" => {
+                let realm = challenge
+                    .params
+                    .get("realm")
+                    .ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
+                let scope = challenge.params.get("scope").cloned().unwrap_or_else(|| {
+                    let access =
+                        if method == "GET" || method == "HEAD" { "pull" } else { "pull,push" };
+                    format!("repository:{}:{access}", self.repository)
+                });
+                let mut req = self.inner().agent.get(realm).query("scope", &scope);
+                if let Some(service) = challenge.params.get("service") {
+                    req = req.query("service", service);
+                }
+                if let Some((u, p)) = creds {
+                    req = req.set(
+                        "Authorization",
+                        &format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
+                    );
+                }
+                let resp = match req.call() {
+                    Ok(r) => r,
+                    Err(ureq::Error::Status(code, r)) => {
+                        let body = preview(r);
+                        return Err(auth_err(format!(
+                            "token endpoint {realm} returned HTTP {code}: {body}"
+                        )));
+                    }
+                    Err(ureq::Error::Transport(t)) => {
+                        return Err(Error::Transport {
+                            url: realm.clone(),
+                            message: t.to_string(),
+                        });
+                    }
+                };
+                let mut text = String::new();
+                resp.into_reader()
+                    .take(1 << 20)
+                    .read_to_string(&mut text)
+                    .map_err(|e| auth_err(format!("reading the token: {e}")))?;
+                let v: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| auth_err(format!("token response is not JSON: {e}")))?;
+                let token = v
+                    .get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| auth_err("token response has no token".into()))?;
+                Ok(format!("Bearer {token}"))
+            }
+            other => Err(auth_err(format!("unsupported auth scheme {other:?}"))),
+        }
+    }
+
+    fn status_error(method: &'static str, url: &str, resp: ureq::Response) -> Error {
+        let status = resp.status();
+        Error::Http { method, url: url.to_owned(), status, body: preview(resp) }
+    }
+
+    /// Resolves a tag or digest to `(digest, media type)` with a `HEAD` request.
+    pub fn head_manifest(&self, reference: &str) -> Result<Option<(String, String)>> {
+        let url = self.manifest_url(reference)?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let resp = self.send("HEAD", &url, &[("Accept", &accept)], None)?;
+        match resp.status() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(Self::status_error("HEAD", &url, resp)),
+        }
+        let media_type = content_type(&resp);
+        match resp.header("docker-content-digest") {
+            Some(d) => Ok(Some((d.to_owned(), media_type))),
+            // Without the header we must read the manifest to know its digest.
+            None => Ok(self.get_manifest(reference)?.map(|m| (m.digest, m.media_type))),
+        }
+    }
+}
+
+/// A digest, or a tag as the distribution spec allows (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`),
+/// so nothing else ends up in a URL path.
+fn check_reference(reference: &str) -> Result<()> {
+    if reference.starts_with("sha256:") {
+        return digest_hex(reference).map(|_| ());
+    }
+    let ok = !reference.is_empty()
+        && reference.len() <= 128
+        && !reference.starts_with(['.', '-'])
+        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidReference {
+            reference: reference.to_owned(),
+            reason: "not a tag or sha256 digest",
+        })
+    }
+}
+
+fn content_type(resp: &ureq::Response) -> String {
+    resp.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_owned()
+}
+
+fn preview(resp: ureq::Response) -> String {
+    let mut buf = Vec::new();
+    let _ = resp.into_reader().take(BODY_PREVIEW).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).trim().to_owned()
+}
+
+fn read_limited(resp: ureq::Response, what: &str, limit: u64) -> Result<Vec<u8>> {
+    if let Some(len) = resp.header("content-length").and_then(|l| l.parse::<u64>().ok()) {
+        if len > limit {
+            return Err(Error::TooLarge { what: what.to_owned(), limit });
+        }
+    }
+    let mut buf = Vec::new();
+    resp.into_reader()
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Transport { url: what.to_owned(), message: e.to_string() })?;
+    if buf.len() as u64 > limit {
+        return Err(Error::TooLarge { what: what.to_owned(), limit });
+    }
+    Ok(buf)
+}
+
+impl ImageStore for RegistryRepo {
+    fn describe(&self) -> String {
+        format!("{}/{}", self.host, self.repository)
+    }
+
+    fn get_manifest(&self, reference: &str) -> Result<Option<StoredManifest>> {
+        let url = self.manifest_url(reference)?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let resp = self.send("GET", &url, &[("Accept", &accept)], None)?;
+        match resp.status() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(Self::status_error("GET", &url, resp)),
+        }
+        let media_type = content_type(&resp);
+        let header_digest = resp.header("docker-content-digest").map(str::to_owned);
+        let what = format!("manifest {}:{reference}", self.describe());
+        let bytes = read_limited(resp, &what, self.inner().opts.manifest_limit)?;
+        let digest = sha256_digest(&bytes);
+        if reference.starts_with("sha256:") {
+            check_digest(&what, reference, &bytes)?;
+        } else if let Some(h) = header_digest.filter(|h| h.starts_with("sha256:")) {
+            check_digest(&what, &h, &bytes)?;
+        }
+        Ok(Some(StoredManifest { bytes, media_type, digest }))
+    }
+
+    fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<String> {
+        let url = self.manifest_url(reference)?;
+        let resp = self.send("PUT", &url, &[("Content-Type", media_type)], Some(bytes))?;
+        if !(200..300).contains(&resp.status()) {
+            return Err(Self::status_error("PUT", &url, resp));
+        }
+        let digest = sha256_digest(bytes);
+        if let Some(h) = resp.header("docker-content-digest") {
+            if h != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("stored manifest {url}"),
+                    expected: digest,
+                    actual: h.to_owned(),
+                });
+            }
+        }
+        Ok(digest)
+    }
+
+    fn has_blob(&self, digest: &str) -> Result<bool> {
+        digest_hex(digest)?;
+        let url = self.url(&format!("blobs/{digest}"))?;
+        let resp = self.send("HEAD", &url, &[], None)?;
+        match resp.status() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(Self::status_error("HEAD", &url, resp)),
+        }
+    }
+
+    fn get_blob(&self, digest: &str, limit: u64) -> Result<Vec<u8>> {
+        digest_hex(digest)?;
+        let url = self.url(&format!("blobs/{digest}"))?;
+        let resp = self.send("GET", &url, &[], None)?;
+        match resp.status() {
+            200 => {}
+            404 => return Err(Error::NotFound(format!("blob {digest} in {}", self.describe()))),
+            _ => return Err(Self::status_error("GET", &url, resp)),
+        }
+        let what = format!("blob {digest}");
+        let bytes = read_limited(resp, &what, limit)?;
+        check_digest(&what, digest, &bytes)?;
+        Ok(bytes)
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let digest = sha256_digest(bytes);
+        if self.has_blob(&digest)? {
+            return Ok(digest);
+        }
+        let url = self.url("blobs/uploads/")?;
+        let resp = self.send("POST", &url, &[], Some(&[]))?;
+        if resp.status() != 202 {
+            return Err(Self::status_error("POST", &url, resp));
+        }
+        let location = resp
+            .header("location")
+            .ok_or_else(|| Error::Http {
+                method: "POST",
+                url: url.clone(),
+                status: 202,
+                body: "no Location header".into(),
+            })?
+            .to_owned();
+        let mut put_url = if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else {
+            format!("{}{location}", self.base()?)
+        };
+        put_url.push(if put_url.contains('?') { '&' } else { '?' });
+        put_url.push_str("digest=");
+        put_url.push_str(&digest.replace(':', "%3A"));
+        let resp = self.send(
+            "PUT",
+            &put_url,
+            &[("Content-Type", "application/octet-stream")],
+            Some(bytes),
+        )?;
+        if resp.status() != 201 {
+            return Err(Self::status_error("PUT", &put_url, resp));
+        }
+        Ok(digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.params["realm"], "https://auth.example/token");
+        assert_eq!(c.params["service"], "registry.example");
+        assert_eq!(c.params["scope"], "repository:a/b:pull,push");
+        let c = parse_challenge(r#"Basic realm="Registry Realm""#);
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.params["realm"], "Registry Realm");
+    }
+
+    #[test]
+    fn docker_config() {
+        let json = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNzOndvcmQ="},"127.0.0.1:5000":{"username":"u","password":"p"},"empty":{"auth":""}}}"#;
+        let cfg = DockerConfig::parse(json).unwrap();
+        assert_eq!(cfg.credentials("index.docker.io"), Some(("user", "pass:word")));
+        assert_eq!(cfg.credentials("127.0.0.1:5000"), Some(("u", "p")));
+        assert_eq!(cfg.credentials("ghcr.io"), None);
+        assert!(!format!("{cfg:?}").contains("pass"));
+        for bad in [
+            &b"{"[..],
+            br#"{"auths":{"h":{"auth":"!!"}}}"#,
+            br#"{"auths":{"h":{"auth":"bm9jb2xvbg=="}}}"#,
+        ] {
+            assert!(matches!(DockerConfig::parse(bad), Err(Error::DockerConfig(_))));
+        }
+    }
+
+    #[test]
+    fn bad_ca_bundle() {
+        let opts =
+            RegistryOptions { ca_bundle_pem: Some(b"not pem".to_vec()), ..Default::default() };
+        assert!(matches!(RegistryClient::new(opts), Err(Error::Tls(_))));
+    }
+
+    #[test]
+    fn unreachable_registry_is_a_transport_error() {
+        // Port 1 on loopback: nothing listens there.
+        let client = RegistryClient::new(RegistryOptions {
+            allow_insecure: vec!["127.0.0.1:1".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let err = client.repository("127.0.0.1:1", "x").get_manifest("latest").unwrap_err();
+        assert!(matches!(err, Error::Transport { .. }), "{err}");
+        assert!(err.is_transport());
+    }
+}

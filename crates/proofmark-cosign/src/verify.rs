@@ -1,0 +1,383 @@
+//! Verification of cosign signatures with public keys: per-layer checks, k-of-n thresholds
+//! over distinct keys, and cosign-style JSON output.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use proofmark_types::{EcCurve, Fingerprint, KeyKind, PublicKey, Signature, SignatureAlgorithm};
+
+use crate::digest::signature_tag;
+use crate::error::{Error, Result};
+use crate::manifest::{MAX_PAYLOAD_BYTES, SIMPLE_SIGNING, SignatureLayer, SignatureManifest};
+use crate::payload::Payload;
+use crate::store::ImageStore;
+
+/// How to check `critical.identity.docker-reference`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityMode {
+    /// Must name this repository (`registry/repository`), optionally with a tag or digest
+    /// (containers/image writes the full reference).
+    Repository(String),
+    /// Must equal this string exactly.
+    Exact(String),
+    /// Not checked (what `cosign verify` does).
+    Ignore,
+}
+
+impl IdentityMode {
+    fn accepts(&self, reference: &str) -> bool {
+        match self {
+            Self::Ignore => true,
+            Self::Exact(e) => reference == e,
+            Self::Repository(repo) => {
+                reference == repo
+                    || reference.strip_prefix(repo.as_str()).is_some_and(|rest| {
+                        (rest.starts_with(':') && !rest.contains('/')) || rest.starts_with('@')
+                    })
+            }
+        }
+    }
+}
+
+/// What to accept.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Trusted keys.
+    pub keys: Vec<PublicKey>,
+    /// How many distinct keys must have a valid signature (1 = any).
+    pub threshold: usize,
+    /// When set, every key in `keys` must have one of these fingerprints.
+    pub pinned: Option<Vec<Fingerprint>>,
+    /// The `docker-reference` check.
+    pub identity: IdentityMode,
+    /// Annotations every accepted payload must carry in `optional` (string values).
+    pub required_annotations: BTreeMap<String, String>,
+    /// Largest payload blob read.
+    pub payload_limit: u64,
+}
+
+impl VerifyOptions {
+    /// One key or more, threshold 1, identity checked against `repository`.
+    pub fn new(keys: Vec<PublicKey>, repository: impl Into<String>) -> Self {
+        Self {
+            keys,
+            threshold: 1,
+            pinned: None,
+            identity: IdentityMode::Repository(repository.into()),
+            required_annotations: BTreeMap::new(),
+            payload_limit: MAX_PAYLOAD_BYTES,
+        }
+    }
+}
+
+/// Why one signature layer was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The layer is not a simple-signing payload.
+    #[error("layer media type is {0:?}, not {SIMPLE_SIGNING}")]
+    MediaType(String),
+    /// No `dev.cosignproject.cosign/signature` annotation.
+    #[error("no signature annotation")]
+    MissingSignature,
+    /// The annotation is not base64.
+    #[error("the signature annotation is not valid base64")]
+    BadBase64,
+    /// The payload blob could not be used (too large, missing, digest mismatch).
+    #[error("payload blob: {0}")]
+    Blob(String),
+    /// The payload is not valid simple-signing JSON.
+    #[error("{0}")]
+    MalformedPayload(String),
+    /// `critical.type` is not cosign's.
+    #[error("payload type is {0:?}, not \"cosign container image signature\"")]
+    WrongType(String),
+    /// The payload signs another manifest.
+    #[error("payload signs {0}, not this image")]
+    WrongDigest(String),
+    /// The payload names another repository.
+    #[error("payload identity {0:?} does not match")]
+    WrongIdentity(String),
+    /// A required annotation is missing or different.
+    #[error("required annotation {0:?} is missing or different")]
+    MissingAnnotation(String),
+    /// No trusted key verifies the signature.
+    #[error("no trusted key verifies this signature")]
+    NoKeyMatches,
+}
+
+/// The verdict on one layer.
+#[derive(Debug, Clone)]
+pub struct LayerResult {
+    /// Position in the signature manifest.
+    pub index: usize,
+    /// The payload blob digest.
+    pub payload_digest: String,
+    /// Keys that verified it, or why it was rejected.
+    pub result: std::result::Result<Fingerprint, Rejection>,
+    /// The parsed payload (when it parsed).
+    pub payload: Option<Payload>,
+}
+
+/// The overall verdict, for exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyStatus {
+    /// At least `threshold` distinct keys have valid signatures.
+    Verified,
+    /// No signature manifest, or one with no layers.
+    NoSignatures,
+    /// Signatures exist but none is valid.
+    NoneValid,
+    /// Some signatures are valid, but from fewer distinct keys than the threshold.
+    ThresholdNotMet,
+}
+
+impl VerifyStatus {
+    /// The `proofmark verify` exit code: 0 verified, 3 none valid (proofmark's "invalid
+    /// signature" code, as for `verify-blob`), 4 no signatures, 5 threshold not met. Registry,
+    /// transport and input errors are 1.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Verified => 0,
+            Self::NoneValid => 3,
+            Self::NoSignatures => 4,
+            Self::ThresholdNotMet => 5,
+        }
+    }
+}
+
+/// The result of verifying one image digest.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The image manifest digest checked.
+    pub image_digest: String,
+    /// One entry per layer of the signature manifest.
+    pub layers: Vec<LayerResult>,
+    /// Distinct keys with at least one valid signature.
+    pub verified_keys: BTreeSet<Fingerprint>,
+    /// Required number of distinct keys.
+    pub threshold: usize,
+    /// The verdict.
+    pub status: VerifyStatus,
+}
+
+impl VerifyReport {
+    /// What `cosign verify --output json` prints: the array of accepted payloads.
+    pub fn cosign_json(&self) -> serde_json::Value {
+        let accepted = self
+            .layers
+            .iter()
+            .filter(|l| l.result.is_ok())
+            .filter_map(|l| l.payload.as_ref().map(|p| p.json.clone()))
+            .collect();
+        serde_json::Value::Array(accepted)
+    }
+
+    /// A readable multi-line summary.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let verdict = match self.status {
+            VerifyStatus::Verified => "verified",
+            VerifyStatus::NoSignatures => "no signatures found",
+            VerifyStatus::NoneValid => "no valid signature",
+            VerifyStatus::ThresholdNotMet => "threshold not met",
+        };
+        let _ = writeln!(
+            s,
+            "{}: {verdict} ({} of {} required keys)",
+            self.image_digest,
+            self.verified_keys.len(),
+            self.threshold
+        );
+        for l in &self.layers {
+            match &l.result {
+                Ok(key) => {
+                    let _ = writeln!(s, "  [{}] valid, key {key}", l.index);
+                }
+                Err(why) => {
+                    let _ = writeln!(s, "  [{}] rejected: {why}", l.index);
+                }
+            }
+        }
+        s
+    }
+}
+
+/// The algorithm cosign verifies a key with.
+pub fn cosign_algorithm_for(key: &PublicKey) -> Result<SignatureAlgorithm> {
+    match key.key_kind() {
+        KeyKind::Ec(EcCurve::P256) => Ok(SignatureAlgorithm::EcdsaP256Sha256),
+        KeyKind::Rsa { bits: 2048 } => Ok(SignatureAlgorithm::RsaPkcs1v15_2048Sha256),
+        KeyKind::Rsa { bits: 3072 } => Ok(SignatureAlgorithm::RsaPkcs1v15_3072Sha256),
+        other => Err(Error::UnsupportedKey(other.to_string())),
+    }
+}
+
+/// Resolves `reference` in `image` and verifies the signatures found in `signatures`.
+pub fn verify_image(
+    image: &dyn ImageStore,
+    reference: &str,
+    signatures: &dyn ImageStore,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport> {
+    let manifest = image
+        .get_manifest(reference)?
+        .ok_or_else(|| Error::NotFound(format!("{}:{reference}", image.describe())))?;
+    verify_digest(signatures, &manifest.digest, opts)
+}
+
+/// Verifies the signatures of an already-resolved image digest.
+pub fn verify_digest(
+    signatures: &dyn ImageStore,
+    image_digest: &str,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport> {
+    if opts.keys.is_empty() {
+        return Err(Error::InvalidOptions("no public keys given".into()));
+    }
+    let distinct: BTreeSet<Fingerprint> =
+        opts.keys.iter().map(PublicKey::fingerprint_sha256).collect();
+    if opts.threshold == 0 || opts.threshold > distinct.len() {
+        return Err(Error::InvalidOptions(format!(
+            "threshold {} with {} distinct keys",
+            opts.threshold,
+            distinct.len()
+        )));
+    }
+    if let Some(pins) = &opts.pinned {
+        if let Some(unpinned) = distinct.iter().find(|f| !pins.contains(f)) {
+            return Err(Error::KeyNotPinned(unpinned.to_string()));
+        }
+    }
+    let keys: Vec<(&PublicKey, SignatureAlgorithm)> =
+        opts.keys.iter().map(|k| cosign_algorithm_for(k).map(|a| (k, a))).collect::<Result<_>>()?;
+    let tag = signature_tag(image_digest)?;
+    let manifest = match signatures.get_manifest(&tag)? {
+        None => SignatureManifest::default(),
+        Some(m) => {
+            if m.media_type != crate::manifest::OCI_MANIFEST
+                && m.media_type != crate::manifest::DOCKER_MANIFEST
+            {
+                return Err(Error::MediaType {
+                    what: format!("signature manifest {tag}"),
+                    got: m.media_type,
+                });
+            }
+            SignatureManifest::parse(&m.bytes)?
+        }
+    };
+    let mut layers = Vec::new();
+    for (index, layer) in manifest.layers.iter().enumerate() {
+        let (result, payload) = check_layer(signatures, layer, image_digest, &keys, opts)?;
+        layers.push(LayerResult {
+            index,
+            payload_digest: layer.descriptor.digest.clone(),
+            result,
+            payload,
+        });
+    }
+    let verified_keys: BTreeSet<Fingerprint> =
+        layers.iter().filter_map(|l| l.result.as_ref().ok().copied()).collect();
+    let status = if layers.is_empty() {
+        VerifyStatus::NoSignatures
+    } else if verified_keys.is_empty() {
+        VerifyStatus::NoneValid
+    } else if verified_keys.len() < opts.threshold {
+        VerifyStatus::ThresholdNotMet
+    } else {
+        VerifyStatus::Verified
+    };
+    Ok(VerifyReport {
+        image_digest: image_digest.to_owned(),
+        layers,
+        verified_keys,
+        threshold: opts.threshold,
+        status,
+    })
+}
+
+type LayerCheck = (std::result::Result<Fingerprint, Rejection>, Option<Payload>);
+
+fn check_layer(
+    store: &dyn ImageStore,
+    layer: &SignatureLayer,
+    image_digest: &str,
+    keys: &[(&PublicKey, SignatureAlgorithm)],
+    opts: &VerifyOptions,
+) -> Result<LayerCheck> {
+    let d = &layer.descriptor;
+    if d.media_type != SIMPLE_SIGNING {
+        return Ok((Err(Rejection::MediaType(d.media_type.clone())), None));
+    }
+    let Some(sig_b64) = layer.signature_b64() else {
+        return Ok((Err(Rejection::MissingSignature), None));
+    };
+    let Ok(sig_bytes) = STANDARD.decode(sig_b64.trim()) else {
+        return Ok((Err(Rejection::BadBase64), None));
+    };
+    if d.size > opts.payload_limit {
+        return Ok((
+            Err(Rejection::Blob(format!(
+                "{} bytes is over the {}-byte limit",
+                d.size, opts.payload_limit
+            ))),
+            None,
+        ));
+    }
+    let payload_bytes = match store.get_blob(&d.digest, opts.payload_limit) {
+        Ok(b) => b,
+        Err(e) if e.is_transport() => return Err(e),
+        Err(e) => return Ok((Err(Rejection::Blob(e.to_string())), None)),
+    };
+    let payload = match Payload::parse(&payload_bytes) {
+        Ok(p) => p,
+        Err(e) => return Ok((Err(Rejection::MalformedPayload(e.to_string())), None)),
+    };
+    // The signature first: claims of an unauthenticated payload mean nothing.
+    let key = keys.iter().find(|(key, alg)| {
+        Signature::new(*alg, &sig_bytes).is_ok_and(|sig| {
+            proofmark_types::verify_message(key, *alg, &payload_bytes, &sig).is_ok()
+        })
+    });
+    let Some((key, _)) = key else {
+        return Ok((Err(Rejection::NoKeyMatches), Some(payload)));
+    };
+    let rejection = if !payload.check_type() {
+        Some(Rejection::WrongType(payload.signature_type.clone()))
+    } else if payload.manifest_digest != image_digest {
+        Some(Rejection::WrongDigest(payload.manifest_digest.clone()))
+    } else if !opts.identity.accepts(&payload.docker_reference) {
+        Some(Rejection::WrongIdentity(payload.docker_reference.clone()))
+    } else {
+        opts.required_annotations
+            .iter()
+            .find(|(k, v)| payload.annotation(k) != Some(v.as_str()))
+            .map(|(k, _)| Rejection::MissingAnnotation(k.clone()))
+    };
+    match rejection {
+        Some(r) => Ok((Err(r), Some(payload))),
+        None => Ok((Ok(key.fingerprint_sha256()), Some(payload))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_modes() {
+        let repo = IdentityMode::Repository("r.io/a/b".into());
+        for ok in ["r.io/a/b", "r.io/a/b:v1", "r.io/a/b@sha256:00"] {
+            assert!(repo.accepts(ok), "{ok}");
+        }
+        for bad in ["r.io/a/bc", "r.io/a/b/c", "r.io/a", "other/a/b", "r.io/a/b:v1/x"] {
+            assert!(!repo.accepts(bad), "{bad}");
+        }
+        assert!(IdentityMode::Exact("x:1".into()).accepts("x:1"));
+        assert!(!IdentityMode::Exact("x:1".into()).accepts("x"));
+        assert!(IdentityMode::Ignore.accepts("anything"));
+        assert_eq!(VerifyStatus::NoneValid.exit_code(), 3);
+    }
+}

@@ -1,0 +1,182 @@
+//! The registry client against a scripted HTTP server: bearer-token and basic auth, size
+//! limits and digest checks on what a registry sends.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use proofmark_cosign::{DockerConfig, Error, ImageStore as _, RegistryClient, RegistryOptions};
+
+const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+const TOKEN: &str = "tok-123";
+
+struct Request {
+    path: String,
+    authorization: Option<String>,
+}
+
+/// Serves scripted answers; records every request.
+fn serve(log: Arc<Mutex<Vec<Request>>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{addr}/token");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let (log, realm) = (log.clone(), realm.clone());
+            std::thread::spawn(move || handle(stream.unwrap(), &log, &realm));
+        }
+    });
+    addr
+}
+
+fn handle(stream: TcpStream, log: &Mutex<Vec<Request>>, realm: &str) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let (mut authorization, mut length) = (None, 0usize);
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':').unwrap();
+            match k.to_ascii_lowercase().as_str() {
+                "authorization" => authorization = Some(v.trim().to_owned()),
+                "content-length" => length = v.trim().parse().unwrap(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let basic = format!("Basic {}", STANDARD.encode("alice:s3cret"));
+        let (status, headers, body): (u16, Vec<String>, Vec<u8>) = if path.starts_with("/token?") {
+            if authorization.as_deref() == Some(basic.as_str()) {
+                (200, vec![], format!(r#"{{"token":"{TOKEN}"}}"#).into_bytes())
+            } else {
+                (401, vec![], b"{}".to_vec())
+            }
+        } else if path.starts_with("/v2/bearer/") {
+            if authorization.as_deref() == Some(&format!("Bearer {TOKEN}")) {
+                manifest_response(&path)
+            } else {
+                let challenge = format!(
+                    r#"WWW-Authenticate: Bearer realm="{realm}",service="mock registry",scope="repository:bearer:pull""#
+                );
+                (401, vec![challenge], b"{}".to_vec())
+            }
+        } else if path.starts_with("/v2/basic/") {
+            if authorization.as_deref() == Some(basic.as_str()) {
+                manifest_response(&path)
+            } else {
+                (401, vec![r#"WWW-Authenticate: Basic realm="mock""#.to_owned()], b"{}".to_vec())
+            }
+        } else {
+            manifest_response(&path)
+        };
+        log.lock().unwrap().push(Request { path, authorization });
+        let mut response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+        for h in headers {
+            response.push_str(&h);
+            response.push_str("\r\n");
+        }
+        response.push_str("\r\n");
+        // The client may hang up early (size limits): that is not the server's failure.
+        if stream.write_all(response.as_bytes()).and_then(|()| stream.write_all(&body)).is_err() {
+            return;
+        }
+    }
+}
+
+fn manifest_response(path: &str) -> (u16, Vec<String>, Vec<u8>) {
+    let ct = "Content-Type: application/vnd.oci.image.manifest.v1+json".to_owned();
+    if path.ends_with("/manifests/big") {
+        (200, vec![ct], vec![b' '; (4 << 20) + 1])
+    } else if path.ends_with("/manifests/lying") {
+        let wrong = "Docker-Content-Digest: sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        (200, vec![ct, wrong.to_owned()], MANIFEST.to_vec())
+    } else if path.contains("/manifests/") {
+        (200, vec![ct], MANIFEST.to_vec())
+    } else {
+        (404, vec![], b"{}".to_vec())
+    }
+}
+
+fn client(addr: &str, with_creds: bool) -> RegistryClient {
+    let config =
+        format!(r#"{{"auths":{{"{addr}":{{"auth":"{}"}}}}}}"#, STANDARD.encode("alice:s3cret"));
+    let docker_config = if with_creds {
+        DockerConfig::parse(config.as_bytes()).unwrap()
+    } else {
+        DockerConfig::default()
+    };
+    RegistryClient::new(RegistryOptions {
+        allow_insecure: vec![addr.to_owned()],
+        docker_config,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn bearer_token_flow() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let addr = serve(log.clone());
+    let repo = client(&addr, true).repository(&addr, "bearer");
+    let m = repo.get_manifest("v1").unwrap().unwrap();
+    assert_eq!(m.bytes, MANIFEST);
+    assert_eq!(m.media_type, "application/vnd.oci.image.manifest.v1+json");
+    // The token is cached: a second request needs no new token.
+    repo.get_manifest("v2").unwrap().unwrap();
+    let log = log.lock().unwrap();
+    let paths: Vec<&str> = log.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    assert_eq!(paths[0], "/v2/bearer/manifests/v1");
+    assert!(paths[1].starts_with("/token?"));
+    assert!(paths[1].contains("scope=repository%3Abearer%3Apull"), "{}", paths[1]);
+    assert!(
+        paths[1].contains("service=mock%20registry") || paths[1].contains("service=mock+registry"),
+        "{}",
+        paths[1]
+    );
+    assert_eq!(log[2].authorization.as_deref(), Some("Bearer tok-123"));
+    assert_eq!(paths[3], "/v2/bearer/manifests/v2");
+}
+
+#[test]
+fn bearer_without_credentials_fails_clearly() {
+    let addr = serve(Arc::default());
+    let err = client(&addr, false).repository(&addr, "bearer").get_manifest("v1").unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
+}
+
+#[test]
+fn basic_auth() {
+    let addr = serve(Arc::default());
+    let m = client(&addr, true).repository(&addr, "basic").get_manifest("v1").unwrap();
+    assert!(m.is_some());
+    let err = client(&addr, false).repository(&addr, "basic").get_manifest("v1").unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+}
+
+#[test]
+fn limits_and_digests() {
+    let addr = serve(Arc::default());
+    let repo = client(&addr, false).repository(&addr, "open");
+    assert!(matches!(repo.get_manifest("big"), Err(Error::TooLarge { .. })));
+    assert!(matches!(repo.get_manifest("lying"), Err(Error::DigestMismatch { .. })));
+    let wrong = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    assert!(matches!(repo.get_manifest(wrong), Err(Error::DigestMismatch { .. })));
+    assert!(matches!(repo.get_manifest("sha256:zz"), Err(Error::InvalidDigest(_))));
+    assert!(!repo.has_blob(wrong).unwrap());
+}
