@@ -9,10 +9,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
-mod check_deps;
 mod ci;
 mod cmd;
-mod release;
 mod setup;
 #[cfg(test)]
 mod tidy;
@@ -41,10 +39,10 @@ enum Task {
     /// Run the criterion benches and print the ratios against each group's baseline.
     Bench(bench::BenchArgs),
     /// Plan a release of this workspace (dry run by default).
-    Release(release::ReleaseArgs),
+    Release(proofmark::commands::release::ReleaseArgs),
     /// Find published versions of this workspace's crates that no longer resolve or build, name
     /// the culprit, and recommend yank or no yank.
-    CheckDeps(check_deps::CheckDepsArgs),
+    CheckDeps(proofmark::commands::check_deps::CheckDepsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,8 +52,8 @@ fn main() -> std::process::ExitCode {
         Task::Ci(args) => ci::run(&args),
         Task::Test(args) => ci::test(&args),
         Task::Bench(args) => bench::run(&args),
-        Task::Release(args) => release::run(args),
-        Task::CheckDeps(args) => check_deps::run(args),
+        Task::Release(args) => proofmark::commands::release::run(args, &project_root()),
+        Task::CheckDeps(args) => proofmark::commands::check_deps::run(args, &project_root()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

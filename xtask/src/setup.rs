@@ -58,6 +58,11 @@ const COMPONENTS: &[Component] = &[
         probe: Probe::Tool("openssl"),
         why: "independent judge of signatures",
     },
+    Component {
+        package: "libssl-dev",
+        probe: Probe::PkgConfig("openssl"),
+        why: "OpenSSL for sigstore-rs, the cosign tests' independent verifier",
+    },
     Component { package: "git", probe: Probe::Tool("git"), why: "release history tests" },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },

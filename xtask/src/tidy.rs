@@ -1,7 +1,7 @@
 //! Tidy tests: the workspace's invariants, checked by plain `cargo test` (after rust-analyzer's
 //! `tidy.rs`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -64,8 +64,6 @@ fn only_proofmark_tpm_links_tss_esapi() {
     let packages = meta["packages"].as_array().unwrap();
     let members: BTreeSet<&str> =
         meta["workspace_members"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let name_of: HashMap<&str, &str> =
-        packages.iter().map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap())).collect();
 
     for p in packages.iter().filter(|p| members.contains(p["id"].as_str().unwrap())) {
         let name = p["name"].as_str().unwrap();
@@ -82,41 +80,19 @@ fn only_proofmark_tpm_links_tss_esapi() {
     }
 
     // Neither xtask nor the types crate may reach it through any normal or build dependency.
-    let nodes: HashMap<&str, Vec<&str>> = meta["resolve"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            let deps = n["deps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|d| {
-                    d["dep_kinds"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|k| k["kind"].as_str() != Some("dev"))
-                })
-                .map(|d| d["pkg"].as_str().unwrap())
-                .collect();
-            (n["id"].as_str().unwrap(), deps)
-        })
-        .collect();
+    // `cargo tree -p X` resolves features as a build of X alone would (not unified with the
+    // rest of the workspace), which is what `cargo xtask` builds on a machine without libtss2.
     for root in ["xtask", "proofmark-types"] {
-        let Some(start) = name_of.iter().find(|(_, n)| **n == root).map(|(id, _)| *id) else {
-            continue;
-        };
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![start];
-        while let Some(id) = stack.pop() {
-            if seen.insert(id) {
-                stack.extend(nodes.get(id).into_iter().flatten().copied());
-            }
-        }
-        let linked: Vec<_> =
-            seen.iter().map(|id| name_of[id]).filter(|n| n.starts_with("tss-esapi")).collect();
+        let out = crate::cmd::cargo()
+            .args(["tree", "--locked", "--offline", "-e", "normal,build", "--prefix", "none", "-p"])
+            .arg(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let tree = String::from_utf8(out.stdout).unwrap();
+        let linked: BTreeSet<&str> = tree.lines().filter(|l| l.starts_with("tss-esapi")).collect();
         assert!(linked.is_empty(), "{root} reaches {linked:?}");
+        assert!(tree.lines().count() > 3, "implausibly small tree for {root}:\n{tree}");
     }
 }
 

@@ -10,12 +10,14 @@
 mod backend;
 mod blob;
 mod fsutil;
+mod image;
 mod key;
 mod tpm;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use proofmark::commands;
 
 /// Exit codes shared by every subcommand.
 pub(crate) mod exit {
@@ -57,6 +59,31 @@ enum Command {
     SignBlob(blob::SignBlobArgs),
     /// Verify a file's signature with a public key.
     VerifyBlob(blob::VerifyBlobArgs),
+    /// Sign a container image: a cosign-compatible signature in its registry or OCI layout.
+    Sign(image::SignArgs),
+    /// Verify a container image's cosign signatures with public keys.
+    Verify(image::VerifyArgs),
+    /// Create a cosign key pair: PREFIX.key (encrypted with COSIGN_PASSWORD) and PREFIX.pub.
+    GenerateKeyPair(image::GenerateKeyPairArgs),
+    /// Print a containers-policy.json (or registries.d) snippet that enforces a key.
+    Policy(image::PolicyArgs),
+    /// Plan, check, execute, resume or audit a release of the Cargo workspace here (dry run by
+    /// default).
+    Release(commands::release::ReleaseArgs),
+    /// Find published versions of the workspace's crates (or named crates) that no longer
+    /// resolve or build, name the culprit, and recommend yank or no yank.
+    CheckDeps(commands::check_deps::CheckDepsArgs),
+}
+
+/// The workspace to work on by default: the current directory (cargo finds the workspace root
+/// from there, as it does for `cargo build`).
+fn here() -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    std::env::current_dir().context("cannot read the current directory")
+}
+
+fn ok(_: ()) -> ExitCode {
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -66,6 +93,14 @@ fn main() -> ExitCode {
         Command::Tpm(cmd) => tpm::run(cmd, cli.tcti.as_deref()),
         Command::SignBlob(args) => blob::sign(&args, cli.tcti.as_deref()),
         Command::VerifyBlob(args) => blob::verify(&args),
+        Command::Sign(args) => image::sign(&args, cli.tcti.as_deref()),
+        Command::Verify(args) => image::verify(&args),
+        Command::GenerateKeyPair(args) => image::generate_key_pair(&args),
+        Command::Policy(args) => image::policy(&args),
+        Command::Release(args) => here().and_then(|dir| commands::release::run(args, &dir)).map(ok),
+        Command::CheckDeps(args) => {
+            here().and_then(|dir| commands::check_deps::run(args, &dir)).map(ok)
+        }
     };
     match result {
         Ok(code) => code,

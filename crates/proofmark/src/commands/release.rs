@@ -1,4 +1,5 @@
-//! `cargo xtask release`: plan, check, execute, resume and audit a release of this workspace.
+//! `release` (`cargo xtask release` in this workspace, `proofmark release` in any other Cargo
+//! repository): plan, check, execute, resume and audit a release.
 //!
 //! Without subcommand or flag it prints the dry-run plan computed by `proofmark-release`
 //! (which crates, which versions, in which order, which tags, the changelog sections to commit
@@ -21,7 +22,7 @@ const FAIL_AFTER_VAR: &str = "PROOFMARK_RELEASE_FAIL_AFTER";
 
 /// What to do besides printing the plan.
 #[derive(clap::Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
+pub enum Action {
     /// The readiness gate on a preview of the release commit, as a Markdown checklist (or
     /// JSON); exits 1 when a check fails.
     Check,
@@ -33,7 +34,7 @@ pub(crate) enum Action {
 
 /// Output format of the plan.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     /// A table and per-crate sections.
     Human,
     /// The `ReleasePlan` as JSON.
@@ -41,7 +42,7 @@ pub(crate) enum Format {
 }
 
 #[derive(clap::Args, Debug)]
-pub(crate) struct ReleaseArgs {
+pub struct ReleaseArgs {
     #[command(subcommand)]
     action: Option<Action>,
     /// Output format.
@@ -98,7 +99,7 @@ pub(crate) struct ReleaseArgs {
     workspace: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: ReleaseArgs) -> anyhow::Result<()> {
+pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<()> {
     let date = match &args.date {
         Some(text) => text.parse::<Date>()?,
         None => Date::today_utc(),
@@ -112,7 +113,7 @@ pub(crate) fn run(args: ReleaseArgs) -> anyhow::Result<()> {
         zero_feature_is_patch: !args.zero_feature_is_minor,
     };
     options.tag_template = args.tag_template.as_deref().map(TagTemplate::new).transpose()?;
-    let root = args.workspace.clone().unwrap_or_else(crate::project_root);
+    let root = args.workspace.clone().unwrap_or_else(|| default_root.to_owned());
     let config = ReleaseConfig::load(&root)?;
     let exec = ExecuteOptions {
         registry: args.registry.clone(),

@@ -1,4 +1,5 @@
-//! `cargo xtask check-deps`: does every published version of this workspace's crates still
+//! `check-deps` (`cargo xtask check-deps` in this workspace, `proofmark check-deps` in any other):
+//! does every published version of a workspace's crates still
 //! resolve and build for a fresh consumer, and should any be yanked?
 //!
 //! A thin driver over `proofmark-deps` (see docs/check-deps.md and docs/yank-policy.md): it
@@ -22,7 +23,7 @@ use proofmark_deps::{CheckOptions, Progress, Shard, Target};
 
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FormatArg {
+pub enum FormatArg {
     /// A table.
     Human,
     /// The stable JSON schema (docs/check-deps.md).
@@ -46,7 +47,7 @@ impl From<FormatArg> for Format {
 
 /// How far each probe goes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StageArg {
+pub enum StageArg {
     /// Index-only checks (milliseconds, no cargo).
     Index,
     /// Plus a fresh consumer's `cargo generate-lockfile`.
@@ -57,7 +58,7 @@ pub(crate) enum StageArg {
 
 /// What a fixed vulnerability leads to.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnAdvisory {
+pub enum OnAdvisory {
     /// Recommend the yank (default).
     Yank,
     /// Ask a maintainer to decide.
@@ -65,7 +66,7 @@ pub(crate) enum OnAdvisory {
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub(crate) enum CheckDepsAction {
+pub enum CheckDepsAction {
     /// Merge the JSON reports of `--shard I/N` runs into one report.
     Merge {
         /// The JSON reports.
@@ -82,7 +83,7 @@ pub(crate) enum CheckDepsAction {
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
-pub(crate) struct CheckDepsArgs {
+pub struct CheckDepsArgs {
     #[command(subcommand)]
     action: Option<CheckDepsAction>,
     /// CRATE, CRATE@VERSION or CRATE@REQ (default: every publishable crate of this workspace,
@@ -142,13 +143,13 @@ pub(crate) struct CheckDepsArgs {
     quiet: bool,
 }
 
-pub(crate) fn run(args: CheckDepsArgs) -> anyhow::Result<()> {
+pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Result<()> {
     if let Some(CheckDepsAction::Merge { reports, format, output }) = args.action {
         let reports = reports.iter().map(|p| Report::read(p)).collect::<Result<Vec<_>, _>>()?;
         let merged = Report::merge(reports).context("no reports to merge")?;
         return finish(&merged, format, output.as_ref());
     }
-    let root = crate::project_root();
+    let root = default_root.to_owned();
     let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     let targets: Vec<Target> = if args.targets.is_empty() {
         proofmark_deps::workspace_crates(&cargo, &root)?
