@@ -13,6 +13,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::print_stderr)]
 
 pub mod net;
+pub mod parsec;
 pub mod registry;
 pub mod swtpm;
 pub mod tools;

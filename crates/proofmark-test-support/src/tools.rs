@@ -1,5 +1,5 @@
-//! Tools from crates.io that the tests use as real components (a cargo registry server, later
-//! the Parsec service), built once with `cargo install` into a cache folder that survives
+//! Tools from crates.io that the tests use as real components (a cargo registry server, the
+//! Parsec service and its command-line client), built once with `cargo install` into a cache folder that survives
 //! between runs, keyed by crate, version and features.
 //!
 //! The cache is `$PROOFMARK_TOOL_CACHE`, else `$HOME/.cache/proofmark/tools`. `cargo xtask
@@ -23,12 +23,28 @@ pub struct CargoTool {
 }
 
 /// Every crates.io tool the test suite uses.
-pub const TOOLS: &[CargoTool] = &[CargoTool {
-    krate: "cargo-http-registry",
-    version: "0.1.8",
-    features: &[],
-    bin: "cargo-http-registry",
-}];
+///
+/// None needs `--no-default-features`: parsec-service's only default feature is the
+/// Unix-peer-credentials authenticator, which [`crate::parsec`] configures.
+pub const TOOLS: &[CargoTool] = &[
+    CargoTool {
+        krate: "cargo-http-registry",
+        version: "0.1.8",
+        features: &[],
+        bin: "cargo-http-registry",
+    },
+    // The Parsec service. Building it needs libtss2-dev and pkg-config (tss-esapi 7.7) and
+    // cmake, clang and libclang-dev (psa-crypto's vendored Mbed TLS and its bindgen).
+    CargoTool {
+        krate: "parsec-service",
+        version: "1.5.0",
+        features: &["tpm-provider", "mbed-crypto-provider"],
+        bin: "parsec",
+    },
+    // Parsec's own command-line client, the independent judge for proofmark-parsec; 0.7.0 is
+    // the newest 0.7 release.
+    CargoTool { krate: "parsec-tool", version: "0.7.0", features: &[], bin: "parsec-tool" },
+];
 
 /// How long another process may hold the install lock before we call it stale.
 const STALE_LOCK: Duration = Duration::from_secs(60 * 60);

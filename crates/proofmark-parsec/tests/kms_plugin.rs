@@ -1,0 +1,162 @@
+//! End to end: the `sigstore-kms-parsec` binary run exactly as cosign runs a KMS plugin (one
+//! process per call, `argv = [v1, JSON]`, message on stdin, one JSON object on stdout) against
+//! a real Parsec service, with signatures checked by `openssl` and keys by `parsec-tool`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use proofmark_test_support::parsec::ParsecService;
+use proofmark_test_support::swtpm::Swtpm;
+use proofmark_types::{Digest, HashAlgorithm};
+use serde_json::{Value, json};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_sigstore-kms-parsec");
+
+struct Env {
+    service: ParsecService,
+    _tpm: Swtpm,
+    openssl: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+fn env() -> Option<Env> {
+    let openssl = proofmark_test_support::require_tool("openssl", "openssl")?;
+    let tpm = Swtpm::start()?;
+    let service = ParsecService::start(&tpm)?;
+    service.parsec_tool()?;
+    let dir = proofmark_test_support::temp_dir("kms-plugin");
+    Some(Env { service, _tpm: tpm, openssl, dir })
+}
+
+impl Env {
+    /// One plugin call: cosign's `PluginClient.invokePlugin` marshals `PluginArgs` (Go's
+    /// `InitOptions` has no `omitempty` on `rpcOptions`, hence the `null`) and passes the
+    /// protocol version and that JSON as the two arguments.
+    fn call(&self, key_id: &str, method: &str, member: Value, stdin: &[u8]) -> Value {
+        let mut args = json!({
+            "initOptions": {
+                "protocolVersion": "v1",
+                "keyResourceID": key_id,
+                "hashFunc": 5,
+                "rpcOptions": null
+            },
+            "methodName": method,
+        });
+        args[method] = member;
+        let mut child = Command::new(PLUGIN)
+            .arg("v1")
+            .arg(args.to_string())
+            .env("PARSEC_SERVICE_ENDPOINT", self.service.endpoint())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the plugin");
+        child.stdin.take().expect("stdin").write_all(stdin).expect("write the message");
+        let out = child.wait_with_output().expect("plugin output");
+        // Like cosign: the exit status is not looked at, stdout must be one JSON object.
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("plugin stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    fn ok(&self, key_id: &str, method: &str, member: Value, stdin: &[u8]) -> Value {
+        let resp = self.call(key_id, method, member, stdin);
+        assert!(resp.get("errorMessage").is_none(), "{method}: {resp}");
+        resp[method].clone()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    fn openssl_verifies(&self, pem: &Path, message: &[u8], der: &[u8]) {
+        let msg = self.write("msg", message);
+        let sig = self.write("sig", der);
+        let out = Command::new(&self.openssl)
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(pem)
+            .arg("-signature")
+            .arg(&sig)
+            .arg(&msg)
+            .output()
+            .expect("run openssl");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK", "{out:?}");
+    }
+}
+
+fn bytes(value: &Value) -> Vec<u8> {
+    STANDARD.decode(value.as_str().expect("a base64 string")).expect("base64")
+}
+
+#[test]
+fn cosign_style_session_signs_with_a_parsec_key() {
+    let Some(env) = env() else { return };
+    // `cosign generate-key-pair --kms parsec://cosign-key?provider=tpm`: defaultAlgorithm,
+    // then createKey with it.
+    let key_id = "cosign-key?provider=tpm";
+    let default = env.ok(key_id, "defaultAlgorithm", json!({}), b"");
+    assert_eq!(default, json!({ "defaultAlgorithm": "ecdsa-sha2-256-nistp256" }));
+    let supported = env.ok(key_id, "supportedAlgorithms", json!({}), b"");
+    assert!(
+        supported["supportedAlgorithms"].as_array().is_some_and(|a| a.len() == 6),
+        "{supported}"
+    );
+    let created =
+        env.ok(key_id, "createKey", json!({ "algorithm": default["defaultAlgorithm"] }), b"");
+    let pem = bytes(&created["publicKeyPEM"]);
+
+    // `cosign public-key --key parsec://…`: the same PEM, and the one parsec-tool exports.
+    let public =
+        env.ok(key_id, "publicKey", json!({ "publicKeyOptions": { "rpcOptions": {} } }), b"");
+    assert_eq!(bytes(&public["publicKeyPEM"]), pem);
+    let mut tool = env.service.parsec_tool().expect("parsec-tool");
+    let tool_pem =
+        tool.args(["-p", "3", "export-public-key", "-k", "cosign-key"]).output().expect("run");
+    assert_eq!(
+        String::from_utf8_lossy(&tool_pem.stdout).trim(),
+        String::from_utf8_lossy(&pem).trim()
+    );
+    let pem_path = env.write("cosign.pub", &pem);
+
+    // cosign v3 signs with the payload on stdin *and* its SHA-256 in messageOptions.digest;
+    // older paths send only the payload.
+    let payload = br#"{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/app"}}}"#;
+    let digest = Digest::compute(HashAlgorithm::Sha256, payload);
+    let with_digest = json!({ "signOptions": { "rpcOptions": {}, "messageOptions": {
+        "digest": STANDARD.encode(digest.as_bytes()), "hashFunc": 5 } } });
+    let message_only = json!({ "signOptions": { "rpcOptions": {}, "messageOptions": {} } });
+    for options in [with_digest, message_only] {
+        let signed = env.ok(key_id, "signMessage", options, payload);
+        let signature = bytes(&signed["signature"]);
+        env.openssl_verifies(&pem_path, payload, &signature);
+
+        let verify = |message: &[u8]| {
+            let member = json!({ "signature": STANDARD.encode(&signature),
+                "verifyOptions": { "rpcOptions": {}, "messageOptions": {} } });
+            env.call(key_id, "verifySignature", member, message)
+        };
+        assert_eq!(verify(payload), json!({ "verifySignature": {} }));
+        let tampered = verify(b"tampered");
+        assert!(tampered["errorMessage"].as_str().is_some_and(|m| !m.is_empty()), "{tampered}");
+    }
+
+    // Errors reach cosign as errorMessage, naming the endpoint.
+    let missing = env.call("nope?provider=tpm", "publicKey", json!({}), b"");
+    let message = missing["errorMessage"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message.contains("no Parsec key `nope`") && message.contains(&env.service.endpoint()),
+        "{message}"
+    );
+
+    let mut env = env;
+    env.service.stop();
+    let down = env.call(key_id, "publicKey", json!({}), b"");
+    let message = down["errorMessage"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("Parsec service is not running"), "{message}");
+}
