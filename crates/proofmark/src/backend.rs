@@ -29,8 +29,14 @@ pub(crate) fn open_signer(key: &KeyRef, opts: Options<'_>) -> anyhow::Result<Box
                     format!("cannot open the TPM key {key} at {}", tcti.as_str())
                 })?)
             }
-            KeyRef::Parsec { .. } => {
-                bail!("Parsec keys ({key}) are not supported yet; use a file: or tpm: key")
+            KeyRef::Parsec { name, provider } => {
+                // The endpoint comes from PARSEC_SERVICE_ENDPOINT, else the default socket.
+                let parsec = proofmark_parsec::Parsec::connect_from_env(*provider)
+                    .with_context(|| format!("cannot open the Parsec key {key}"))?;
+                Box::new(
+                    proofmark_parsec::ParsecSigner::open(parsec, name)
+                        .with_context(|| format!("cannot open the Parsec key {key}"))?,
+                )
             }
             other => bail!("unsupported key reference {other}"),
         };

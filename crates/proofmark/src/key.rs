@@ -25,8 +25,9 @@ pub(crate) enum KeyCommand {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GenerateArgs {
-    /// Where the key goes: `file:PATH` (PKCS#8 PEM, mode 0600) or `tpm:PATH` (a TPM key file,
-    /// with tpm2-tools `.pub`/`.priv` beside it; the private key never leaves the TPM).
+    /// Where the key goes: `file:PATH` (PKCS#8 PEM, mode 0600), `tpm:PATH` (a TPM key file,
+    /// with tpm2-tools `.pub`/`.priv` beside it; the private key never leaves the TPM) or
+    /// `parsec://NAME[?provider=...]` (a key in the Parsec service at PARSEC_SERVICE_ENDPOINT).
     key: KeyRef,
     /// Signature algorithm, by its sigstore registry name.
     #[arg(long, default_value = "ecdsa-sha2-256-nistp256")]
@@ -78,9 +79,16 @@ fn generate(args: &GenerateArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode>
             signer.public_key().clone()
         }
         KeyRef::TpmKeyFile(path) => generate_tpm(args, path, tcti)?,
+        KeyRef::Parsec { name, provider } => {
+            let parsec = proofmark_parsec::Parsec::connect_from_env(*provider)
+                .with_context(|| format!("cannot reach the Parsec service for {}", args.key))?;
+            let signer = proofmark_parsec::ParsecSigner::create(parsec, name, args.algorithm)
+                .with_context(|| format!("Parsec could not create {}", args.key))?;
+            signer.public_key().clone()
+        }
         other => bail!(
-            "`key generate` makes file:PATH and tpm:PATH keys; for {other} use tpm:PATH with \
-             --persist HANDLE"
+            "`key generate` makes file:PATH, tpm:PATH and parsec://NAME keys; for {other} use \
+             tpm:PATH with --persist HANDLE"
         ),
     };
     print!("{}", public.to_pem());
