@@ -1,5 +1,6 @@
 //! RustSec advisories read from a local copy of the advisory database (`crates/<name>/*.md`,
-//! each with a TOML front matter in a ```` ```toml ```` block, as in rustsec/advisory-db).
+//! each with a TOML front matter in a ```` ```toml ```` block, as in rustsec/advisory-db), and
+//! fetched into a cache folder with the `git` CLI ([`fetch`]).
 
 use std::path::{Path, PathBuf};
 
@@ -106,6 +107,64 @@ impl AdvisoryDb {
     pub fn is_empty(&self) -> bool {
         self.advisories.is_empty()
     }
+}
+
+/// The upstream advisory database.
+pub const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
+
+/// Where [`fetch`] keeps its copy by default: `$CARGO_HOME/advisory-db`, the folder cargo-audit
+/// uses, so either tool can reuse the other's copy.
+pub fn default_cache_dir(cargo_home: &Path) -> PathBuf {
+    cargo_home.join("advisory-db")
+}
+
+/// Clones `url` (shallow, `--depth 1`) into `dest`, replacing what is there. Atomic: the clone
+/// goes into a temporary sibling folder and is renamed over `dest` only once complete, so an
+/// interrupted fetch (or a concurrent reader) never sees a half-written database. A fresh
+/// shallow clone rather than a fetch into the old copy keeps the folder a pure function of
+/// upstream (a few MB). `git` is the CLI to run.
+pub fn fetch(git: &Path, url: &str, dest: &Path) -> Result<PathBuf> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".advisory-db-fetch-")
+        .tempdir_in(&parent)
+        .map_err(io("create temporary folder in", &parent))?;
+    let clone = tmp.path().join("db");
+    let out = std::process::Command::new(git)
+        .args(["clone", "--quiet", "--depth", "1", "--", url])
+        .arg(&clone)
+        // Never wait for credentials on a terminal: fail, and say how to work offline.
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|source| Error::Spawn { program: "git".to_owned(), source })?;
+    if !out.status.success() {
+        return Err(Error::AdvisoryFetch {
+            url: url.to_owned(),
+            // The first line says why (`Could not resolve host`, `not a git repository`).
+            detail: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("git clone failed")
+                .trim()
+                .to_owned(),
+        });
+    }
+    // Move the old copy aside first: rename cannot replace a non-empty folder.
+    let old = tmp.path().join("old");
+    if dest.exists() {
+        std::fs::rename(dest, &old).map_err(io("move aside", dest))?;
+    }
+    if let Err(e) = std::fs::rename(&clone, dest) {
+        // Put the old copy back rather than leave nothing.
+        let _ = std::fs::rename(&old, dest);
+        return Err(io("rename the new clone to", dest)(e));
+    }
+    // `tmp` (with the old copy) is removed on drop.
+    Ok(dest.to_owned())
 }
 
 fn parse_advisory(path: &Path, text: &str) -> Result<Option<Advisory>> {

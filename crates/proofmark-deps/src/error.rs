@@ -73,6 +73,17 @@ pub enum Error {
         /// The parser's complaint.
         detail: String,
     },
+    /// The advisory database could not be cloned (offline, bad URL, no `git`).
+    #[error(
+        "cannot fetch the advisory database from {url}: {detail}; when offline, pass a local \
+         copy with `--advisory-db PATH` (a checkout of https://github.com/rustsec/advisory-db)"
+    )]
+    AdvisoryFetch {
+        /// The repository URL.
+        url: String,
+        /// What git said.
+        detail: String,
+    },
     /// A JSON report (for `merge`) could not be parsed.
     #[error("cannot parse report `{path}`: {source}")]
     Report {

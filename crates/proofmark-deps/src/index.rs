@@ -225,9 +225,17 @@ impl RegistrySource {
     }
 }
 
+/// One agent for the whole process: its connection pool keeps the TLS connection to the index
+/// alive between requests (a lockfile check makes hundreds of them).
+fn agent() -> &'static ureq::Agent {
+    static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build()
+    })
+}
+
 fn fetch_http(url: &str) -> Result<Option<String>> {
-    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build();
-    match agent.get(url).call() {
+    match agent().get(url).call() {
         Ok(response) => response
             .into_string()
             .map(Some)

@@ -9,6 +9,10 @@
 //! own-code failures get a culprit ([`culprit`]); RustSec advisories are joined
 //! ([`advisory`]); the yank policy ([`policy`]) turns it into [`report::Finding`]s.
 //!
+//! Separately, [`lockfile::check_lockfile`] checks a workspace's own `Cargo.lock` like
+//! cargo-audit (yanked, vanished and vulnerable dependencies, each with the `cargo update
+//! --precise` that fixes it), and [`advisory::fetch`] clones the advisory database.
+//!
 //! The crate prints nothing: [`check`] returns a [`report::Report`] and reports progress
 //! through a callback. See `docs/check-deps.md` and `docs/yank-policy.md`.
 //!
@@ -36,6 +40,7 @@ pub mod cargo;
 pub mod culprit;
 pub mod error;
 pub mod index;
+pub mod lockfile;
 pub mod policy;
 pub mod probe;
 pub mod report;

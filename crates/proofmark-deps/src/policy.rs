@@ -30,6 +30,8 @@ pub enum Action {
     None,
     /// Do not yank (with the reason given).
     NoYank,
+    /// Update our own lockfile (the `cargo update --precise` command is printed, never run).
+    UpdateLockfile,
     /// A maintainer has to decide.
     NeedsHuman,
     /// Yank it (the command is printed, never run).

@@ -87,6 +87,10 @@ pub struct Finding {
     pub suppressed: Option<String>,
     /// The probes behind it (manifest, lockfile, class, culprit…).
     pub evidence: Vec<ProbeResult>,
+    /// The file the finding is about (the SARIF location): the checked `Cargo.lock` for
+    /// lockfile findings; absent for published versions (reported against `Cargo.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl Finding {
@@ -110,6 +114,7 @@ impl Finding {
             successor,
             suppressed: None,
             evidence: vec![r.clone()],
+            location: None,
         }
     }
 
@@ -129,6 +134,7 @@ impl Finding {
             successor: None,
             suppressed: None,
             evidence: Vec::new(),
+            location: None,
         }
     }
 
@@ -329,12 +335,15 @@ impl Report {
                     "ruleId": f.rule,
                     "level": level(f.severity),
                     "message": { "text": format!("{}: {} ({})", f.id, f.reason, f.class) },
-                    "locations": [{ "physicalLocation": { "artifactLocation": { "uri": "Cargo.toml" } } }],
+                    "locations": [{ "physicalLocation": { "artifactLocation": {
+                        "uri": f.location.as_deref().unwrap_or("Cargo.toml"),
+                    } } }],
                     "partialFingerprints": { "finding": f.id },
                     "properties": { "action": f.action, "command": f.command },
                 });
                 if let Some(reason) = &f.suppressed {
-                    result["suppressions"] = serde_json::json!([{ "kind": "external", "justification": reason }]);
+                    result["suppressions"] =
+                        serde_json::json!([{ "kind": "external", "justification": reason }]);
                 }
                 result
             })

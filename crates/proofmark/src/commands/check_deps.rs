@@ -6,6 +6,10 @@
 //! picks the targets (the workspace's publishable crates by default), reads the registry cargo
 //! is configured with, prints the report and exits 0 (nothing to do), 1 (warnings) or 2 (an
 //! action is recommended). It never yanks anything: it prints the `cargo yank` command.
+//!
+//! The workspace's own `Cargo.lock` is checked too (yanked, vanished or vulnerable
+//! dependencies, fixed with a printed `cargo update --precise`): alone with `check-deps
+//! lockfile [PATH]`, and as part of the default run.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use proofmark_deps::advisory::AdvisoryDb;
 use proofmark_deps::cargo::{CargoEnv, Toolchain};
 use proofmark_deps::index::{Index, RegistrySource};
 use proofmark_deps::policy::{Action, Policy};
@@ -65,8 +70,41 @@ pub enum OnAdvisory {
     Human,
 }
 
+/// Where advisories come from (shared by the main run and `lockfile`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdvisoryArgs {
+    /// A local RustSec advisory-db checkout to join advisories from (default: the cache folder
+    /// `$CARGO_HOME/advisory-db` when it exists).
+    #[arg(long, value_name = "PATH")]
+    advisory_db: Option<PathBuf>,
+    /// Clone the advisory-db (shallow, with `git`) into `$CARGO_HOME/advisory-db` first,
+    /// replacing the cached copy.
+    #[arg(long, conflicts_with = "advisory_db")]
+    fetch_advisory_db: bool,
+    /// The repository `--fetch-advisory-db` clones.
+    #[arg(long, value_name = "URL", default_value = proofmark_deps::advisory::ADVISORY_DB_URL)]
+    advisory_db_url: String,
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum CheckDepsAction {
+    /// Check a lockfile (default: this workspace's Cargo.lock): yanked, vanished and
+    /// vulnerable registry dependencies, each with the `cargo update --precise` that fixes it.
+    Lockfile {
+        /// The Cargo.lock to check.
+        path: Option<PathBuf>,
+        #[command(flatten)]
+        advisories: AdvisoryArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+        /// Write the report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Suppression file (default: check-deps.toml at the workspace root, when present).
+        #[arg(long, value_name = "FILE")]
+        suppressions: Option<PathBuf>,
+    },
     /// Merge the JSON reports of `--shard I/N` runs into one report.
     Merge {
         /// The JSON reports.
@@ -101,9 +139,11 @@ pub struct CheckDepsArgs {
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// A local RustSec advisory-db checkout to join advisories from.
-    #[arg(long, value_name = "PATH")]
-    advisory_db: Option<PathBuf>,
+    #[command(flatten)]
+    advisories: AdvisoryArgs,
+    /// Do not check the workspace's Cargo.lock (checked by default when no target is named).
+    #[arg(long)]
+    no_lockfile: bool,
     /// Suppression file (default: check-deps.toml at the workspace root, when present).
     #[arg(long, value_name = "FILE")]
     suppressions: Option<PathBuf>,
@@ -150,7 +190,32 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         return finish(&merged, format, output.as_ref());
     }
     let root = default_root.to_owned();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let cargo_home = cargo_home.context("neither CARGO_HOME nor HOME is set")?;
+    if let Some(CheckDepsAction::Lockfile { path, advisories, format, output, suppressions }) =
+        args.action
+    {
+        let mut warnings = Vec::new();
+        let db_path = advisory_db(&advisories, &cargo_home, &mut warnings)?;
+        let lock = path.unwrap_or_else(|| root.join("Cargo.lock"));
+        let cwd = lock.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(&root);
+        let source = RegistrySource::from_cargo_config(&cargo_home, cwd, None)?;
+        let index = Index::new(source);
+        let mut report = Report {
+            schema_version: report::SCHEMA_VERSION,
+            toolchain: Toolchain::detect()?,
+            registry: index.source().to_string(),
+            findings: Vec::new(),
+            warnings,
+        };
+        add_lockfile(&mut report, &lock, &index, db_path.as_deref(), &Policy::default())?;
+        apply_suppressions(&mut report, suppressions, &root)?;
+        return finish(&report, format, output.as_ref());
+    }
     let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let workspace_run = args.targets.is_empty();
     let targets: Vec<Target> = if args.targets.is_empty() {
         proofmark_deps::workspace_crates(&cargo, &root)?
             .into_iter()
@@ -159,10 +224,8 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
     } else {
         args.targets.iter().map(|t| t.parse()).collect::<Result<_, _>>()?
     };
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let cargo_home = cargo_home.context("neither CARGO_HOME nor HOME is set")?;
+    let mut warnings = Vec::new();
+    let db_path = advisory_db(&args.advisories, &cargo_home, &mut warnings)?;
     let source = RegistrySource::from_cargo_config(&cargo_home, &root, args.registry.as_deref())?;
     let index = Index::new(source);
     let toolchain = Toolchain::detect()?;
@@ -196,7 +259,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
             registry: args.registry.clone(),
         },
         workers,
-        advisory_db: args.advisory_db.clone(),
+        advisory_db: db_path.clone(),
         policy: Policy {
             on_fixed_vulnerability: match args.on_advisory {
                 OnAdvisory::Yank => Action::Yank,
@@ -211,15 +274,87 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
     let report = proofmark_deps::check(&index, &env, &toolchain, &opts, &|p| progress.update(p));
     progress.finish();
     let mut report = report?;
-    let suppressions = args.suppressions.or_else(|| {
+    report.warnings.extend(warnings);
+    // The workspace run covers our own lockfile too; with shards, only the first one does, so
+    // merged reports hold each lockfile finding once.
+    let lock = root.join("Cargo.lock");
+    let first_shard = opts.shard.is_none_or(|s| s.index == 1);
+    if workspace_run && !args.no_lockfile && first_shard && lock.exists() {
+        // Lockfile packages come from crates.io (or what replaces it), whatever `--registry` says.
+        let crates_io = match &args.registry {
+            None => index,
+            Some(_) => Index::new(RegistrySource::from_cargo_config(&cargo_home, &root, None)?),
+        };
+        add_lockfile(&mut report, &lock, &crates_io, db_path.as_deref(), &opts.policy)?;
+    }
+    apply_suppressions(&mut report, args.suppressions, &root)?;
+    finish(&report, args.format, args.output.as_ref())
+}
+
+/// The advisory database to use: `--advisory-db`, a fresh `--fetch-advisory-db` clone, or the
+/// cache folder left by an earlier fetch (or by cargo-audit); none is a run warning.
+fn advisory_db(
+    args: &AdvisoryArgs,
+    cargo_home: &std::path::Path,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(path) = &args.advisory_db {
+        return Ok(Some(path.clone()));
+    }
+    let cache = proofmark_deps::advisory::default_cache_dir(cargo_home);
+    if args.fetch_advisory_db {
+        let git = PathBuf::from(std::env::var_os("GIT").unwrap_or_else(|| "git".into()));
+        return Ok(Some(proofmark_deps::advisory::fetch(&git, &args.advisory_db_url, &cache)?));
+    }
+    if cache.join("crates").is_dir() {
+        warnings.push(format!(
+            "advisories from the cached copy {} (refresh with --fetch-advisory-db)",
+            cache.display()
+        ));
+        return Ok(Some(cache));
+    }
+    warnings
+        .push("no advisory database: pass --advisory-db PATH or --fetch-advisory-db".to_owned());
+    Ok(None)
+}
+
+/// Adds the findings of the lockfile check of `lock` to `report`.
+fn add_lockfile(
+    report: &mut Report,
+    lock: &std::path::Path,
+    index: &Index,
+    db_path: Option<&std::path::Path>,
+    policy: &Policy,
+) -> anyhow::Result<()> {
+    let db = match db_path {
+        Some(path) => AdvisoryDb::load(path)?,
+        None => AdvisoryDb::default(),
+    };
+    let label = lock
+        .file_name()
+        .map_or_else(|| lock.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let checked = proofmark_deps::lockfile::check_lockfile(lock, &label, index, &db, policy)?;
+    report.findings.extend(checked.findings);
+    report.findings.sort_by(|a, b| a.id.cmp(&b.id));
+    report.warnings.extend(checked.warnings);
+    Ok(())
+}
+
+/// Applies `--suppressions FILE`, or `check-deps.toml` at the root when present.
+fn apply_suppressions(
+    report: &mut Report,
+    file: Option<PathBuf>,
+    root: &std::path::Path,
+) -> anyhow::Result<()> {
+    let file = file.or_else(|| {
         let default = root.join("check-deps.toml");
         default.exists().then_some(default)
     });
-    if let Some(path) = suppressions {
+    if let Some(path) = file {
         let list = report::read_suppressions(&path)?;
-        report::apply_suppressions(&mut report, &list, &report::today());
+        report::apply_suppressions(report, &list, &report::today());
     }
-    finish(&report, args.format, args.output.as_ref())
+    Ok(())
 }
 
 /// Where progress goes: a bar when stderr is a terminal, one plain line per probe otherwise (CI
@@ -324,6 +459,46 @@ mod tests {
         assert_eq!((cli.args.timeout, cli.args.probe_timeout), (900, 3600));
         let cli = Cli::try_parse_from(["x", "--probe-timeout", "0"]).unwrap();
         assert_eq!(cli.args.probe_timeout, 0);
+    }
+
+    #[test]
+    fn lockfile_and_advisory_flags_parse() {
+        let cli = Cli::try_parse_from(["x", "lockfile", "other/Cargo.lock", "--format", "sarif"])
+            .unwrap();
+        let Some(CheckDepsAction::Lockfile { path, format, advisories, .. }) = cli.args.action
+        else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(path, Some(PathBuf::from("other/Cargo.lock")));
+        assert_eq!(format, FormatArg::Sarif);
+        assert_eq!(advisories.advisory_db_url, "https://github.com/rustsec/advisory-db");
+        let cli = Cli::try_parse_from(["x", "--fetch-advisory-db", "--no-lockfile"]).unwrap();
+        assert!(cli.args.advisories.fetch_advisory_db && cli.args.no_lockfile);
+        let both = Cli::try_parse_from(["x", "--fetch-advisory-db", "--advisory-db", "db"]);
+        assert_eq!(both.unwrap_err().kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn advisory_db_falls_back_to_the_cache_then_to_a_warning() {
+        let home = std::env::temp_dir().join(format!("check-deps-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let args = |db: Option<&str>| AdvisoryArgs {
+            advisory_db: db.map(PathBuf::from),
+            fetch_advisory_db: false,
+            advisory_db_url: String::new(),
+        };
+        let mut warnings = Vec::new();
+        assert_eq!(advisory_db(&args(None), &home, &mut warnings).unwrap(), None);
+        assert!(warnings[0].contains("--fetch-advisory-db"), "{warnings:?}");
+        std::fs::create_dir_all(home.join("advisory-db/crates")).unwrap();
+        let mut warnings = Vec::new();
+        let got = advisory_db(&args(None), &home, &mut warnings).unwrap();
+        assert_eq!(got, Some(home.join("advisory-db")));
+        assert!(warnings[0].contains("cached copy"), "{warnings:?}");
+        let mut warnings = Vec::new();
+        let got = advisory_db(&args(Some("/x")), &home, &mut warnings).unwrap();
+        assert_eq!((got, warnings.len()), (Some(PathBuf::from("/x")), 0));
+        let _ = std::fs::remove_dir_all(&home);
     }
 
     #[test]
