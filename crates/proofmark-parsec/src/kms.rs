@@ -25,11 +25,17 @@ pub const PROTOCOL_VERSION: &str = "v1";
 
 /// What a plugin program needs from a key store.
 pub trait KmsBackend {
-    /// The algorithm `createKey` uses when cosign asks for the default (`generate-key-pair`).
-    fn default_algorithm(&self) -> SignatureAlgorithm;
+    /// The algorithm `createKey` uses when cosign asks for the default (`generate-key-pair`):
+    /// ECDSA P-256 with SHA-256 unless a backend says otherwise.
+    fn default_algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::EcdsaP256Sha256
+    }
 
-    /// The algorithms this backend can create keys for.
-    fn supported_algorithms(&self) -> Vec<SignatureAlgorithm>;
+    /// The algorithms this backend can create keys for: all of ours unless a backend says
+    /// otherwise.
+    fn supported_algorithms(&self) -> Vec<SignatureAlgorithm> {
+        SignatureAlgorithm::ALL.to_vec()
+    }
 
     /// Creates the key named by `key_resource_id` (the part of the key reference after `://`).
     fn create_key(
@@ -261,6 +267,27 @@ pub const fn go_hash(hash: HashAlgorithm) -> u32 {
     }
 }
 
+/// The whole `main` of a plugin binary: reads the process's arguments and standard input, runs
+/// [`handle`], and writes the one JSON response to standard output, as the protocol requires.
+///
+/// Fails (exit status 1) when the response carries an error; cosign ignores the status, but a
+/// person running the plugin by hand sees it.
+pub fn run_plugin(backend: &dyn KmsBackend) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let resp = handle(&args, std::io::stdin().lock(), backend);
+    let failed = !resp.error_message.is_empty();
+    // Serialising these plain structs cannot fail; fall back to a hand-written error anyway.
+    let json = serde_json::to_string(&resp)
+        .unwrap_or_else(|e| format!("{{\"errorMessage\":\"cannot encode the response: {e}\"}}"));
+    let written = writeln!(std::io::stdout().lock(), "{json}");
+    if failed || written.is_err() {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 /// Runs one plugin call: `args` are the program's arguments after its name (`[v1, JSON]`),
 /// `stdin` the message. Never fails: errors become [`PluginResp::error_message`].
 pub fn handle(args: &[String], stdin: impl Read, backend: &dyn KmsBackend) -> PluginResp {
@@ -466,14 +493,6 @@ impl ParsecKms {
 }
 
 impl KmsBackend for ParsecKms {
-    fn default_algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::EcdsaP256Sha256
-    }
-
-    fn supported_algorithms(&self) -> Vec<SignatureAlgorithm> {
-        SignatureAlgorithm::ALL.to_vec()
-    }
-
     fn create_key(
         &self,
         key_resource_id: &str,

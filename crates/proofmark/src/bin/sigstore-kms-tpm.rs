@@ -18,9 +18,7 @@
 //! it persists the key there with an empty auth value, since nothing would keep a random one.
 //! The protocol itself is `proofmark_parsec::kms`.
 
-use std::io::Write as _;
-
-use proofmark_parsec::kms::{KmsBackend, handle};
+use proofmark_parsec::kms::KmsBackend;
 use proofmark_tpm::{KeyAuth, ParentTemplate, Tcti, Tpm, TpmSigner};
 use proofmark_types::{KeyRef, PublicKey, SignatureAlgorithm, Signer};
 
@@ -44,14 +42,6 @@ impl TpmKms {
 }
 
 impl KmsBackend for TpmKms {
-    fn default_algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::EcdsaP256Sha256
-    }
-
-    fn supported_algorithms(&self) -> Vec<SignatureAlgorithm> {
-        SignatureAlgorithm::ALL.to_vec()
-    }
-
     fn create_key(
         &self,
         key_resource_id: &str,
@@ -90,17 +80,5 @@ impl KmsBackend for TpmKms {
 }
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let resp = handle(&args, std::io::stdin().lock(), &TpmKms);
-    let failed = !resp.error_message.is_empty();
-    // Serialising these plain structs cannot fail; fall back to a hand-written error anyway.
-    let json = serde_json::to_string(&resp)
-        .unwrap_or_else(|e| format!("{{\"errorMessage\":\"cannot encode the response: {e}\"}}"));
-    let written = writeln!(std::io::stdout().lock(), "{json}");
-    // cosign ignores the exit status; a non-zero one helps people running it by hand.
-    if failed || written.is_err() {
-        std::process::ExitCode::FAILURE
-    } else {
-        std::process::ExitCode::SUCCESS
-    }
+    proofmark_parsec::kms::run_plugin(&TpmKms)
 }
