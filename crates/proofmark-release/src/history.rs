@@ -230,6 +230,9 @@ impl Queue {
 
 type TreeEntries = Vec<(String, ObjectId, bool)>;
 
+/// One side of a tree entry: its object id and whether it is a tree.
+type Side = Option<(ObjectId, bool)>;
+
 impl Repo {
     /// Opens the repository containing the workspace root `workspace_root`.
     pub fn open(workspace_root: &Path) -> Result<Self> {
@@ -409,6 +412,27 @@ impl Engine<'_> {
         Ok(Some(current))
     }
 
+    /// The entries (name, new side, old side; each `(id, is_tree)`) that differ between two trees,
+    /// by name. Either tree may be absent.
+    fn differing_entries(
+        &mut self,
+        new: Option<ObjectId>,
+        old: Option<ObjectId>,
+    ) -> Result<Vec<(String, Side, Side)>> {
+        let mut by_name: std::collections::BTreeMap<String, (Side, Side)> = Default::default();
+        if let Some(id) = new {
+            for (name, id, is_tree) in self.entries(id)? {
+                by_name.entry(name.clone()).or_default().0 = Some((*id, *is_tree));
+            }
+        }
+        if let Some(id) = old {
+            for (name, id, is_tree) in self.entries(id)? {
+                by_name.entry(name.clone()).or_default().1 = Some((*id, *is_tree));
+            }
+        }
+        Ok(by_name.into_iter().filter(|(_, (a, b))| a != b).map(|(n, (a, b))| (n, a, b)).collect())
+    }
+
     /// Paths (up to `depth` levels) whose entries differ between two trees.
     fn changed_paths(
         &mut self,
@@ -421,28 +445,8 @@ impl Engine<'_> {
         if new == old {
             return Ok(());
         }
-        let empty = Vec::new();
-        let new_entries = match new {
-            Some(id) => self.entries(id)?.clone(),
-            None => empty.clone(),
-        };
-        let old_entries = match old {
-            Some(id) => self.entries(id)?.clone(),
-            None => empty,
-        };
-        let mut names: Vec<&str> =
-            new_entries.iter().chain(&old_entries).map(|(name, _, _)| name.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let find = |entries: &TreeEntries| {
-                entries.iter().find(|(n, _, _)| n == name).map(|(_, id, is_tree)| (*id, *is_tree))
-            };
-            let (a, b) = (find(&new_entries), find(&old_entries));
-            if a == b {
-                continue;
-            }
-            let path = if base.is_empty() { name.to_owned() } else { format!("{base}/{name}") };
+        for (name, a, b) in self.differing_entries(new, old)? {
+            let path = if base.is_empty() { name } else { format!("{base}/{name}") };
             let both_trees = a.is_none_or(|(_, t)| t) && b.is_none_or(|(_, t)| t);
             if depth > 1 && both_trees {
                 self.changed_paths(a.map(|x| x.0), b.map(|x| x.0), &path, depth - 1, out)?;
@@ -469,29 +473,10 @@ impl Engine<'_> {
         if exclude.iter().any(Vec::is_empty) {
             return Ok(false);
         }
-        let new_entries = match new {
-            Some(id) => self.entries(id)?.clone(),
-            None => Vec::new(),
-        };
-        let old_entries = match old {
-            Some(id) => self.entries(id)?.clone(),
-            None => Vec::new(),
-        };
-        let mut names: Vec<&str> =
-            new_entries.iter().chain(&old_entries).map(|(name, _, _)| name.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let find = |entries: &TreeEntries| {
-                entries.iter().find(|(n, _, _)| n == name).map(|(_, id, is_tree)| (*id, *is_tree))
-            };
-            let (a, b) = (find(&new_entries), find(&old_entries));
-            if a == b {
-                continue;
-            }
+        for (name, a, b) in self.differing_entries(new, old)? {
             let below: Vec<Vec<&str>> = exclude
                 .iter()
-                .filter(|p| p.first() == Some(&name))
+                .filter(|p| p.first() == Some(&name.as_str()))
                 .map(|p| p[1..].to_vec())
                 .collect();
             let trees = a.is_none_or(|(_, t)| t) && b.is_none_or(|(_, t)| t);
