@@ -101,6 +101,22 @@ fn record_skip(reason: &str) {
     }
 }
 
+/// The standard output of a finished command, as text, after asserting that it succeeded.
+///
+/// # Panics
+///
+/// When the command failed (the message shows its status and standard error) or its output is
+/// not UTF-8.
+pub fn stdout_ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("standard output is UTF-8")
+}
+
 /// A fresh temporary directory, removed on drop.
 pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()

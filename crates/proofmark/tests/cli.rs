@@ -6,20 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use expect_test::expect;
+use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::{require_tool, temp_dir};
 
 fn proofmark(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_proofmark")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn openssl(openssl: &Path, args: &[&str], cwd: &Path) -> Output {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use proofmark_test_support::registry::Registry;
+use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::temp_dir;
 
 const PASSWORD: &str = "test password";
@@ -23,16 +24,6 @@ fn proofmark(args: &[&str], cwd: &Path) -> Output {
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A minimal image manifest (config + one opaque layer) stored under `tag`.

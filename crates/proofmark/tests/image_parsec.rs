@@ -13,6 +13,7 @@ use proofmark_cosign::{SignOptions, sign_image};
 use proofmark_parsec::{Parsec, ParsecSigner};
 use proofmark_test_support::parsec::ParsecService;
 use proofmark_test_support::registry::Registry;
+use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::temp_dir;
 use proofmark_types::{ParsecProvider, SignatureAlgorithm, Signer as _};
@@ -28,16 +29,6 @@ fn proofmark(service: &ParsecService, args: &[&str], cwd: &Path) -> Output {
         .env("TSS2_LOG", "all+NONE")
         .output()
         .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A minimal image (config + one opaque layer) stored under `tag`.

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::{require_tool, temp_dir};
 
@@ -19,16 +20,6 @@ fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
         .env("TSS2_LOG", "all+NONE")
         .output()
         .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn openssl_verifies(openssl: &Path, dir: &Path, public_pem: &str, sig_b64: &str, file: &str) {
