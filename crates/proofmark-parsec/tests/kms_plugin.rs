@@ -2,12 +2,12 @@
 //! process per call, `argv = [v1, JSON]`, message on stdin, one JSON object on stdout) against
 //! a real Parsec service, with signatures checked by `openssl` and keys by `parsec-tool`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use proofmark_test_support::kms::invoke;
 use proofmark_test_support::parsec::ParsecService;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_types::{Digest, HashAlgorithm};
@@ -32,34 +32,11 @@ fn env() -> Option<Env> {
 }
 
 impl Env {
-    /// One plugin call: cosign's `PluginClient.invokePlugin` marshals `PluginArgs` (Go's
-    /// `InitOptions` has no `omitempty` on `rpcOptions`, hence the `null`) and passes the
-    /// protocol version and that JSON as the two arguments.
+    /// One plugin call, as cosign makes it ([`proofmark_test_support::kms::invoke`]).
     fn call(&self, key_id: &str, method: &str, member: Value, stdin: &[u8]) -> Value {
-        let mut args = json!({
-            "initOptions": {
-                "protocolVersion": "v1",
-                "keyResourceID": key_id,
-                "hashFunc": 5,
-                "rpcOptions": null
-            },
-            "methodName": method,
-        });
-        args[method] = member;
-        let mut child = Command::new(PLUGIN)
-            .arg("v1")
-            .arg(args.to_string())
-            .env("PARSEC_SERVICE_ENDPOINT", self.service.endpoint())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the plugin");
-        child.stdin.take().expect("stdin").write_all(stdin).expect("write the message");
-        let out = child.wait_with_output().expect("plugin output");
-        // Like cosign: the exit status is not looked at, stdout must be one JSON object.
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("plugin stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        let endpoint = self.service.endpoint();
+        invoke(PLUGIN.as_ref(), 5, key_id, method, member, stdin, |cmd| {
+            cmd.env("PARSEC_SERVICE_ENDPOINT", endpoint);
         })
     }
 

@@ -12,6 +12,7 @@
 // Panicking with a message is how a test harness reports a broken environment.
 #![allow(clippy::panic, clippy::expect_used, clippy::print_stderr)]
 
+pub mod kms;
 pub mod net;
 pub mod parsec;
 pub mod registry;

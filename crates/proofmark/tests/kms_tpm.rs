@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, reason = "helpers of tests: a panic is the failure report")]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use proofmark_test_support::kms::invoke;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::{require_tool, temp_dir};
 use proofmark_types::{Digest, HashAlgorithm};
@@ -30,8 +30,8 @@ fn env() -> Option<Env> {
 }
 
 impl Env {
-    /// One plugin call, marshalled like cosign's `PluginClient.invokePlugin`; the TPM comes
-    /// from `TPM2TOOLS_TCTI` as documented, run in the test's folder like cosign in its own.
+    /// One plugin call, as cosign makes it ([`proofmark_test_support::kms::invoke`]); the TPM
+    /// comes from `TPM2TOOLS_TCTI` as documented, run in the test's folder like cosign in its own.
     fn call_with(
         &self,
         tcti: &str,
@@ -41,33 +41,11 @@ impl Env {
         member: Value,
         stdin: &[u8],
     ) -> Value {
-        let mut args = json!({
-            "initOptions": {
-                "protocolVersion": "v1",
-                "keyResourceID": key_id,
-                "hashFunc": hash_func,
-                "rpcOptions": null
-            },
-            "methodName": method,
-        });
-        args[method] = member;
-        let mut child = Command::new(PLUGIN)
-            .arg("v1")
-            .arg(args.to_string())
-            .env("TPM2TOOLS_TCTI", tcti)
-            .env_remove("TCTI")
-            .env("TSS2_LOG", "all+NONE")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let out = child.wait_with_output().unwrap();
-        // Like cosign: the exit status is not looked at, stdout must be one JSON object.
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("plugin stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        invoke(PLUGIN.as_ref(), hash_func, key_id, method, member, stdin, |cmd| {
+            cmd.env("TPM2TOOLS_TCTI", tcti)
+                .env_remove("TCTI")
+                .env("TSS2_LOG", "all+NONE")
+                .current_dir(self.dir.path());
         })
     }
 
