@@ -98,6 +98,29 @@ pub fn apply(version: &Version, level: Level) -> Version {
     next
 }
 
+/// `version` without pre-release and build metadata: the final release a candidate leads to.
+pub fn finished(version: &Version) -> Version {
+    Version { pre: Prerelease::EMPTY, build: BuildMetadata::EMPTY, ..version.clone() }
+}
+
+/// The next pre-release `target-id.N` of `target` (a final version): `N` is one more than the
+/// last release's number when that release was `target-id.M`, else 1.
+pub fn candidate(target: &Version, last: Option<&Version>, id: &str) -> Version {
+    let number = last
+        .filter(|last| finished(last) == finished(target))
+        .and_then(|last| {
+            let text = last.pre.as_str();
+            let n = text.strip_prefix(id)?.strip_prefix('.')?;
+            n.parse::<u64>().ok()
+        })
+        .map_or(1, |n| n + 1);
+    let mut next = finished(target);
+    // `id` was validated as a pre-release identifier by the caller; a number appended with a
+    // dot keeps it valid.
+    next.pre = Prerelease::new(&format!("{id}.{number}")).unwrap_or(Prerelease::EMPTY);
+    next
+}
+
 /// A user's decision for one crate's next version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind", content = "value")]

@@ -32,6 +32,16 @@
 //! `<!-- 1a2b3c4 -->`. No markers are needed, and the file stays plain Keep a Changelog.
 //! Missing groups are created at their canonical position. The heading's date is updated
 //! when the heading is exactly `## [VERSION] - YYYY-MM-DD`; other headings are left alone.
+//!
+//! # Folding release candidates
+//!
+//! A final release `X.Y.Z` absorbs the sections of its pre-releases (`X.Y.Z-rc.1`,
+//! `X.Y.Z-rc.2`, ...): their entry lines move, unchanged and newest candidate first, into
+//! the groups of the `X.Y.Z` section, and the candidate sections are removed. The generated
+//! entries are then merged as above, so a commit listed (or reworded by hand) under a
+//! candidate is not listed twice, and a final release with no commit after its last candidate
+//! still has every entry. The candidates' own tags and published crates keep the changelog as
+//! it was when they were released.
 
 use serde::Serialize;
 
@@ -235,6 +245,9 @@ pub fn update(existing: Option<&str>, section: &Section) -> String {
     };
     let mut lines: Vec<String> = existing.split_inclusive('\n').map(str::to_owned).collect();
     let version = section.version.to_string();
+    if section.version.pre.is_empty() {
+        fold_candidates(&mut lines, section);
+    }
     match lines.iter().position(|l| heading_names(l, &version)) {
         Some(start) => merge(&mut lines, start, section),
         None => insert(&mut lines, section),
@@ -349,6 +362,151 @@ fn merge(lines: &mut Vec<String>, start: usize, section: &Section) {
                 }
             }
         }
+    }
+}
+
+/// The versions of the pre-release sections of `version`'s final release in a changelog.
+pub fn candidate_sections(changelog: &str, version: &semver::Version) -> Vec<semver::Version> {
+    changelog.lines().filter_map(heading_version).filter(|v| is_candidate_of(v, version)).collect()
+}
+
+fn is_candidate_of(candidate: &semver::Version, version: &semver::Version) -> bool {
+    !candidate.pre.is_empty()
+        && version.pre.is_empty()
+        && (candidate.major, candidate.minor, candidate.patch)
+            == (version.major, version.minor, version.patch)
+}
+
+/// The version a `## ` heading names (`## [1.0.0-rc.1] - ...` or `## 1.0.0-rc.1 ...`).
+fn heading_version(line: &str) -> Option<semver::Version> {
+    if !is_heading(line, 2) {
+        return None;
+    }
+    let rest = line[2..].trim_start();
+    let rest = rest.strip_prefix('[').unwrap_or(rest);
+    let end = rest.find([']', ' ', '\r', '\n', '\t']).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Moves the entry lines of the candidate sections of `section.version` into that version's
+/// section (created where the newest candidate was, if missing) and removes the candidates.
+fn fold_candidates(lines: &mut Vec<String>, section: &Section) {
+    let section_end = |lines: &[String], start: usize| {
+        lines[start + 1..]
+            .iter()
+            .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
+            .map_or(lines.len(), |offset| start + 1 + offset)
+    };
+    let mut carried: Vec<(Option<Group>, Vec<String>)> = Vec::new();
+    let mut first_at = None;
+    while let Some(start) = lines
+        .iter()
+        .position(|l| heading_version(l).is_some_and(|v| is_candidate_of(&v, &section.version)))
+    {
+        let end = section_end(lines, start);
+        let mut group = None;
+        for line in &lines[start + 1..end] {
+            if is_heading(line, 3) {
+                let title = line[3..].trim();
+                group = Group::ALL.iter().copied().find(|g| g.title().eq_ignore_ascii_case(title));
+                continue;
+            }
+            // The MSRV line and blank lines are written again by the final section.
+            if line.trim().is_empty() || (group.is_none() && msrv_of(line).is_some()) {
+                continue;
+            }
+            let mut text = line.clone();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            match carried.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, block)) => block.push(text),
+                None => carried.push((group, vec![text])),
+            }
+        }
+        lines.drain(start..end);
+        first_at.get_or_insert(start);
+    }
+    let Some(at) = first_at else { return };
+    let version = section.version.to_string();
+    let target = match lines.iter().position(|l| heading_names(l, &version)) {
+        Some(start) => start,
+        None => {
+            let mut block = vec![format!("{}\n", section.heading())];
+            if let Some(msrv) = &section.msrv {
+                block.push("\n".to_owned());
+                block.push(format!("MSRV: {msrv}\n"));
+            }
+            block.push("\n".to_owned());
+            let at = at.min(lines.len());
+            lines.splice(at..at, block);
+            at
+        }
+    };
+    // Prose outside any group stays right under the heading (after the MSRV line).
+    let mut prose = Vec::new();
+    for (group, block) in &carried {
+        if group.is_none() {
+            prose.extend(block.iter().cloned());
+        }
+    }
+    for group in Group::ALL.iter().rev() {
+        let Some((_, block)) = carried.iter().find(|(g, _)| *g == Some(*group)) else { continue };
+        let end = section_end(lines, target);
+        let heading = format!("### {}", group.title());
+        match (target + 1..end).find(|&i| lines[i].trim_end().eq_ignore_ascii_case(&heading)) {
+            Some(group_start) => {
+                let group_end =
+                    (group_start + 1..end).find(|&i| is_heading(&lines[i], 3)).unwrap_or(end);
+                let last = last_content_line(lines, group_start, group_end);
+                ensure_newline(lines, last);
+                let mut insert = block.clone();
+                if last == group_start {
+                    insert.insert(0, "\n".to_owned());
+                }
+                lines.splice(last + 1..last + 1, insert);
+            }
+            None => {
+                let later = (target + 1..end).find(|&i| {
+                    Group::ALL.iter().any(|g| {
+                        g > group
+                            && lines[i]
+                                .trim_end()
+                                .eq_ignore_ascii_case(&format!("### {}", g.title()))
+                    })
+                });
+                let mut insert = vec![format!("{heading}\n"), "\n".to_owned()];
+                insert.extend(block.iter().cloned());
+                let at = match later {
+                    Some(at) => {
+                        insert.push("\n".to_owned());
+                        at
+                    }
+                    None => {
+                        let last = last_content_line(lines, target, end);
+                        ensure_newline(lines, last);
+                        insert.insert(0, "\n".to_owned());
+                        last + 1
+                    }
+                };
+                lines.splice(at..at, insert);
+            }
+        }
+    }
+    if !prose.is_empty() {
+        let mut at = target + 1;
+        while at < lines.len() && (lines[at].trim().is_empty() || msrv_of(&lines[at]).is_some()) {
+            at += 1;
+        }
+        prose.push("\n".to_owned());
+        lines.splice(at..at, prose);
+    }
+    // One blank line before whatever follows the section, none at the end of the file.
+    let end = section_end(lines, target);
+    let last = last_content_line(lines, target, end);
+    lines.drain(last + 1..end);
+    if last + 1 < lines.len() {
+        lines.insert(last + 1, "\n".to_owned());
     }
 }
 
@@ -578,5 +736,75 @@ Hand-written intro, kept as is.\n\
             No changes since the previous release.
         "#]]
         .assert_eq(&section("0.1.1", Vec::new()).render());
+    }
+
+    #[test]
+    fn final_release_folds_its_candidates() {
+        let existing = "# Changelog\n\n## [Unreleased]\n\n\
+            ## [1.3.0-rc.2] - 2026-11-20\n\nMSRV: 1.85\n\n### Fixed\n\n- spin right (ccccccc)\n\n\
+            ## [1.3.0-rc.1] - 2026-11-10\n\nMSRV: 1.85\n\nA preview of the widget work.\n\n\
+            ### Added\n\n- Thanks to Grace.\n- The `Widget` type,\n  reworded by hand (aaaaaaa)\n\n\
+            ## [1.2.0] - 2026-10-01\n\n### Added\n\n- the start (0000000)\n\n\
+            [1.2.0]: https://example.org/1.2.0\n";
+        let mut final_section = section(
+            "1.3.0",
+            vec![
+                entry(Group::Added, "add a widget", "aaaaaaa"),
+                entry(Group::Fixed, "spin right", "ccccccc"),
+                entry(Group::Security, "check bounds", "ddddddd"),
+            ],
+        );
+        final_section.msrv = Some("1.85".to_owned());
+        assert_eq!(
+            candidate_sections(existing, &final_section.version),
+            [semver::Version::new(1, 3, 0), semver::Version::new(1, 3, 0)]
+                .iter()
+                .zip(["rc.2", "rc.1"])
+                .map(|(v, pre)| semver::Version {
+                    pre: semver::Prerelease::new(pre).unwrap_or_else(|e| panic!("{e}")),
+                    ..v.clone()
+                })
+                .collect::<Vec<_>>()
+        );
+        let folded = update(Some(existing), &final_section);
+        expect![[r#"
+            # Changelog
+
+            ## [Unreleased]
+
+            ## [1.3.0] - 2026-11-28
+
+            MSRV: 1.85
+
+            A preview of the widget work.
+
+            ### Added
+
+            - Thanks to Grace.
+            - The `Widget` type,
+              reworded by hand (aaaaaaa)
+
+            ### Fixed
+
+            - spin right (ccccccc)
+
+            ### Security
+
+            - check bounds (ddddddd)
+
+            ## [1.2.0] - 2026-10-01
+
+            ### Added
+
+            - the start (0000000)
+
+            [1.2.0]: https://example.org/1.2.0
+        "#]]
+        .assert_eq(&folded);
+        // Folding is done once: regenerating the final section changes nothing.
+        assert_eq!(update(Some(&folded), &final_section), folded);
+        // A candidate's own section is never folded.
+        let rc3 = section("1.3.0-rc.3", Vec::new());
+        assert!(update(Some(existing), &rc3).contains("## [1.3.0-rc.1] - 2026-11-10"));
     }
 }

@@ -77,6 +77,15 @@ pub enum Error {
         /// The offending text.
         text: String,
     },
+    /// `--pre` was given something that cannot start a SemVer pre-release.
+    #[error(
+        "`--pre {id}` is not a pre-release name: use letters, digits and hyphens, not only \
+         digits (e.g. `rc`, `beta`)"
+    )]
+    BadPreRelease {
+        /// What was given.
+        id: String,
+    },
     /// A version override would not move the crate forward.
     #[error("override for {name}: {requested} is not greater than the released version {released}")]
     OverrideNotGreater {

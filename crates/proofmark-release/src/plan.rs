@@ -74,6 +74,10 @@ pub struct PlanOptions {
     pub rules: BumpRules,
     /// The template for new tags (`None`: the default for the workspace's size).
     pub tag_template: Option<TagTemplate>,
+    /// Release candidates: `Some("rc")` plans `X.Y.Z-rc.N` versions, counting from the
+    /// crate's last pre-release of the same `X.Y.Z`. `None` plans final releases, which fold
+    /// the entries of their pre-releases into their own section.
+    pub pre: Option<String>,
 }
 
 impl PlanOptions {
@@ -85,6 +89,7 @@ impl PlanOptions {
             overrides: Vec::new(),
             rules: BumpRules::default(),
             tag_template: None,
+            pre: None,
         }
     }
 }
@@ -266,6 +271,8 @@ pub enum ChangelogAction {
     Merge,
     /// The file's section already has every entry.
     UpToDate,
+    /// The file has sections of the version's release candidates: fold them into its section.
+    Fold,
 }
 
 /// The changelog group of a commit, `None` when it makes no entry.
@@ -334,6 +341,10 @@ fn relative(workspace: &Workspace, path: &Path) -> String {
 struct Candidate<'w> {
     package: &'w Package,
     last: Option<LastRelease>,
+    /// The last release that is not a pre-release.
+    last_final: Option<LastRelease>,
+    /// The newest release tag of any kind (a final release plan ignores candidates otherwise).
+    last_any: Option<LastRelease>,
     tag_commits: Vec<String>,
     commits: Vec<(CommitSummary, Message)>,
 }
@@ -355,6 +366,15 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     for o in &options.overrides {
         check(&o.crate_name)?;
     }
+    if let Some(id) = &options.pre {
+        let valid = !id.is_empty()
+            && !id.contains('.')
+            && !id.bytes().all(|b| b.is_ascii_digit())
+            && semver::Prerelease::new(&format!("{id}.1")).is_ok();
+        if !valid {
+            return Err(Error::BadPreRelease { id: id.clone() });
+        }
+    }
     let template =
         options.tag_template.clone().unwrap_or_else(|| TagTemplate::default_for(published.len()));
     let levels = workspace.levels()?;
@@ -367,6 +387,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         .map(|package| Candidate {
             package,
             last: None,
+            last_final: None,
+            last_any: None,
             tag_commits: Vec::new(),
             commits: Vec::new(),
         })
@@ -401,10 +423,25 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                 })
                 .collect()
         };
+        let newest = |tags: &mut dyn Iterator<Item = &&(&str, &str, Option<String>, Version)>| {
+            tags.max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
+                |(tag, _, _, version)| LastRelease {
+                    tag: (*tag).to_owned(),
+                    version: version.clone(),
+                },
+            )
+        };
+        // A final release starts from the last final release, so that its section folds in
+        // every change of its candidates; a candidate starts from the last tag of any kind.
+        candidate.last_any = newest(&mut mine.iter());
+        let mine: Vec<_> = if options.pre.is_some() {
+            mine
+        } else {
+            mine.into_iter().filter(|(_, _, _, v)| v.pre.is_empty()).collect()
+        };
         candidate.tag_commits = mine.iter().map(|(_, commit, _, _)| (*commit).to_owned()).collect();
-        candidate.last = mine.iter().max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
-            |(tag, _, _, version)| LastRelease { tag: (*tag).to_owned(), version: version.clone() },
-        );
+        candidate.last = newest(&mut mine.iter());
+        candidate.last_final = newest(&mut mine.iter().filter(|t| t.3.pre.is_empty()));
     }
 
     // 2. One walk for all crates.
@@ -485,6 +522,71 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         let name = package.name.clone();
         let decision = options.overrides.iter().rev().find(|o| o.crate_name == name);
         let inferred = candidate.commits.iter().map(|(c, _)| c.level).max();
+        let exact = matches!(decision.map(|o| &o.decision), Some(Override::Version(_)));
+        if let Some(id) = options.pre.as_deref().filter(|_| !exact) {
+            let forced = match decision.map(|o| &o.decision) {
+                Some(Override::Level(level)) => Some(*level),
+                _ => None,
+            };
+            let (target, bump_level, why) = match &candidate.last {
+                None => (bump::finished(&package.version), None, "first release".to_owned()),
+                Some(last) => {
+                    let Some(level) = forced.or(inferred) else {
+                        unchanged.push(UnchangedCrate {
+                            name,
+                            version: package.version.clone(),
+                            reason: format!("no commits since {}", last.tag),
+                        });
+                        continue;
+                    };
+                    let (from_final, applied, why) = match (&candidate.last_final, forced) {
+                        (Some(f), Some(level)) => (
+                            bump::apply(&f.version, level),
+                            level,
+                            format!("override: {level} bump"),
+                        ),
+                        (Some(f), None) => {
+                            let effective = options.rules.effective(&f.version, level);
+                            let why = describe_inference(&candidate.commits, level, effective);
+                            (bump::apply(&f.version, effective), effective, why)
+                        }
+                        (None, _) => {
+                            (bump::finished(&package.version), level, "first release".to_owned())
+                        }
+                    };
+                    // A later candidate never goes below the version the earlier ones lead to.
+                    let pending = bump::finished(&last.version);
+                    let target = if !last.version.pre.is_empty() && pending > from_final {
+                        pending
+                    } else {
+                        from_final
+                    };
+                    (target, Some(applied), why)
+                }
+            };
+            let next = bump::candidate(&target, candidate.last.as_ref().map(|l| &l.version), id);
+            let level = levels.get(&name).copied().unwrap_or(0);
+            releases.insert(
+                name.clone(),
+                CrateRelease {
+                    tag: template.render(&name, &next),
+                    name,
+                    current_version: package.version.clone(),
+                    last_release: candidate.last.clone(),
+                    reason: format!("{why}; release candidate of {target}"),
+                    next_version: next,
+                    bump: bump_level,
+                    level,
+                    dir: package.dir.clone(),
+                    commits: candidate.commits.iter().map(|(c, _)| c.clone()).collect(),
+                    changelog_path: join(&package.dir, "CHANGELOG.md"),
+                    changelog: String::new(),
+                    files: Vec::new(),
+                    section: None,
+                },
+            );
+            continue;
+        }
         let (next, bump_level, reason) = match (&candidate.last, decision.map(|o| &o.decision)) {
             (last, Some(Override::Version(version))) => {
                 if let Some(last) = last.as_ref().filter(|l| *version <= l.version) {
@@ -506,9 +608,15 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                 Some(*level),
                 format!("override: {level} bump"),
             ),
-            (None, None) => {
-                (package.version.clone(), None, "first release (no release tag)".to_owned())
-            }
+            (None, None) => match &candidate.last_any {
+                // Only candidates were released: this is their final release.
+                Some(any) if !any.version.pre.is_empty() => (
+                    bump::finished(&any.version).max(bump::finished(&package.version)),
+                    None,
+                    format!("final release after {}", any.tag),
+                ),
+                _ => (package.version.clone(), None, "first release (no release tag)".to_owned()),
+            },
             (Some(last), None) => {
                 let Some(level) = inferred else {
                     unchanged.push(UnchangedCrate {
@@ -718,6 +826,16 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         let changelog_file = workspace.root.join(&release.changelog_path);
         let version = release.next_version.clone();
         let (action, change) = match std::fs::read_to_string(&changelog_file) {
+            Ok(text) if !changelog::candidate_sections(&text, &version).is_empty() => {
+                let names: Vec<String> = changelog::candidate_sections(&text, &version)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                (
+                    ChangelogAction::Fold,
+                    format!("fold the {} section(s) into the {version} section", names.join(", ")),
+                )
+            }
             Ok(text) if text.lines().any(|l| changelog_heading_of(l, &version)) => {
                 if changelog::update(Some(&text), &section) == text {
                     (ChangelogAction::UpToDate, format!("section {version} is up to date"))

@@ -872,3 +872,153 @@ fn root_package_excludes_nested_members() {
         top: no commits since top-v1.0.0"#]]
     .assert_eq(&text.join("\n"));
 }
+
+/// Writes the files of `plan` as `--execute` would, commits them and tags every release.
+fn apply(repo: &mut Git, root: &Path, plan: &proofmark_release::ReleasePlan) -> Vec<String> {
+    let (workspace, _) = load(root);
+    let prepared = proofmark_release::execute::prepare(root, plan, &workspace)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for file in &prepared.files {
+        repo.write(&file.path, &file.contents);
+    }
+    repo.commit(&prepared.message);
+    prepared
+        .items
+        .iter()
+        .map(|item| {
+            repo.run(&["tag", "-a", &item.tag, "-m", &item.section]);
+            format!("{} {}", item.name, item.version)
+        })
+        .collect()
+}
+
+#[test]
+fn release_candidates_count_up_and_the_final_release_folds_them() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-rc");
+    let mut repo = Git::init(git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "version = \"1.2.0\"", ""));
+    repo.write("src/lib.rs", "//! solo\n");
+    repo.commit("feat: initial");
+    repo.run(&["tag", "v1.2.0"]);
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let planned = |pre: Option<&str>| {
+        let (workspace, opened) = load(&root);
+        let options = PlanOptions { pre: pre.map(str::to_owned), ..options() };
+        plan(&workspace, &opened, &options).unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    repo.write("src/lib.rs", "//! solo with a widget\n");
+    repo.commit("feat: add a widget");
+    let rc1 = planned(Some("rc"));
+    assert_eq!(apply(&mut repo, &root, &rc1), ["solo 1.3.0-rc.1"]);
+    // A maintainer rewords the generated entry (keeping its id) and adds a line of their own.
+    let text = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap_or_else(|e| panic!("{e}"));
+    let edited = text
+        .replace("- add a widget (", "- Add the `Widget` type, see the guide (")
+        .replace("### Added\n\n", "### Added\n\n- Thanks to Grace for the design review.\n");
+    assert_ne!(edited, text, "the edit must apply");
+    repo.write("CHANGELOG.md", &edited);
+    repo.commit("docs(solo): polish the changelog of 1.3.0-rc.1");
+
+    repo.write("src/lib.rs", "//! solo with a widget that spins\n");
+    repo.commit("fix: the widget spins the right way");
+    let rc2 = planned(Some("rc"));
+    assert_eq!(apply(&mut repo, &root, &rc2), ["solo 1.3.0-rc.2"]);
+    // Nothing new since rc.2: no third candidate.
+    let idle = planned(Some("rc"));
+    assert!(idle.releases.is_empty(), "{}", idle.to_human());
+
+    // The final release: its section has every entry of rc.1 and rc.2 (hand edits included),
+    // each once, and the candidate sections are gone.
+    let fin = planned(None);
+    expect![[r#"
+        solo 1.3.0-rc.2 → 1.3.0: 1 feature(s) (from v1.2.0)
+        CHANGELOG.md: fold the 1.3.0-rc.2, 1.3.0-rc.1 section(s) into the 1.3.0 section
+    "#]]
+    .assert_eq(&summary(&fin));
+    assert_eq!(apply(&mut repo, &root, &fin), ["solo 1.3.0"]);
+    let changelog =
+        std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        # Changelog
+
+        All notable changes to this crate are documented in this file.
+
+        The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),
+        and this crate adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+
+        ## [Unreleased]
+
+        ## [1.3.0] - 2026-11-28
+
+        ### Added
+
+        - Thanks to Grace for the design review.
+        - Add the `Widget` type, see the guide (<id>)
+
+        ### Changed
+
+        - polish the changelog of 1.3.0-rc.1 (<id>)
+
+        ### Fixed
+
+        - the widget spins the right way (<id>)
+    "#]]
+    .assert_eq(&mask_ids(&changelog));
+
+    // After the final release, a breaking change starts candidates of the next major version.
+    repo.write("src/lib.rs", "//! solo, reworked\n");
+    repo.commit("feat!: a new widget API");
+    let next = planned(Some("beta"));
+    expect![[r#"
+        solo 1.3.0 → 2.0.0-beta.1: 1 breaking change(s); release candidate of 2.0.0 (from v1.3.0)
+        CHANGELOG.md: insert the 2.0.0-beta.1 section
+    "#]]
+    .assert_eq(&summary(&next));
+    let bad = {
+        let (workspace, opened) = load(&root);
+        plan(&workspace, &opened, &PlanOptions { pre: Some("7".to_owned()), ..options() })
+    };
+    assert!(
+        matches!(&bad, Err(proofmark_release::Error::BadPreRelease { id }) if id == "7"),
+        "{bad:?}"
+    );
+}
+
+/// One line per release and one per changelog file change.
+fn summary(plan: &proofmark_release::ReleasePlan) -> String {
+    let mut out = String::new();
+    for r in &plan.releases {
+        let from = r.last_release.as_ref().map_or("none".to_owned(), |l| l.tag.clone());
+        out.push_str(&format!(
+            "{} {} → {}: {} (from {from})\n",
+            r.name, r.current_version, r.next_version, r.reason
+        ));
+        for f in r.files.iter().filter(|f| f.path.ends_with("CHANGELOG.md")) {
+            out.push_str(&format!("{}: {}\n", f.path, f.change));
+        }
+    }
+    out
+}
+
+/// Replaces abbreviated commit ids (seven hex digits in parentheses) by `(<id>)`.
+fn mask_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('(') {
+        let candidate = &rest[start + 1..];
+        let is_id = candidate.len() > 8
+            && candidate[..7].bytes().all(|b| b.is_ascii_hexdigit())
+            && candidate.as_bytes()[7] == b')';
+        out.push_str(&rest[..=start]);
+        if is_id {
+            out.push_str("<id>");
+            rest = &candidate[7..];
+        } else {
+            rest = candidate;
+        }
+    }
+    out.push_str(rest);
+    out
+}

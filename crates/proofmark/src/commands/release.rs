@@ -88,6 +88,10 @@ pub struct ReleaseArgs {
     /// v{version} when the workspace publishes a single crate).
     #[arg(long, value_name = "TEMPLATE")]
     tag_template: Option<String>,
+    /// Plan release candidates with this pre-release name: `--pre rc` makes `X.Y.Z-rc.N`
+    /// (without it, a final release folds its candidates' changelog sections into its own).
+    #[arg(long, value_name = "NAME")]
+    pre: Option<String>,
     /// Below 1.0.0, bump the major number on breaking changes (default: the minor number).
     #[arg(long)]
     zero_breaking_is_major: bool,
@@ -113,6 +117,7 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
         zero_feature_is_patch: !args.zero_feature_is_minor,
     };
     options.tag_template = args.tag_template.as_deref().map(TagTemplate::new).transpose()?;
+    options.pre = args.pre.clone();
     let root = args.workspace.clone().unwrap_or_else(|| default_root.to_owned());
     let config = ReleaseConfig::load(&root)?;
     let exec = ExecuteOptions {
