@@ -134,16 +134,7 @@ impl Section {
         if let Some(msrv) = &self.msrv {
             out.push_str(&format!("\nMSRV: {msrv}\n"));
         }
-        for group in Group::ALL {
-            let lines = self.group_lines(group, &[]);
-            if lines.is_empty() {
-                continue;
-            }
-            out.push_str(&format!("\n### {}\n\n", group.title()));
-            for line in lines {
-                out.push_str(&line);
-            }
-        }
+        render_groups(&mut out, &self.entries);
         if self.entries.is_empty() {
             out.push_str(if self.first_release {
                 "\nFirst release.\n"
@@ -208,6 +199,27 @@ fn ensure_newline(lines: &mut [String], index: usize) {
     if let Some(line) = lines.get_mut(index) {
         if !line.ends_with('\n') {
             line.push('\n');
+        }
+    }
+}
+
+/// Renders the `## [Unreleased]` section listing `entries` (just the heading when empty).
+pub fn render_unreleased(entries: &[Entry]) -> String {
+    let mut out = String::from("## [Unreleased]\n");
+    render_groups(&mut out, entries);
+    out
+}
+
+/// Appends each non-empty group of `entries` in Keep a Changelog's order.
+fn render_groups(out: &mut String, entries: &[Entry]) {
+    for group in Group::ALL {
+        let mut lines = entries.iter().filter(|e| e.group == group).map(render_entry).peekable();
+        if lines.peek().is_none() {
+            continue;
+        }
+        out.push_str(&format!("\n### {}\n\n", group.title()));
+        for line in lines {
+            out.push_str(&line);
         }
     }
 }

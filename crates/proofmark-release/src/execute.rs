@@ -70,6 +70,9 @@ pub struct ExecuteOptions {
     pub no_verify: bool,
     /// Pass `--offline` to cargo where it builds (check mode).
     pub offline: bool,
+    /// Do not ask cargo-semver-checks whether the declared bumps match the API changes
+    /// (by default the gate does when it is installed; it builds each crate's docs twice).
+    pub skip_semver_checks: bool,
     /// Fault injection: stop with [`Error::Interrupted`] right after this step's action and
     /// before its completion is journaled (the worst moment for a crash).
     pub fail_after: Option<String>,
@@ -103,6 +106,9 @@ pub struct Item {
     /// Whether the crate was never released (a new crate for the registry's rate limits).
     #[serde(default)]
     pub first_release: bool,
+    /// The tag of the release before this one (cargo-semver-checks' baseline), if any.
+    #[serde(default)]
+    pub previous_tag: Option<String>,
 }
 
 /// A file's contents after the release edits.
@@ -281,6 +287,7 @@ pub fn prepare(root: &Path, plan: &ReleasePlan, workspace: &Workspace) -> Result
             section,
             rust_version: workspace.package(&release.name).and_then(|p| p.rust_version.clone()),
             first_release: release.last_release.is_none(),
+            previous_tag: release.last_release.as_ref().map(|l| l.tag.clone()),
         });
     }
     let base = plan.head.clone().unwrap_or_default();
@@ -397,6 +404,11 @@ fn targets(prepared: &Prepared) -> Vec<Target> {
         .collect()
 }
 
+/// `(crate, tag of its previous release)` for every released crate that has one.
+fn baselines(prepared: &Prepared) -> Vec<(String, Option<String>)> {
+    prepared.items.iter().map(|i| (i.name.clone(), i.previous_tag.clone())).collect()
+}
+
 fn family(workspace: &Workspace) -> Vec<String> {
     workspace.published().map(|p| p.name.clone()).collect()
 }
@@ -426,13 +438,30 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             target_dir: Some(workspace.root.join("target")),
             cargo_home: options.cargo_home.clone(),
         };
-        readiness::check_packages(
+        let mut readiness = readiness::check_packages(
             &preview,
             &targets(prepared),
             &family(&workspace),
             &options.config,
             &package,
-        )
+        )?;
+        if options.skip_semver_checks {
+            readiness.checks.push(readiness::Check {
+                id: "semver",
+                krate: None,
+                status: readiness::Status::Warn,
+                message: "skipped (--skip-semver-checks): the declared bumps were not checked \
+                          against the API"
+                    .to_owned(),
+            });
+        } else {
+            readiness.checks.extend(readiness::check_semver(
+                &preview,
+                &baselines(prepared),
+                &package,
+            ));
+        }
+        Ok(readiness)
     })();
     let _ = process::git(root, ["worktree", "remove", "--force", &preview_arg]);
     let mut readiness = result?;

@@ -17,6 +17,7 @@
 //! - [`changelog`]: Keep a Changelog 1.1.0 sections, inserted or merged without touching
 //!   hand edits;
 //! - [`plan`]: all of the above put together, rendered as text or JSON (the dry run);
+//! - [`regenerate`]: every crate's whole changelog rebuilt from its release tags;
 //! - [`config`]: `release.toml` (allowed branches, date train or required features);
 //! - [`readiness`]: the gate, which reads the packaged `.crate` to prove the changelog
 //!   section is inside;
@@ -47,6 +48,7 @@ pub mod history;
 pub mod plan;
 mod process;
 pub mod readiness;
+pub mod regenerate;
 pub mod registry;
 pub mod tags;
 pub mod workspace;

@@ -276,7 +276,7 @@ pub enum ChangelogAction {
 }
 
 /// The changelog group of a commit, `None` when it makes no entry.
-fn group_of(message: &Message, is_merge: bool) -> Option<Group> {
+pub(crate) fn group_of(message: &Message, is_merge: bool) -> Option<Group> {
     let Some(header) = &message.conventional else {
         return if is_merge { None } else { Some(Group::Changed) };
     };
@@ -301,7 +301,44 @@ fn level_of(message: &Message) -> Level {
     }
 }
 
-fn entry_text(message: &Message, crate_name: &str, short_id: &str) -> String {
+/// The crates a commit's `Crate:` trailers name.
+pub(crate) fn trailer_crates(message: &Message) -> BTreeSet<String> {
+    message
+        .footers
+        .iter()
+        .filter(|f| f.token.eq_ignore_ascii_case("crate"))
+        .flat_map(|f| f.value.split(',').map(|n| n.trim().to_owned()))
+        .collect()
+}
+
+/// How a commit belongs to crate `name`: `path` (it changed the folder), `scope` (its
+/// Conventional Commits scope names the crate), `trailer` (a `Crate:` trailer does); empty
+/// when it does not.
+pub(crate) fn attribution(
+    touched: bool,
+    message: &Message,
+    name: &str,
+    trailer_named: &BTreeSet<String>,
+) -> Vec<&'static str> {
+    let mut via = Vec::new();
+    if touched {
+        via.push("path");
+    }
+    let scoped = message
+        .conventional
+        .as_ref()
+        .and_then(|h| h.scope.as_deref())
+        .is_some_and(|s| s.split(',').any(|part| part.trim() == name));
+    if scoped {
+        via.push("scope");
+    }
+    if trailer_named.contains(name) {
+        via.push("trailer");
+    }
+    via
+}
+
+pub(crate) fn entry_text(message: &Message, crate_name: &str, short_id: &str) -> String {
     let mut text = String::new();
     if message.is_breaking() {
         text.push_str("**BREAKING**: ");
@@ -325,7 +362,7 @@ fn entry_text(message: &Message, crate_name: &str, short_id: &str) -> String {
     text
 }
 
-fn join(dir: &str, file: &str) -> String {
+pub(crate) fn join(dir: &str, file: &str) -> String {
     if dir.is_empty() { file.to_owned() } else { format!("{dir}/{file}") }
 }
 
@@ -396,34 +433,9 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let tag_names: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
     for candidate in &mut candidates {
         let name = candidate.package.name.as_str();
-        let parsed: Vec<(&str, &str, Option<String>, Version)> = tags
-            .iter()
-            .filter_map(|t| {
-                if let Some(version) = template.version_of(name, &t.name) {
-                    return Some((
-                        t.name.as_str(),
-                        t.commit.as_str(),
-                        Some(name.to_owned()),
-                        version,
-                    ));
-                }
-                ReleaseTag::parse(&t.name)
-                    .map(|r| (t.name.as_str(), t.commit.as_str(), r.crate_name, r.version))
-            })
-            .collect();
-        let prefixed: Vec<_> =
-            parsed.iter().filter(|(_, _, c, _)| c.as_deref() == Some(name)).collect();
-        let mine: Vec<_> = if !prefixed.is_empty() {
-            prefixed
-        } else {
-            parsed
-                .iter()
-                .filter(|(_, _, c, v)| {
-                    c.is_none() && (published.len() == 1 || *v <= candidate.package.version)
-                })
-                .collect()
-        };
-        let newest = |tags: &mut dyn Iterator<Item = &&(&str, &str, Option<String>, Version)>| {
+        let mine =
+            crate_tags(&tags, &template, name, &candidate.package.version, published.len() == 1);
+        let newest = |tags: &mut dyn Iterator<Item = &CrateTag<'_>>| {
             tags.max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
                 |(tag, _, _, version)| LastRelease {
                     tag: (*tag).to_owned(),
@@ -465,12 +477,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     for record in &walk.commits {
         let message = Message::parse(&record.message);
         let is_merge = record.parents.len() > 1;
-        let trailer_named: BTreeSet<String> = message
-            .footers
-            .iter()
-            .filter(|f| f.token.eq_ignore_ascii_case("crate"))
-            .flat_map(|f| f.value.split(',').map(|n| n.trim().to_owned()))
-            .collect();
+        let trailer_named = trailer_crates(&message);
         let summary = |via: Vec<&'static str>, paths: Vec<String>| CommitSummary {
             id: record.id.clone(),
             short_id: record.id.chars().take(7).collect(),
@@ -486,21 +493,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         let mut attributed = false;
         for &index in &record.unreleased {
             let name = &candidates[index].package.name;
-            let mut via = Vec::new();
-            if record.touched.contains(&index) {
-                via.push("path");
-            }
-            let scoped = message
-                .conventional
-                .as_ref()
-                .and_then(|h| h.scope.as_deref())
-                .is_some_and(|s| s.split(',').any(|part| part.trim() == name));
-            if scoped {
-                via.push("scope");
-            }
-            if trailer_named.contains(name) {
-                via.push("trailer");
-            }
+            let via = attribution(record.touched.contains(&index), &message, name, &trailer_named);
             if via.is_empty() {
                 continue;
             }
@@ -915,8 +908,37 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     })
 }
 
+/// A release tag of one crate: name, commit, the crate its name gives, version.
+pub(crate) type CrateTag<'t> = (&'t str, &'t str, Option<String>, Version);
+
+/// The release tags of crate `name` (at manifest `version`) among `tags`: tags of the
+/// template or a `name-…` scheme; else, when there are none, unprefixed tags (for the only
+/// crate of a single-crate workspace, or for any crate whose manifest version is not lower).
+pub(crate) fn crate_tags<'t>(
+    tags: &'t [crate::history::TagRef],
+    template: &TagTemplate,
+    name: &str,
+    version: &Version,
+    single: bool,
+) -> Vec<CrateTag<'t>> {
+    let parsed: Vec<CrateTag<'t>> = tags
+        .iter()
+        .filter_map(|t| {
+            if let Some(version) = template.version_of(name, &t.name) {
+                return Some((t.name.as_str(), t.commit.as_str(), Some(name.to_owned()), version));
+            }
+            ReleaseTag::parse(&t.name)
+                .map(|r| (t.name.as_str(), t.commit.as_str(), r.crate_name, r.version))
+        })
+        .collect();
+    if parsed.iter().any(|(_, _, c, _)| c.as_deref() == Some(name)) {
+        return parsed.into_iter().filter(|(_, _, c, _)| c.as_deref() == Some(name)).collect();
+    }
+    parsed.into_iter().filter(|(_, _, c, v)| c.is_none() && (single || v <= version)).collect()
+}
+
 /// The folders of the members nested in `dir`, relative to it.
-fn nested_members(workspace: &Workspace, dir: &str) -> Vec<String> {
+pub(crate) fn nested_members(workspace: &Workspace, dir: &str) -> Vec<String> {
     workspace
         .packages
         .iter()

@@ -226,6 +226,97 @@ struct MetaDependency {
     path: Option<PathBuf>,
 }
 
+/// `semver`: whether cargo-semver-checks, when installed, agrees with each crate's declared
+/// bump. It compares the crate in `dir` (a preview with the new version in its manifest, so
+/// the release type is the declared one) with its previous release tag; crates without one
+/// pass. When the tool is missing the check warns and names the install command.
+pub fn check_semver(
+    dir: &Path,
+    crates: &[(String, Option<String>)],
+    options: &PackageOptions,
+) -> Vec<Check> {
+    let probe = ["semver-checks".to_owned(), "--version".to_owned()];
+    let version = process::cargo(dir, &probe, options.cargo_home.as_deref());
+    let installed = matches!(&version, Ok((_, out)) if out.status.success());
+    if !installed {
+        return vec![Check::new(
+            "semver",
+            None,
+            Status::Warn,
+            "cargo-semver-checks is not installed, so the declared bumps were not checked \
+             against the API (`cargo install cargo-semver-checks --locked`)"
+                .to_owned(),
+        )];
+    }
+    let mut checks = Vec::new();
+    for (name, baseline) in crates {
+        let Some(baseline) = baseline else {
+            checks.push(Check::new(
+                "semver",
+                Some(name),
+                Status::Pass,
+                "first release: no earlier API to compare with".to_owned(),
+            ));
+            continue;
+        };
+        let mut args: Vec<String> = [
+            "semver-checks",
+            "check-release",
+            "--package",
+            name,
+            "--baseline-rev",
+            baseline,
+            "--color",
+            "never",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if let Some(target_dir) = &options.target_dir {
+            args.extend(["--target-dir".to_owned(), target_dir.display().to_string()]);
+        }
+        let check = match process::cargo(dir, &args, options.cargo_home.as_deref()) {
+            Ok((_, out)) if out.status.success() => Check::new(
+                "semver",
+                Some(name),
+                Status::Pass,
+                format!("cargo-semver-checks agrees with the declared bump (baseline {baseline})"),
+            ),
+            Ok((command, out)) => {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                // The tool's own verdict ("semver requires new major version: ...") and the
+                // names of the failed lints are what the person needs.
+                let mut lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("Summary") || l.starts_with("--- failure"))
+                    .collect();
+                if lines.is_empty() {
+                    lines = text.lines().rev().take(3).collect();
+                    lines.reverse();
+                }
+                Check::new(
+                    "semver",
+                    Some(name),
+                    Status::Fail,
+                    format!(
+                        "cargo-semver-checks disagrees with the declared bump (baseline \
+                         {baseline}): {}; raise the bump with --bump {name}=LEVEL, or run `{command}`",
+                        lines.join("; ")
+                    ),
+                )
+            }
+            Err(e) => Check::new("semver", Some(name), Status::Fail, e.to_string()),
+        };
+        checks.push(check);
+    }
+    checks
+}
+
 /// `dependencies`, `package`, `changelog`, `msrv` and `one-version`, on the workspace at
 /// `dir` (the repository, or a preview work tree with the release edits applied).
 pub fn check_packages(

@@ -5,72 +5,33 @@
 //! gzip + tar), `git` for tags and commits, and the journal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use expect_test::expect;
 use proofmark_release::execute::{self, ExecuteOptions, read_journal};
 use proofmark_release::readiness::read_member;
 use proofmark_release::registry::Index;
 use proofmark_release::{Date, Error, PlanOptions, plan_workspace};
+use proofmark_test_support::cargo_registry::{CargoRegistry, git};
 
-/// `cargo-http-registry` serving a git index folder on a free loopback port, with a scratch
-/// `CARGO_HOME` whose `config.toml` names it `local`. Killed on drop.
-struct LocalRegistry {
-    child: Child,
-    dir: tempfile::TempDir,
-}
+/// The harness's registry server plus what these tests ask of it.
+struct LocalRegistry(CargoRegistry);
 
 impl LocalRegistry {
     fn start() -> Option<Self> {
-        let program = proofmark_test_support::tools::cargo_tool("cargo-http-registry")?;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        for _ in 0..10 {
-            let port = proofmark_test_support::net::free_port();
-            let mut child = Command::new(&program)
-                .arg("--addr")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg(dir.path().join("index"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn cargo-http-registry: {e}"));
-            let up =
-                proofmark_test_support::net::wait_for_port(port, Duration::from_secs(20), || {
-                    matches!(child.try_wait(), Ok(None))
-                });
-            if up {
-                let home = dir.path().join("cargo-home");
-                std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
-                std::fs::write(
-                    home.join("config.toml"),
-                    format!(
-                        "[registries.local]\nindex = \"file://{}\"\ntoken = \"test-token\"\n",
-                        dir.path().join("index").display()
-                    ),
-                )
-                .unwrap_or_else(|e| panic!("{e}"));
-                return Some(Self { child, dir });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("cargo-http-registry did not start after 10 attempts");
+        CargoRegistry::start().map(Self)
     }
 
     fn cargo_home(&self) -> PathBuf {
-        self.dir.path().join("cargo-home")
+        self.0.cargo_home()
     }
 
     fn index(&self) -> Index {
-        Index::new(format!("file://{}", self.dir.path().join("index").display()))
+        Index::new(self.0.index_url())
     }
 
     /// The stored `.crate` of `name@version`.
     fn archive(&self, name: &str, version: &str) -> Vec<u8> {
-        let path = self.dir.path().join("index").join(format!("{name}-{version}.crate"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        self.0.archive(name, version)
     }
 
     /// `name version` for every index line of the crates, in order.
@@ -85,87 +46,14 @@ impl LocalRegistry {
     }
 }
 
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 fn write(dir: &Path, path: &str, text: &str) {
     let path = dir.join(path);
     std::fs::create_dir_all(path.parent().unwrap_or(dir)).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-fn manifest(name: &str, dependency: Option<&str>, extra: &str) -> String {
-    let mut text = format!(
-        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
-         rust-version = \"1.85\"\nlicense = \"MIT\"\ndescription = \"crate {name}\"\n\
-         publish = [\"local\"]\n{extra}"
-    );
-    if let Some(dep) = dependency {
-        text.push_str(&format!(
-            "\n[dependencies]\n{dep} = {{ path = \"../{dep}\", version = \"0.1.0\", registry = \"local\" }}\n"
-        ));
-    }
-    text
-}
-
-/// The family a ← b ← c, never released, with a few conventional commits. The repository's
-/// own config carries the identity (the library's `git commit` reads it).
 fn family(dir: &Path, a_extra: &str, registry: &LocalRegistry) {
-    git(dir, &["-c", "init.defaultBranch=main", "init", "-q"]);
-    for (key, value) in [
-        ("user.name", "Ada"),
-        ("user.email", "ada@example.org"),
-        ("commit.gpgsign", "false"),
-        ("tag.gpgsign", "false"),
-    ] {
-        git(dir, &["config", key, value]);
-    }
-    write(dir, "Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\", \"c\"]\nresolver = \"2\"\n");
-    write(dir, ".gitignore", "target/\n.cargo/\n");
-    // The manifests name the registry, so even `cargo metadata` needs its index URL.
-    write(
-        dir,
-        ".cargo/config.toml",
-        &format!("[registries.local]\nindex = \"{}\"\n", registry.index().url()),
-    );
-    write(dir, "a/Cargo.toml", &manifest("a", None, a_extra));
-    write(dir, "a/src/lib.rs", "//! a\npub fn a() -> u32 { 1 }\n");
-    write(dir, "b/Cargo.toml", &manifest("b", Some("a"), ""));
-    write(dir, "b/src/lib.rs", "//! b\npub fn b() -> u32 { a::a() + 1 }\n");
-    write(dir, "c/Cargo.toml", &manifest("c", Some("b"), ""));
-    write(dir, "c/src/lib.rs", "//! c\npub fn c() -> u32 { b::b() + 1 }\n");
-    // A committed lockfile, as applications and this workspace have: the release commit must
-    // update the members' versions in it.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["generate-lockfile", "--offline"])
-        .current_dir(dir)
-        .env("CARGO_HOME", registry.cargo_home())
-        .status()
-        .unwrap_or_else(|e| panic!("cargo generate-lockfile: {e}"));
-    assert!(status.success(), "cargo generate-lockfile");
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "feat: the family"]);
-    write(dir, "a/src/lib.rs", "//! a\npub fn a() -> u32 { 2 }\n");
-    git(dir, &["commit", "-q", "-am", "fix(a): return two"]);
+    proofmark_test_support::cargo_registry::write_family(dir, a_extra, &registry.0);
 }
 
 fn date() -> Date {
@@ -174,6 +62,8 @@ fn date() -> Date {
 
 fn options(registry: &LocalRegistry) -> ExecuteOptions {
     ExecuteOptions {
+        // Whether it is installed must not change the snapshots; the CLI test runs it.
+        skip_semver_checks: true,
         registry: Some("local".to_owned()),
         cargo_home: Some(registry.cargo_home()),
         no_verify: true,
@@ -488,9 +378,10 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
         - [x] **msrv** c: section states MSRV 1.85
         - [x] **patch** no [patch] or [replace] overrides
         - [x] **one-version** one version of each family crate across 1 lockfile(s)
+        - [x] ⚠ **semver** skipped (--skip-semver-checks): the declared bumps were not checked against the API
         - [x] **rate-limit** on crates.io: 3 new crate(s), 0 new version(s), within the burst limits (no wait)
 
-        14 check(s), 1 failed: not ready
+        15 check(s), 1 failed: not ready
     "#]]
     .assert_eq(&readiness.to_markdown());
     // --execute stops at the gate, before writing anything.

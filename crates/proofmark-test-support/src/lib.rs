@@ -12,6 +12,8 @@
 // Panicking with a message is how a test harness reports a broken environment.
 #![allow(clippy::panic, clippy::expect_used, clippy::print_stderr)]
 
+pub mod cargo_registry;
+pub mod history;
 pub mod kms;
 pub mod net;
 pub mod parsec;

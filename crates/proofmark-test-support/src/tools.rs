@@ -44,6 +44,21 @@ pub const TOOLS: &[CargoTool] = &[
     // Parsec's own command-line client, the independent judge for proofmark-parsec; 0.7.0 is
     // the newest 0.7 release.
     CargoTool { krate: "parsec-tool", version: "0.7.0", features: &[], bin: "parsec-tool" },
+    // The API judge of the release gate: does the declared bump match the API change?
+    CargoTool {
+        krate: "cargo-semver-checks",
+        version: "0.51.0",
+        features: &[],
+        bin: "cargo-semver-checks",
+    },
+];
+
+/// Tools only the benchmarks use; `cargo xtask bench` installs them on first use, CI never
+/// needs them.
+pub const BENCH_TOOLS: &[CargoTool] = &[
+    // The changelog generator the release benchmark compares with. 2.12.0 is its fastest
+    // release: 2.13 and later compute per-commit statistics (git-cliff issue #1519).
+    CargoTool { krate: "git-cliff", version: "2.12.0", features: &[], bin: "git-cliff" },
 ];
 
 /// How long another process may hold the install lock before we call it stale.
@@ -125,8 +140,8 @@ impl CargoTool {
 /// The cached tool `bin`, installing it if needed; `None` (after saying why) when it cannot be
 /// had and external components are not required. Panics when they are.
 pub fn cargo_tool(bin: &str) -> Option<PathBuf> {
-    let Some(tool) = TOOLS.iter().find(|t| t.bin == bin) else {
-        panic!("{bin} is not in proofmark_test_support::tools::TOOLS; add it there");
+    let Some(tool) = TOOLS.iter().chain(BENCH_TOOLS).find(|t| t.bin == bin) else {
+        panic!("{bin} is not in proofmark_test_support::tools::TOOLS or BENCH_TOOLS; add it");
     };
     match tool.install() {
         Ok(path) => Some(path),

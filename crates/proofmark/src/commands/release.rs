@@ -30,6 +30,14 @@ pub enum Action {
     Status,
     /// Compare registry versions, release tags and changelog sections; exit 1 on drift.
     Audit,
+    /// Rebuild every crate's whole changelog from its release tags (one section per tag) and
+    /// print it; with --write, replace the CHANGELOG.md files. For repositories whose
+    /// changelogs are missing or were written after the tags.
+    Changelog {
+        /// Replace each crate's CHANGELOG.md (hand edits in it are lost; review with git diff).
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 /// Output format of the plan.
@@ -72,6 +80,9 @@ pub struct ReleaseArgs {
     /// Run cargo offline in `check` (implies --no-verify).
     #[arg(long, global = true)]
     offline: bool,
+    /// Do not run cargo-semver-checks in the gate (by default it runs when installed).
+    #[arg(long, global = true)]
+    skip_semver_checks: bool,
     /// Run cargo with this CARGO_HOME (registry configuration and token).
     #[arg(long, value_name = "DIR", global = true)]
     cargo_home: Option<PathBuf>,
@@ -127,6 +138,7 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
         out_dir: args.out.clone(),
         no_verify: args.no_verify || args.offline,
         offline: args.offline,
+        skip_semver_checks: args.skip_semver_checks,
         fail_after: std::env::var(FAIL_AFTER_VAR).ok().filter(|s| !s.is_empty()),
         cargo_home: args.cargo_home.clone(),
         config: config.clone(),
@@ -162,6 +174,34 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
                 Format::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
             }
             anyhow::ensure!(findings.is_empty(), "registry, tags and changelogs disagree");
+            return Ok(());
+        }
+        Some(Action::Changelog { write }) => {
+            let workspace = proofmark_release::Workspace::load(&root)?;
+            let repo = proofmark_release::history::Repo::open(&workspace.root)?;
+            let regenerated =
+                proofmark_release::regenerate::regenerate(&workspace, &repo, &options)?;
+            for warning in &regenerated.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if write {
+                for path in proofmark_release::regenerate::write(&workspace.root, &regenerated)? {
+                    println!("wrote {}", path.display());
+                }
+                return Ok(());
+            }
+            match args.format {
+                Format::Human => {
+                    for changelog in &regenerated.crates {
+                        println!(
+                            "==> {} ({}: {} release(s), {} entries) <==",
+                            changelog.path, changelog.name, changelog.releases, changelog.entries
+                        );
+                        print!("{}", changelog.text);
+                    }
+                }
+                Format::Json => println!("{}", serde_json::to_string_pretty(&regenerated)?),
+            }
             return Ok(());
         }
         _ => {}
