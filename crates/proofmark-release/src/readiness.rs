@@ -259,7 +259,7 @@ pub fn check_semver(
             ));
             continue;
         };
-        let mut args: Vec<String> = [
+        let args: Vec<String> = [
             "semver-checks",
             "check-release",
             "--package",
@@ -272,9 +272,6 @@ pub fn check_semver(
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        if let Some(target_dir) = &options.target_dir {
-            args.extend(["--target-dir".to_owned(), target_dir.display().to_string()]);
-        }
         let check = match process::cargo(dir, &args, options.cargo_home.as_deref()) {
             Ok((_, out)) if out.status.success() => Check::new(
                 "semver",
@@ -290,25 +287,34 @@ pub fn check_semver(
                 );
                 // The tool's own verdict ("semver requires new major version: ...") and the
                 // names of the failed lints are what the person needs.
-                let mut lines: Vec<&str> = text
+                let lines: Vec<&str> = text
                     .lines()
                     .map(str::trim)
                     .filter(|l| l.starts_with("Summary") || l.starts_with("--- failure"))
                     .collect();
-                if lines.is_empty() {
-                    lines = text.lines().rev().take(3).collect();
-                    lines.reverse();
-                }
-                Check::new(
-                    "semver",
-                    Some(name),
-                    Status::Fail,
+                let message = if lines.iter().any(|l| l.starts_with("Summary")) {
                     format!(
                         "cargo-semver-checks disagrees with the declared bump (baseline \
-                         {baseline}): {}; raise the bump with --bump {name}=LEVEL, or run `{command}`",
+                         {baseline}): {}; raise the bump with --bump {name}=LEVEL",
                         lines.join("; ")
-                    ),
-                )
+                    )
+                } else {
+                    // The tool did not reach a verdict (no baseline build, say): its own words.
+                    let tail: Vec<&str> = text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .rev()
+                        .take(3)
+                        .collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    format!(
+                        "cargo-semver-checks failed without a verdict: {}; rerun `{command}` \
+                         to see why, or pass --skip-semver-checks",
+                        tail.join(" / ")
+                    )
+                };
+                Check::new("semver", Some(name), Status::Fail, message)
             }
             Err(e) => Check::new("semver", Some(name), Status::Fail, e.to_string()),
         };

@@ -150,7 +150,8 @@ fn release_changelog_rebuilds_the_whole_history_from_tags() {
         ### Added
 
         - first widget (<HEAD~3>)
-    "#]].assert_eq(&masked);
+    "#]]
+    .assert_eq(&masked);
     // --write puts exactly that text into CHANGELOG.md (atomically; the tree is otherwise
     // untouched).
     let written = run(&["changelog", "--write"]);
@@ -269,8 +270,9 @@ fn the_gate_asks_cargo_semver_checks_whether_the_bump_is_enough() {
     );
     let check = |extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_proofmark"))
-            .args(["release", "check", "--offline", "--date", "2026-11-28"])
+            .args(["release", "--date", "2026-11-28"])
             .args(extra)
+            .args(["check", "--offline"])
             .current_dir(d)
             .env("PATH", &path)
             .output()
