@@ -35,8 +35,9 @@ fn every_release_section_lists_what_git_says_the_tag_added() {
     let Some(git_path) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("regenerate");
     let dir = temp.path();
+    // Over 4,096 commits, so attribution runs on several threads.
     let spec =
-        Synthetic { commits: 900, crates: 3, releases: 3, unreleased_tail: 150, merge_every: 40 };
+        Synthetic { commits: 5000, crates: 3, releases: 3, unreleased_tail: 150, merge_every: 40 };
     spec.build(&git_path, dir).unwrap();
     let root = dir.canonicalize().unwrap();
     let workspace = Workspace::load(&root).unwrap();
@@ -104,18 +105,18 @@ fn every_release_section_lists_what_git_says_the_tag_added() {
 
         ### Added
 
-        - add option 889 (235e481)
-        - add option 882 (bcdc0ea)
-        - add option 877 (5926139)
-        - **BREAKING**: rework the API for 844 (f42ac9e)
-          call sites change
-        - add option 822 (9f4bda7)
-        - add option 805 (637bdc4)
-        - add option 789 (ca0f294)
-        - add option 785 (7674de0)
-        - add option 770 (4d6648a)
-        - add option 761 (9593684)
+        - add option 4998 (8b6f6a7)
+        - add option 4995 (9e0b275)
+        - add option 4993 (ce30d1b)
+        - add option 4945 (a81e56f)
+        - add option 4897 (ea54978)
+        - add option 4886 (728f6d9)
+        - add option 4878 (8f8c644)
+        - add option 4876 (8550d07)
 
-        ### Changed"#]]
+        ### Changed
+
+        - explain 4984 (f416c29)
+        - shared helper 4977 (0d6f7b0)"#]]
     .assert_eq(&head);
 }

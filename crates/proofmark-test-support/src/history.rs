@@ -7,7 +7,7 @@
 //! per crate, each bumping the crate's version and tagged `cNN-v0.J.0`. The last release of
 //! every crate is `unreleased_tail` commits (plus the crate's index) before `HEAD`. Everything
 //! is derived from a fixed seed, so the same description always gives the same repository
-//! (same commit ids).
+//! (same commit ids). The result is repacked (`git repack -a -d -f`), as after `git gc`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -85,6 +85,10 @@ impl Synthetic {
         if self.merge_every > 0 && self.merge_every < self.commits {
             run(git, dir, &["branch", "-q", "-D", "side"])?;
         }
+        // fast-import's pack deltifies each object against the previous version of its path,
+        // in chains up to 50 deep, which no real repository has: git's fast-import manual
+        // says to repack after an import, and `git gc` or a clone give the same layout.
+        run(git, dir, &["repack", "-a", "-d", "-f", "-q"])?;
         Ok(())
     }
 
