@@ -63,6 +63,13 @@ const COMPONENTS: &[Component] = &[
         probe: Probe::PkgConfig("openssl"),
         why: "OpenSSL for sigstore-rs, the cosign tests' independent verifier",
     },
+    Component {
+        package: "golang-docker-credential-helpers",
+        probe: Probe::Tool("docker-credential-pass"),
+        why: "a real docker credential helper for registry logins",
+    },
+    Component { package: "pass", probe: Probe::Tool("pass"), why: "the credential helper's store" },
+    Component { package: "gnupg", probe: Probe::Tool("gpg"), why: "encrypts the pass store" },
     Component { package: "git", probe: Probe::Tool("git"), why: "release history tests" },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },

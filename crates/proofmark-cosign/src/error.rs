@@ -48,6 +48,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A docker credential helper (`credsStore`, `credHelpers`) is missing, failed, or
+    /// answered something unreadable.
+    #[error("credential helper {helper}: {reason}")]
+    CredentialHelper {
+        /// The program, `docker-credential-<name>`.
+        helper: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A docker `config.json` that cannot be parsed.
     #[error("invalid docker config.json: {0}")]
     DockerConfig(String),

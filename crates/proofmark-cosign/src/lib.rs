@@ -5,7 +5,8 @@
 //! * [`manifest`]: the `sha256-<hex>.sig` signature manifest (one layer per signature).
 //! * [`ImageStore`]: a repository's manifests and blobs — [`RegistryRepo`] (blocking HTTP
 //!   client with token/basic auth) or [`OciLayout`] (a folder, for offline use).
-//! * [`sign_image`]: sign and append safely (existing layers kept verbatim, read-back, retry).
+//! * [`sign_image`], [`sign_many`]: sign and append safely (existing layers kept verbatim,
+//!   read-back after a wait shared by the whole batch, retry).
 //! * [`verify_image`]: verify with public keys, k-of-n thresholds, identity and annotation
 //!   checks; [`VerifyReport::cosign_json`] prints what `cosign verify --output json` prints.
 //! * [`keys`]: cosign's encrypted private key files; [`policy`]: containers-policy.json snippets.
@@ -31,6 +32,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod credentials;
 pub mod digest;
 mod error;
 pub mod keys;
@@ -43,14 +45,16 @@ mod sign;
 mod store;
 mod verify;
 
+pub use crate::credentials::{Credential, DockerConfig};
 pub use crate::error::{Error, Result};
 pub use crate::keys::{
     KeyError, KeyPairFiles, decrypt_private_key, encrypt_private_key, generate_key_pair,
 };
 pub use crate::reference::{ImageRef, RegistryRef};
-pub use crate::registry::{DockerConfig, RegistryClient, RegistryOptions, RegistryRepo};
+pub use crate::registry::{RegistryClient, RegistryOptions, RegistryRepo};
 pub use crate::sign::{
-    SignOptions, Signed, append_layer, check_cosign_algorithm, sign_digest, sign_image,
+    SignOptions, SignTarget, Signed, append_layer, check_cosign_algorithm, sign_digest, sign_image,
+    sign_many,
 };
 pub use crate::store::{ImageStore, OciLayout, REF_NAME};
 pub use crate::verify::{

@@ -8,84 +8,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::credentials::{Credential, DockerConfig};
 use crate::digest::{check_digest, digest_hex, sha256_digest};
 use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, StoredManifest};
 use crate::store::ImageStore;
-
-/// Registry credentials parsed from a docker `config.json`.
-///
-/// Only inline `auths.<host>.auth` (base64 `user:password`) and `username`/`password` entries
-/// are understood; credential helpers (`credsStore`, `credHelpers`) are not run.
-#[derive(Clone, Default)]
-pub struct DockerConfig {
-    auths: HashMap<String, (String, String)>,
-}
-
-impl std::fmt::Debug for DockerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print passwords.
-        f.debug_struct("DockerConfig")
-            .field("hosts", &self.auths.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-/// `https://index.docker.io/v1/` → `index.docker.io`; `host:port/` → `host:port`.
-fn normalize_host(key: &str) -> String {
-    let k = key.trim_start_matches("https://").trim_start_matches("http://");
-    let host = k.split('/').next().unwrap_or(k);
-    match host {
-        "docker.io" | "registry-1.docker.io" => "index.docker.io".to_owned(),
-        h => h.to_owned(),
-    }
-}
-
-impl DockerConfig {
-    /// Parses the content of a docker `config.json` (the caller finds it: `$DOCKER_CONFIG`
-    /// or `~/.docker/config.json`).
-    pub fn parse(json: &[u8]) -> Result<Self> {
-        let v: serde_json::Value =
-            serde_json::from_slice(json).map_err(|e| Error::DockerConfig(e.to_string()))?;
-        let mut auths = HashMap::new();
-        let Some(entries) = v.get("auths").and_then(|a| a.as_object()) else {
-            return Ok(Self { auths });
-        };
-        for (key, entry) in entries {
-            let creds = if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
-                if auth.is_empty() {
-                    continue;
-                }
-                let decoded = STANDARD
-                    .decode(auth)
-                    .map_err(|e| Error::DockerConfig(format!("auths.{key}.auth: {e}")))?;
-                let text = String::from_utf8(decoded)
-                    .map_err(|_| Error::DockerConfig(format!("auths.{key}.auth is not UTF-8")))?;
-                let Some((user, pass)) = text.split_once(':') else {
-                    return Err(Error::DockerConfig(format!(
-                        "auths.{key}.auth is not user:password"
-                    )));
-                };
-                (user.to_owned(), pass.to_owned())
-            } else {
-                match (
-                    entry.get("username").and_then(|u| u.as_str()),
-                    entry.get("password").and_then(|p| p.as_str()),
-                ) {
-                    (Some(u), Some(p)) => (u.to_owned(), p.to_owned()),
-                    _ => continue,
-                }
-            };
-            auths.insert(normalize_host(key), creds);
-        }
-        Ok(Self { auths })
-    }
-
-    /// Credentials for a registry host, if configured.
-    pub fn credentials(&self, host: &str) -> Option<(&str, &str)> {
-        self.auths.get(&normalize_host(host)).map(|(u, p)| (u.as_str(), p.as_str()))
-    }
-}
 
 /// How to reach registries.
 #[derive(Debug, Clone)]
@@ -133,7 +60,9 @@ impl RegistryClient {
     pub fn new(opts: RegistryOptions) -> Result<Self> {
         let mut builder = ureq::AgentBuilder::new()
             .timeout(opts.timeout)
-            .user_agent(concat!("proofmark-cosign/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("proofmark-cosign/", env!("CARGO_PKG_VERSION")))
+            // Batches talk to one registry from several threads: keep their connections.
+            .max_idle_connections_per_host(16);
         if let Some(pem) = &opts.ca_bundle_pem {
             builder = builder.tls_config(Arc::new(tls_config(pem)?));
         }
@@ -275,6 +204,7 @@ impl RegistryRepo {
             let Some(header) = resp.header("www-authenticate").map(str::to_owned) else {
                 return Ok(resp);
             };
+            drain(resp);
             let value = self.authenticate(&parse_challenge(&header), method)?;
             if let Ok(mut map) = self.inner().auth.lock() {
                 map.insert(self.auth_key(), value);
@@ -283,17 +213,19 @@ impl RegistryRepo {
     }
 
     fn authenticate(&self, challenge: &Challenge, method: &str) -> Result<String> {
-        let creds = self.inner().opts.docker_config.credentials(&self.host);
+        let creds = self.inner().opts.docker_config.credentials(&self.host)?;
         let auth_err = |reason: String| Error::Auth { host: self.host.clone(), reason };
+        let basic = |u: &str, p: &str| format!("Basic {}", STANDARD.encode(format!("{u}:{p}")));
         match challenge.scheme.as_str() {
-            "basic" => {
-                let (u, p) = creds.ok_or_else(|| {
-                    auth_err(
-                        "the registry wants basic auth and no credentials are configured".into(),
-                    )
-                })?;
-                Ok(format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))))
-            }
+            "basic" => match creds {
+                Some(Credential::Basic { username, password }) => Ok(basic(&username, &password)),
+                Some(Credential::IdentityToken(_)) => Err(auth_err(
+                    "the registry wants basic auth and only an identity token is configured".into(),
+                )),
+                None => Err(auth_err(
+                    "the registry wants basic auth and no credentials are configured".into(),
+                )),
+            },
             "bearer" => {
                 let realm = challenge
                     .params
@@ -304,17 +236,30 @@ impl RegistryRepo {
                         if method == "GET" || method == "HEAD" { "pull" } else { "pull,push" };
                     format!("repository:{}:{access}", self.repository)
                 });
-                let mut req = self.inner().agent.get(realm).query("scope", &scope);
-                if let Some(service) = challenge.params.get("service") {
-                    req = req.query("service", service);
-                }
-                if let Some((u, p)) = creds {
-                    req = req.set(
-                        "Authorization",
-                        &format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
-                    );
-                }
-                let resp = match req.call() {
+                let service = challenge.params.get("service").cloned().unwrap_or_default();
+                let result = match &creds {
+                    // OAuth2 refresh-token grant, as the docker CLI does with identity tokens.
+                    Some(Credential::IdentityToken(token)) => {
+                        self.inner().agent.post(realm).send_form(&[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", token.as_str()),
+                            ("service", &service),
+                            ("scope", &scope),
+                            ("client_id", "proofmark"),
+                        ])
+                    }
+                    _ => {
+                        let mut req = self.inner().agent.get(realm).query("scope", &scope);
+                        if !service.is_empty() {
+                            req = req.query("service", &service);
+                        }
+                        if let Some(Credential::Basic { username, password }) = &creds {
+                            req = req.set("Authorization", &basic(username, password));
+                        }
+                        req.call()
+                    }
+                };
+                let resp = match result {
                     Ok(r) => r,
                     Err(ureq::Error::Status(code, r)) => {
                         let body = preview(r);
@@ -429,7 +374,10 @@ impl ImageStore for RegistryRepo {
         let resp = self.send("GET", &url, &[("Accept", &accept)], None)?;
         match resp.status() {
             200 => {}
-            404 => return Ok(None),
+            404 => {
+                drain(resp);
+                return Ok(None);
+            }
             _ => return Err(Self::status_error("GET", &url, resp)),
         }
         let media_type = content_type(&resp);
@@ -461,6 +409,7 @@ impl ImageStore for RegistryRepo {
                 });
             }
         }
+        drain(resp);
         Ok(digest)
     }
 
@@ -491,14 +440,26 @@ impl ImageStore for RegistryRepo {
     }
 
     fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        // No `HEAD` first: signature blobs are almost always new, and the upload below costs
+        // no more requests than `HEAD` + upload. Small blobs go in the `POST` itself (the
+        // spec's single-request upload, one round trip); a registry without it (distribution
+        // 2.8) ignores the body and answers 202 with an upload session, which we complete.
         let digest = sha256_digest(bytes);
-        if self.has_blob(&digest)? {
-            return Ok(digest);
-        }
-        let url = self.url("blobs/uploads/")?;
-        let resp = self.send("POST", &url, &[], Some(&[]))?;
-        if resp.status() != 202 {
-            return Err(Self::status_error("POST", &url, resp));
+        let small = bytes.len() <= MONOLITHIC_POST_LIMIT;
+        let url = if small {
+            format!("{}?digest={}", self.url("blobs/uploads/")?, digest.replace(':', "%3A"))
+        } else {
+            self.url("blobs/uploads/")?
+        };
+        let headers = [("Content-Type", "application/octet-stream")];
+        let resp = self.send("POST", &url, &headers, Some(if small { bytes } else { &[] }))?;
+        match resp.status() {
+            201 if small => {
+                drain(resp);
+                return Ok(digest);
+            }
+            202 => {}
+            _ => return Err(Self::status_error("POST", &url, resp)),
         }
         let location = resp
             .header("location")
@@ -509,6 +470,7 @@ impl ImageStore for RegistryRepo {
                 body: "no Location header".into(),
             })?
             .to_owned();
+        drain(resp);
         let mut put_url = if location.starts_with("http://") || location.starts_with("https://") {
             location
         } else {
@@ -517,17 +479,21 @@ impl ImageStore for RegistryRepo {
         put_url.push(if put_url.contains('?') { '&' } else { '?' });
         put_url.push_str("digest=");
         put_url.push_str(&digest.replace(':', "%3A"));
-        let resp = self.send(
-            "PUT",
-            &put_url,
-            &[("Content-Type", "application/octet-stream")],
-            Some(bytes),
-        )?;
+        let resp = self.send("PUT", &put_url, &headers, Some(bytes))?;
         if resp.status() != 201 {
             return Err(Self::status_error("PUT", &put_url, resp));
         }
+        drain(resp);
         Ok(digest)
     }
+}
+
+/// Blobs up to this size are sent in the upload's first request.
+const MONOLITHIC_POST_LIMIT: usize = 64 * 1024;
+
+/// Reads what is left of a response so its connection goes back to the pool.
+fn drain(resp: ureq::Response) {
+    let _ = std::io::copy(&mut resp.into_reader().take(1 << 16), &mut std::io::sink());
 }
 
 #[cfg(test)]
@@ -546,23 +512,6 @@ mod tests {
         let c = parse_challenge(r#"Basic realm="Registry Realm""#);
         assert_eq!(c.scheme, "basic");
         assert_eq!(c.params["realm"], "Registry Realm");
-    }
-
-    #[test]
-    fn docker_config() {
-        let json = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNzOndvcmQ="},"127.0.0.1:5000":{"username":"u","password":"p"},"empty":{"auth":""}}}"#;
-        let cfg = DockerConfig::parse(json).unwrap();
-        assert_eq!(cfg.credentials("index.docker.io"), Some(("user", "pass:word")));
-        assert_eq!(cfg.credentials("127.0.0.1:5000"), Some(("u", "p")));
-        assert_eq!(cfg.credentials("ghcr.io"), None);
-        assert!(!format!("{cfg:?}").contains("pass"));
-        for bad in [
-            &b"{"[..],
-            br#"{"auths":{"h":{"auth":"!!"}}}"#,
-            br#"{"auths":{"h":{"auth":"bm9jb2xvbg=="}}}"#,
-        ] {
-            assert!(matches!(DockerConfig::parse(bad), Err(Error::DockerConfig(_))));
-        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Signing: payload, signature, and a safe append to the `sha256-<hex>.sig` manifest.
+//! Signing: payload, signature, and a safe append to the `sha256-<hex>.sig` manifest, one
+//! manifest at a time or as a batch sharing one confirmation wait ([`sign_many`]).
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -16,6 +17,13 @@ use crate::manifest::{
 use crate::payload::payload_bytes;
 use crate::store::ImageStore;
 
+/// How much longer than our own read-to-`PUT` time we wait before the confirming read-back.
+/// A racer that read the manifest just before our `PUT` landed writes within one of its own
+/// rounds; racers do the same work as we do, so theirs take about as long as ours. The factor
+/// tolerates a racer twice as slow as us. See
+/// minutes/2026-11-28-cosign-append-confirmation.md.
+const CONFIRM_FACTOR: u32 = 2;
+
 /// How to sign.
 #[derive(Debug, Clone)]
 pub struct SignOptions {
@@ -25,8 +33,12 @@ pub struct SignOptions {
     pub recursive: bool,
     /// Read-modify-write rounds before giving up when other signers race us.
     pub max_attempts: u32,
-    /// How long to wait before the second read-back that confirms our layer survived.
+    /// The shortest wait between our `PUT` and the read-back that confirms our layer survived.
+    /// The wait actually used for a manifest is the longer of this and twice its measured
+    /// read-to-`PUT` time; a batch reads back once the last of those waits has passed.
     pub settle: Duration,
+    /// How many manifests of a batch are read and written at the same time.
+    pub parallelism: usize,
 }
 
 impl Default for SignOptions {
@@ -35,7 +47,8 @@ impl Default for SignOptions {
             annotations: BTreeMap::new(),
             recursive: false,
             max_attempts: 12,
-            settle: Duration::from_millis(200),
+            settle: Duration::from_millis(10),
+            parallelism: 8,
         }
     }
 }
@@ -43,6 +56,8 @@ impl Default for SignOptions {
 /// What signing one manifest did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
+    /// Where the signature manifest is ([`ImageStore::describe`]).
+    pub signatures: String,
     /// The digest that was signed.
     pub image_digest: String,
     /// The signature tag (`sha256-<hex>.sig`).
@@ -55,6 +70,19 @@ pub struct Signed {
     pub added: bool,
     /// Read-modify-write rounds used.
     pub attempts: u32,
+}
+
+/// One image to sign with [`sign_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct SignTarget<'a> {
+    /// Where the image is.
+    pub image: &'a dyn ImageStore,
+    /// Its tag or digest in `image`.
+    pub reference: &'a str,
+    /// Where its signatures go (usually the same repository).
+    pub signatures: &'a dyn ImageStore,
+    /// The repository written into the payload (cosign: `registry/repository`, no tag).
+    pub docker_reference: &'a str,
 }
 
 /// The algorithms cosign verifies with a bare public key (it hashes with SHA-256 and uses
@@ -79,19 +107,58 @@ pub fn sign_image(
     signer: &dyn Signer,
     opts: &SignOptions,
 ) -> Result<Vec<Signed>> {
+    sign_many(&[SignTarget { image, reference, signatures, docker_reference }], signer, opts)
+}
+
+/// Signs several images as one batch: resolves them, signs every payload, writes every
+/// signature manifest (up to [`SignOptions::parallelism`] at once), then waits **once** for
+/// the whole batch before reading the manifests back, and repeats only for the manifests whose
+/// layer was lost to a concurrent writer.
+///
+/// Returns one [`Signed`] per distinct manifest, in order (a manifest named twice, or both
+/// named and listed by a signed index, is signed once). Stops at the first error; manifests
+/// written before it keep their signatures.
+pub fn sign_many(
+    targets: &[SignTarget<'_>],
+    signer: &dyn Signer,
+    opts: &SignOptions,
+) -> Result<Vec<Signed>> {
     check_cosign_algorithm(signer.algorithm())?;
-    let manifest = image
-        .get_manifest(reference)?
-        .ok_or_else(|| Error::NotFound(format!("{}:{reference}", image.describe())))?;
+    let resolved = parallel(targets, opts.parallelism, |t| resolve(t, opts.recursive));
+    let mut seen = BTreeSet::new();
+    let mut pending = Vec::new();
+    for (target, digests) in targets.iter().zip(resolved) {
+        for digest in digests? {
+            if seen.insert((target.signatures.describe(), digest.clone())) {
+                pending.push(prepare(
+                    target.signatures,
+                    &digest,
+                    target.docker_reference,
+                    signer,
+                    opts,
+                )?);
+            }
+        }
+    }
+    append_all(&mut pending, opts)?;
+    Ok(pending.into_iter().map(Pending::into_signed).collect())
+}
+
+/// The manifest digests to sign for one target.
+fn resolve(t: &SignTarget<'_>, recursive: bool) -> Result<Vec<String>> {
+    let manifest = t
+        .image
+        .get_manifest(t.reference)?
+        .ok_or_else(|| Error::NotFound(format!("{}:{}", t.image.describe(), t.reference)))?;
     check_manifest_media_type("image manifest", &manifest.media_type)?;
     let mut digests = vec![manifest.digest.clone()];
-    if opts.recursive && is_index(&manifest.media_type) {
+    if recursive && is_index(&manifest.media_type) {
         for child in index_children(&manifest.bytes)? {
             check_manifest_media_type("index entry", &child.media_type)?;
             digests.push(child.digest);
         }
     }
-    digests.iter().map(|d| sign_digest(signatures, d, docker_reference, signer, opts)).collect()
+    Ok(digests)
 }
 
 /// Signs `image_digest` (already resolved) and appends the signature.
@@ -103,19 +170,73 @@ pub fn sign_digest(
     opts: &SignOptions,
 ) -> Result<Signed> {
     check_cosign_algorithm(signer.algorithm())?;
+    let mut pending = [prepare(signatures, image_digest, docker_reference, signer, opts)?];
+    append_all(&mut pending, opts)?;
+    let [one] = pending;
+    Ok(one.into_signed())
+}
+
+/// A signature layer on its way into one signature manifest.
+struct Pending<'a> {
+    store: &'a dyn ImageStore,
+    image_digest: String,
+    tag: String,
+    payload: Vec<u8>,
+    signature_b64: String,
+    layer: SignatureLayer,
+    payload_stored: bool,
+    attempts: u32,
+    /// Whether one of our rounds reached its `PUT`.
+    put_once: bool,
+    /// `Some(added)` once confirmed.
+    done: Option<bool>,
+    /// Written this round, waiting for the read-back: when the `PUT` completed, and the time
+    /// from our last read to then.
+    written: Option<(Instant, Duration)>,
+}
+
+impl Pending<'_> {
+    fn into_signed(self) -> Signed {
+        Signed {
+            signatures: self.store.describe(),
+            image_digest: self.image_digest,
+            signature_tag: self.tag,
+            payload: self.payload,
+            signature_b64: self.signature_b64,
+            added: self.done.unwrap_or(false),
+            attempts: self.attempts,
+        }
+    }
+
+    fn contained_in(&self, m: &SignatureManifest) -> bool {
+        m.layers.iter().any(|l| same_signature(l, &self.layer))
+    }
+}
+
+fn prepare<'a>(
+    store: &'a dyn ImageStore,
+    image_digest: &str,
+    docker_reference: &str,
+    signer: &dyn Signer,
+    opts: &SignOptions,
+) -> Result<Pending<'a>> {
     let tag = signature_tag(image_digest)?;
     let payload = payload_bytes(docker_reference, image_digest, &opts.annotations);
     let signature = signer.sign(&payload)?;
     let signature_b64 = STANDARD.encode(signature.as_bytes());
     let layer = new_layer(&payload, &signature_b64, &BTreeMap::new());
-    let (added, attempts) = append_layer(signatures, &tag, &payload, &layer, opts)?;
-    Ok(Signed {
+    Ok(Pending {
+        store,
         image_digest: image_digest.to_owned(),
-        signature_tag: tag,
+        tag,
         payload,
         signature_b64,
-        added,
-        attempts,
+        layer,
+        payload_stored: false,
+        attempts: 0,
+        put_once: false,
+        done: None,
+        written: None,
     })
 }
 
@@ -123,9 +244,13 @@ fn same_signature(a: &SignatureLayer, b: &SignatureLayer) -> bool {
     a.descriptor.digest == b.descriptor.digest && a.signature_b64() == b.signature_b64()
 }
 
-fn read_signature_manifest(store: &dyn ImageStore, tag: &str) -> Result<SignatureManifest> {
+/// The signature manifest at `tag` (empty when there is none) and its digest.
+fn read_signature_manifest(
+    store: &dyn ImageStore,
+    tag: &str,
+) -> Result<(Option<String>, SignatureManifest)> {
     match store.get_manifest(tag)? {
-        None => Ok(SignatureManifest::default()),
+        None => Ok((None, SignatureManifest::default())),
         Some(m) => {
             if m.media_type != OCI_MANIFEST && m.media_type != crate::manifest::DOCKER_MANIFEST {
                 return Err(Error::MediaType {
@@ -133,18 +258,18 @@ fn read_signature_manifest(store: &dyn ImageStore, tag: &str) -> Result<Signatur
                     got: m.media_type,
                 });
             }
-            SignatureManifest::parse(&m.bytes)
+            Ok((Some(m.digest), SignatureManifest::parse(&m.bytes)?))
         }
     }
 }
 
-/// Appends `layer` to the manifest at `tag`, keeping every existing layer descriptor verbatim.
+/// Appends `layer` to the manifest at `tag`, keeping every existing layer descriptor verbatim;
+/// the single-manifest form of what [`sign_many`] does. Returns `(added, attempts)`.
 ///
 /// Registries offer no compare-and-swap, so a concurrent writer can replace the manifest with
-/// one lacking our layer. We read back right after the `PUT` and twice more, each after
-/// [`SignOptions::settle`] or three times our own round's duration (whichever is longer), and
-/// start over (with backoff) if our layer is gone. This narrows the lost-update window to a
-/// writer stalled for longer than that; it cannot close it. Returns `(added, attempts)`.
+/// one lacking our layer. After the `PUT` we wait (see [`SignOptions::settle`]), read back,
+/// and start over (with backoff) if our layer is gone. This narrows the lost-update window to
+/// a writer stalled for longer than the wait; it cannot close it.
 pub fn append_layer(
     store: &dyn ImageStore,
     tag: &str,
@@ -152,53 +277,177 @@ pub fn append_layer(
     layer: &SignatureLayer,
     opts: &SignOptions,
 ) -> Result<(bool, u32)> {
-    let contains = |m: &SignatureManifest| m.layers.iter().any(|l| same_signature(l, layer));
-    let expected_payload = sha256_digest(payload);
-    let mut payload_stored = false;
-    let attempts = opts.max_attempts.max(1);
-    for attempt in 1..=attempts {
-        let round = || -> Result<Option<bool>> {
-            let started = std::time::Instant::now();
-            let mut manifest = read_signature_manifest(store, tag)?;
-            if contains(&manifest) {
-                return Ok(Some(attempt > 1));
+    let mut pending = [Pending {
+        store,
+        image_digest: String::new(),
+        tag: tag.to_owned(),
+        payload: payload.to_vec(),
+        signature_b64: String::new(),
+        layer: layer.clone(),
+        payload_stored: false,
+        attempts: 0,
+        put_once: false,
+        done: None,
+        written: None,
+    }];
+    append_all(&mut pending, opts)?;
+    Ok((pending[0].done.unwrap_or(false), pending[0].attempts))
+}
+
+/// The batch loop: write every unfinished manifest, wait once, read every one back.
+fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
+    let max_attempts = opts.max_attempts.max(1);
+    for attempt in 1..=max_attempts {
+        let last = attempt == max_attempts;
+        let writes = parallel_mut(items, opts.parallelism, |p| {
+            if p.done.is_some() {
+                return Ok(());
             }
-            if !payload_stored {
-                let d = store.put_blob(payload)?;
-                if d != expected_payload {
-                    return Err(Error::DigestMismatch {
-                        what: "payload blob".into(),
-                        expected: expected_payload.clone(),
-                        actual: d,
-                    });
+            p.attempts = attempt;
+            match write_round(p) {
+                Err(e) if is_transient(&e) && !last => {
+                    // Registries answer 5xx when concurrent writers touch the same tag
+                    // (distribution's filesystem driver reads half-written tag links): a lost
+                    // round, not a failure.
+                    p.payload_stored = false;
+                    Ok(())
                 }
+                other => other,
             }
-            manifest.layers.push(layer.clone());
-            let (bytes, config) = manifest.to_bytes();
-            store.put_blob(&config)?;
-            store.put_manifest(tag, OCI_MANIFEST, &bytes)?;
-            // A writer that read before our PUT overwrites it at most one read-modify-write
-            // round later; rounds take about as long as ours did. Wait out a few of them.
-            let settle = opts.settle.max(started.elapsed() * 3);
-            for _ in 0..2 {
-                if !contains(&read_signature_manifest(store, tag)?) {
-                    return Ok(None);
+        });
+        writes.into_iter().collect::<Result<()>>()?;
+
+        // Each manifest needs its read-back `max(settle, factor × δ)` after its own `PUT`; one
+        // sleep until the latest of those instants covers the whole batch.
+        let confirm_at = items
+            .iter()
+            .filter_map(|p| p.written)
+            .map(|(put_at, window)| put_at + opts.settle.max(window * CONFIRM_FACTOR))
+            .max();
+        if let Some(confirm_at) = confirm_at {
+            std::thread::sleep(confirm_at.saturating_duration_since(Instant::now()));
+            let reads = parallel_mut(items, opts.parallelism, |p| {
+                if p.written.take().is_none() {
+                    return Ok(());
                 }
-                std::thread::sleep(settle);
-            }
-            Ok(contains(&read_signature_manifest(store, tag)?).then_some(true))
-        };
-        match round() {
-            Ok(Some(added)) => return Ok((added, attempt)),
-            Ok(None) => payload_stored = true,
-            // Registries answer 5xx when concurrent writers touch the same tag (distribution's
-            // filesystem driver reads half-written tag links): a lost round, not a failure.
-            Err(e) if is_transient(&e) && attempt < attempts => payload_stored = false,
-            Err(e) => return Err(e),
+                match read_signature_manifest(p.store, &p.tag) {
+                    Ok((_, m)) if p.contained_in(&m) => p.done = Some(true),
+                    Ok(_) => {}
+                    Err(e) if is_transient(&e) && !last => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(())
+            });
+            reads.into_iter().collect::<Result<()>>()?;
+        }
+        if items.iter().all(|p| p.done.is_some()) {
+            return Ok(());
         }
         std::thread::sleep(backoff(attempt));
     }
-    Err(Error::Contended { tag: tag.to_owned(), attempts })
+    match items.iter().find(|p| p.done.is_none()) {
+        Some(p) => Err(Error::Contended { tag: p.tag.clone(), attempts: max_attempts }),
+        None => Ok(()),
+    }
+}
+
+/// One read-modify-write round: read the manifest, upload what it needs, read it again, and
+/// `PUT` it if it did not change meanwhile (else rebuild from the newer one, a few times).
+///
+/// The second read keeps the window in which a concurrent writer can overwrite us short (one
+/// `GET` and the `PUT`, not the blob uploads), and the wait after the `PUT` is sized from it.
+fn write_round(p: &mut Pending<'_>) -> Result<()> {
+    let (mut digest, mut manifest) = read_signature_manifest(p.store, &p.tag)?;
+    let mut config_stored = None;
+    for _ in 0..REREADS {
+        if p.contained_in(&manifest) {
+            // Already there: an identical earlier signature, or ours from a round whose
+            // read-back failed and which another writer has since carried over.
+            p.done = Some(p.put_once);
+            return Ok(());
+        }
+        manifest.layers.push(p.layer.clone());
+        let (bytes, config) = manifest.to_bytes();
+        let config_digest = sha256_digest(&config);
+        if config_stored.as_ref() != Some(&config_digest) {
+            upload_blobs(p, &config)?;
+            config_stored = Some(config_digest);
+        }
+        let started = Instant::now();
+        let (now, latest) = read_signature_manifest(p.store, &p.tag)?;
+        if now == digest {
+            p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?;
+            p.put_once = true;
+            p.written = Some((Instant::now(), started.elapsed()));
+            return Ok(());
+        }
+        // Someone wrote in between: start from what they wrote.
+        (digest, manifest) = (now, latest);
+    }
+    // Still changing: count it as a lost round; the caller backs off and retries.
+    Ok(())
+}
+
+/// How often one round re-reads a manifest that keeps changing before it backs off.
+const REREADS: usize = 3;
+
+/// Uploads the payload (once per signature) and this manifest's config, side by side.
+fn upload_blobs(p: &mut Pending<'_>, config: &[u8]) -> Result<()> {
+    let (store, payload) = (p.store, &p.payload);
+    let (payload_result, config_result) = std::thread::scope(|s| {
+        let payload_job = (!p.payload_stored).then(|| s.spawn(|| store.put_blob(payload)));
+        let config_result = store.put_blob(config);
+        let payload_result =
+            payload_job.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (payload_result, config_result)
+    });
+    if let Some(result) = payload_result {
+        let expected = sha256_digest(&p.payload);
+        let d = result?;
+        if d != expected {
+            return Err(Error::DigestMismatch { what: "payload blob".into(), expected, actual: d });
+        }
+        p.payload_stored = true;
+    }
+    config_result.map(|_| ())
+}
+
+/// Runs `f` on every item, at most `threads` at once; results in item order.
+fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 || threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<_>>())).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// [`parallel`] over mutable items.
+fn parallel_mut<T: Send, R: Send>(
+    items: &mut [T],
+    threads: usize,
+    f: impl Fn(&mut T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || threads <= 1 {
+        return items.iter_mut().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|c| s.spawn(|| c.iter_mut().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn is_transient(e: &Error) -> bool {

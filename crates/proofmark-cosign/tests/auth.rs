@@ -1,4 +1,5 @@
-//! The registry client against a scripted HTTP server: bearer-token and basic auth, size
+//! The registry client against a scripted HTTP server: bearer-token and basic auth (with
+//! credentials inline, from a real docker credential helper, or as an identity token), size
 //! limits and digest checks on what a registry sends.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -12,6 +13,7 @@ use proofmark_cosign::{DockerConfig, Error, ImageStore as _, RegistryClient, Reg
 
 const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
 const TOKEN: &str = "tok-123";
+const REFRESH: &str = "refresh-456";
 
 struct Request {
     path: String,
@@ -59,7 +61,18 @@ fn handle(stream: TcpStream, log: &Mutex<Vec<Request>>, realm: &str) {
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
         let basic = format!("Basic {}", STANDARD.encode("alice:s3cret"));
-        let (status, headers, body): (u16, Vec<String>, Vec<u8>) = if path.starts_with("/token?") {
+        let form = String::from_utf8_lossy(&body);
+        let (status, headers, body): (u16, Vec<String>, Vec<u8>) = if path == "/token" {
+            // OAuth2 refresh-token grant (identity tokens).
+            if line.starts_with("POST ")
+                && form.contains("grant_type=refresh_token")
+                && form.contains(&format!("refresh_token={REFRESH}"))
+            {
+                (200, vec![], format!(r#"{{"access_token":"{TOKEN}"}}"#).into_bytes())
+            } else {
+                (401, vec![], b"{}".to_vec())
+            }
+        } else if path.starts_with("/token?") {
             if authorization.as_deref() == Some(basic.as_str()) {
                 (200, vec![], format!(r#"{{"token":"{TOKEN}"}}"#).into_bytes())
             } else {
@@ -179,4 +192,166 @@ fn limits_and_digests() {
     assert!(matches!(repo.get_manifest(wrong), Err(Error::DigestMismatch { .. })));
     assert!(matches!(repo.get_manifest("sha256:zz"), Err(Error::InvalidDigest(_))));
     assert!(!repo.has_blob(wrong).unwrap());
+}
+
+fn client_with(addr: &str, docker_config: DockerConfig) -> RegistryClient {
+    RegistryClient::new(RegistryOptions {
+        allow_insecure: vec![addr.to_owned()],
+        docker_config,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// A folder with executable scripts, for a `PATH` that finds them.
+fn script_dir(scripts: &[(&str, &str)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = proofmark_test_support::temp_dir("cred-helpers");
+    for (name, text) in scripts {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+fn path_with(dir: &std::path::Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_owned()];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).unwrap()
+}
+
+/// `docker-credential-pass` (Debian's golang-docker-credential-helpers) over `pass` and a
+/// throw-away GnuPG home: `credsStore` and `credHelpers` both log in with basic auth.
+#[test]
+fn docker_credential_pass_helper() {
+    use proofmark_test_support::require_tool;
+    let Some(helper) = require_tool("docker-credential-pass", "golang-docker-credential-helpers")
+    else {
+        return;
+    };
+    let Some(pass) = require_tool("pass", "pass") else { return };
+    let Some(gpg) = require_tool("gpg", "gnupg") else { return };
+    let dir = proofmark_test_support::temp_dir("cred-pass");
+    let gnupg = dir.path().join("gnupg");
+    let store = dir.path().join("store");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let env = [("GNUPGHOME", gnupg.as_os_str()), ("PASSWORD_STORE_DIR", store.as_os_str())];
+    let run = |program: &std::path::Path, args: &[&str], stdin: Option<&str>| {
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .envs(env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program:?} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // gpg starts an agent for this home; stop it however the test ends.
+    struct StopAgent<'a>(&'a std::path::Path);
+    impl Drop for StopAgent<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("gpgconf")
+                .args(["--kill", "gpg-agent"])
+                .env("GNUPGHOME", self.0)
+                .status();
+        }
+    }
+    let _agent = StopAgent(&gnupg);
+    run(
+        &gpg,
+        &[
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "proofmark test <test@example.invalid>",
+            "default",
+            "default",
+            "never",
+        ],
+        None,
+    );
+    let listing = run(&gpg, &["--batch", "--list-keys", "--with-colons"], None);
+    let fingerprint =
+        listing.lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_owned();
+    run(&pass, &["init", &fingerprint], None);
+
+    let addr = serve(Arc::default());
+    let entry = format!(r#"{{"ServerURL":"{addr}","Username":"alice","Secret":"s3cret"}}"#);
+    run(&helper, &["store"], Some(&entry));
+
+    for json in [
+        r#"{"credsStore":"pass"}"#.to_owned(),
+        format!(r#"{{"credHelpers":{{"{addr}":"pass"}},"auths":{{"{addr}":{{}}}}}}"#),
+    ] {
+        let config = DockerConfig::parse(json.as_bytes())
+            .unwrap()
+            .with_helper_env("GNUPGHOME", &gnupg)
+            .with_helper_env("PASSWORD_STORE_DIR", &store);
+        let repo = client_with(&addr, config).repository(&addr, "basic");
+        assert!(repo.get_manifest("v1").unwrap().is_some(), "{json}");
+    }
+    // A registry the helper has no entry for: anonymous, so basic auth is refused.
+    let other = serve(Arc::default());
+    let config = DockerConfig::parse(br#"{"credsStore":"pass"}"#)
+        .unwrap()
+        .with_helper_env("GNUPGHOME", &gnupg)
+        .with_helper_env("PASSWORD_STORE_DIR", &store);
+    let err =
+        client_with(&other, config).repository(&other, "basic").get_manifest("v1").unwrap_err();
+    assert!(err.to_string().contains("no credentials are configured"), "{err}");
+}
+
+/// Helpers that fail, are missing, or answer an identity token.
+#[test]
+fn credential_helper_errors_and_identity_tokens() {
+    let bin = script_dir(&[
+        ("docker-credential-broken", "#!/bin/sh\necho 'vault sealed' >&2\nexit 3\n"),
+        ("docker-credential-garbage", "#!/bin/sh\necho 'not json'\n"),
+        (
+            "docker-credential-token",
+            &format!(
+                "#!/bin/sh\nread url\necho '{{\"ServerURL\":\"'$url'\",\"Username\":\"<token>\",\"Secret\":\"{REFRESH}\"}}'\n"
+            ),
+        ),
+    ]);
+    let addr = serve(Arc::default());
+    let config = |store: &str| {
+        DockerConfig::parse(format!(r#"{{"credsStore":"{store}"}}"#).as_bytes())
+            .unwrap()
+            .with_helper_env("PATH", path_with(bin.path()))
+    };
+    for (store, expected) in [
+        ("broken", "vault sealed"),
+        ("garbage", "not the expected JSON"),
+        ("proofmark-absent", "not found on PATH"),
+    ] {
+        let err = client_with(&addr, config(store))
+            .repository(&addr, "basic")
+            .get_manifest("v1")
+            .unwrap_err();
+        let Error::CredentialHelper { helper, reason } = &err else { panic!("{err}") };
+        assert_eq!(helper, &format!("docker-credential-{store}"));
+        assert!(reason.contains(expected), "{reason}");
+    }
+    // The identity token is exchanged with the refresh-token grant, then used as a bearer token.
+    let repo = client_with(&addr, config("token")).repository(&addr, "bearer");
+    assert_eq!(repo.get_manifest("v1").unwrap().unwrap().bytes, MANIFEST);
+    // Basic auth cannot use an identity token.
+    let err = client_with(&addr, config("token")).repository(&addr, "basic").get_manifest("v1");
+    assert!(matches!(err, Err(Error::Auth { .. })), "{err:?}");
 }

@@ -124,6 +124,57 @@ fn eight_concurrent_signers() {
     assert_eq!(report.layers.len(), 8);
 }
 
+/// Six signers each sign the same three images (one named twice) in one `sign_many` batch, all
+/// at once: every image ends up with all six signatures.
+#[test]
+fn concurrent_batches_lose_nothing() {
+    use proofmark_cosign::SignTarget;
+    let Some(reg) = Registry::start() else { return };
+    let client = common::client(&reg.addr());
+    let store = client.repository(&reg.addr(), "test/batch");
+    let tags = ["a", "b", "c"];
+    for tag in tags {
+        common::push_image(&store, tag, tag);
+    }
+    let reference = format!("{}/test/batch", reg.addr());
+    let signers: Vec<Arc<SoftwareSigner>> = (0..6).map(|_| Arc::new(software_key())).collect();
+    let barrier = Arc::new(std::sync::Barrier::new(signers.len()));
+    let handles: Vec<_> = signers
+        .iter()
+        .map(|signer| {
+            let (signer, barrier, store, reference) =
+                (signer.clone(), barrier.clone(), store.clone(), reference.clone());
+            std::thread::spawn(move || {
+                let targets: Vec<SignTarget<'_>> = ["a", "b", "c", "a"]
+                    .iter()
+                    .map(|tag| SignTarget {
+                        image: &store,
+                        reference: tag,
+                        signatures: &store,
+                        docker_reference: &reference,
+                    })
+                    .collect();
+                barrier.wait();
+                proofmark_cosign::sign_many(&targets, &*signer, &SignOptions::default()).unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        let signed = h.join().unwrap();
+        // `a` twice in the batch is signed once.
+        assert_eq!(signed.len(), 3);
+        assert!(signed.iter().all(|s| s.added));
+    }
+    let keys: Vec<_> = signers.iter().map(|s| s.public_key().clone()).collect();
+    let mut opts = VerifyOptions::new(keys, reference.clone());
+    opts.threshold = signers.len();
+    for tag in tags {
+        let report = verify_image(&store, tag, &store, &opts).unwrap();
+        assert_eq!(report.status, VerifyStatus::Verified, "{tag}: {}", report.summary());
+        assert_eq!(report.layers.len(), signers.len());
+    }
+}
+
 #[test]
 fn duplicate_signature_is_skipped_and_foreign_layers_are_kept() {
     use proofmark_cosign::manifest::{SIMPLE_SIGNING, SignatureLayer};

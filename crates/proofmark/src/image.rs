@@ -2,15 +2,17 @@
 //! image signatures (see docs/cosign.md).
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use proofmark_cosign::{
     DockerConfig, IdentityMode, ImageRef, ImageStore, OciLayout, RegistryClient, RegistryOptions,
-    SignOptions, VerifyOptions,
+    SignOptions, SignTarget, VerifyOptions,
 };
 use proofmark_types::{Fingerprint, KeyRef, PublicKey, Signer};
+use zeroize::Zeroizing;
 
 /// Where the password of cosign key files comes from.
 const PASSWORD_ENV: &str = "COSIGN_PASSWORD";
@@ -33,7 +35,7 @@ pub(crate) struct RegistryArgs {
 #[derive(clap::Args, Debug)]
 pub(crate) struct SignArgs {
     /// The signing key: `file:PATH` (PKCS#8 or a cosign `cosign.key`, whose password is read
-    /// from `COSIGN_PASSWORD`), `tpm:PATH`, `tpm:0x81xxxxxx`.
+    /// from `COSIGN_PASSWORD`, else asked on the terminal), `tpm:PATH`, `tpm:0x81xxxxxx`.
     #[arg(long)]
     key: KeyRef,
     /// TPM keys with a user-chosen auth value: the environment variable that holds it.
@@ -51,8 +53,10 @@ pub(crate) struct SignArgs {
     docker_reference: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]`.
-    image: String,
+    /// The images: `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]` (one or more, signed
+    /// as one batch).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
 }
 
 /// How `--identity` checks the payload's `docker-reference`.
@@ -125,10 +129,35 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
-fn password() -> anyhow::Result<String> {
-    std::env::var(PASSWORD_ENV).with_context(|| {
-        format!("set {PASSWORD_ENV} to the key password (interactive prompting is not built yet)")
-    })
+/// The password of a cosign key, as cosign finds it: `COSIGN_PASSWORD`, else a prompt on the
+/// terminal without echo (twice, compared, when `confirm`). Standard input must be a terminal
+/// for the prompt; otherwise (scripts, CI) the variable is required.
+fn password(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(value) = std::env::var_os(PASSWORD_ENV) {
+        let value = value
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{PASSWORD_ENV} is not valid UTF-8"))?;
+        return Ok(Zeroizing::new(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "the key password is needed and there is no terminal to ask it on: set \
+             {PASSWORD_ENV} to the key password"
+        );
+    }
+    let prompt = |text: &str| -> anyhow::Result<Zeroizing<String>> {
+        rpassword::prompt_password(text).map(Zeroizing::new).with_context(|| {
+            format!("cannot read the key password from the terminal (or set {PASSWORD_ENV})")
+        })
+    };
+    let first = prompt("Enter password for private key: ")?;
+    if confirm {
+        let second = prompt("Enter password for private key again: ")?;
+        if *first != *second {
+            bail!("the passwords do not match");
+        }
+    }
+    Ok(first)
 }
 
 /// The caller's docker `config.json`: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
@@ -220,7 +249,7 @@ fn open_signer(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<Box<dyn Si
         if bytes.starts_with(b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
             || bytes.starts_with(b"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----")
         {
-            let signer = proofmark_cosign::decrypt_private_key(&bytes, password()?.as_bytes())
+            let signer = proofmark_cosign::decrypt_private_key(&bytes, password(false)?.as_bytes())
                 .with_context(|| format!("cannot open the cosign key {}", path.display()))?;
             return Ok(Box::new(signer));
         }
@@ -233,30 +262,37 @@ fn open_signer(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<Box<dyn Si
 pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
     let signer = open_signer(args, tcti)?;
     proofmark_cosign::check_cosign_algorithm(signer.algorithm())?;
-    let t = open_target(&args.image, &args.registry)?;
-    let docker_reference = match (&args.docker_reference, &t.repository) {
-        (Some(r), _) | (None, Some(r)) => r.clone(),
-        (None, None) => {
-            bail!("signing an oci: layout needs --docker-reference REGISTRY/REPOSITORY")
-        }
-    };
+    let mut opened = Vec::with_capacity(args.images.len());
+    for image in &args.images {
+        let t = open_target(image, &args.registry)?;
+        let docker_reference = match (&args.docker_reference, &t.repository) {
+            (Some(r), _) | (None, Some(r)) => r.clone(),
+            (None, None) => {
+                bail!("signing an oci: layout needs --docker-reference REGISTRY/REPOSITORY")
+            }
+        };
+        opened.push((t, docker_reference));
+    }
+    let targets: Vec<SignTarget<'_>> = opened
+        .iter()
+        .map(|(t, docker_reference)| SignTarget {
+            image: t.image.as_ref(),
+            reference: &t.reference,
+            signatures: t.signatures.as_ref(),
+            docker_reference,
+        })
+        .collect();
     let opts = SignOptions {
         annotations: args.annotations.iter().cloned().collect::<BTreeMap<_, _>>(),
         recursive: args.recursive,
         ..Default::default()
     };
-    let signed = proofmark_cosign::sign_image(
-        t.image.as_ref(),
-        &t.reference,
-        t.signatures.as_ref(),
-        &docker_reference,
-        &signer,
-        &opts,
-    )
-    .with_context(|| format!("signing {}", args.image))?;
+    // One batch: the manifests are written together and confirmed after one shared wait.
+    let signed = proofmark_cosign::sign_many(&targets, &signer, &opts)
+        .with_context(|| format!("signing {}", args.images.join(" ")))?;
     for s in &signed {
         let what = if s.added { "signed" } else { "already signed (identical signature)" };
-        eprintln!("{what} {} → {}:{}", s.image_digest, t.signatures.describe(), s.signature_tag);
+        eprintln!("{what} {} → {}:{}", s.image_digest, s.signatures, s.signature_tag);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -311,7 +347,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn generate_key_pair(args: &GenerateKeyPairArgs) -> anyhow::Result<ExitCode> {
-    let password = password()?;
+    let password = password(true)?;
     let files = proofmark_cosign::generate_key_pair(password.as_bytes())?;
     let key = PathBuf::from(format!("{}.key", args.output_key_prefix));
     let public = PathBuf::from(format!("{}.pub", args.output_key_prefix));

@@ -13,13 +13,19 @@ use proofmark_test_support::temp_dir;
 const PASSWORD: &str = "test password";
 
 fn proofmark(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .args(args)
-        .current_dir(cwd)
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", cwd)
-        .output()
-        .unwrap()
+    proofmark_with_password(args, cwd, Some(PASSWORD))
+}
+
+/// Runs the binary without a terminal (standard input is /dev/null), with `COSIGN_PASSWORD`
+/// set to `password` or unset.
+fn proofmark_with_password(args: &[&str], cwd: &Path, password: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_proofmark"));
+    cmd.args(args).current_dir(cwd).env("DOCKER_CONFIG", cwd).stdin(std::process::Stdio::null());
+    match password {
+        Some(p) => cmd.env("COSIGN_PASSWORD", p),
+        None => cmd.env_remove("COSIGN_PASSWORD"),
+    };
+    cmd.output().unwrap()
 }
 
 fn code(out: &Output) -> i32 {
@@ -28,9 +34,15 @@ fn code(out: &Output) -> i32 {
 
 /// A minimal image manifest (config + one opaque layer) stored under `tag`.
 fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) -> String {
+    put_image_seeded(store, tag, "")
+}
+
+/// [`put_image`] with a layer that depends on `seed`, so the digest does too.
+fn put_image_seeded(store: &dyn proofmark_cosign::ImageStore, tag: &str, seed: &str) -> String {
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = b"not really a tarball";
+    let layer = format!("not really a tarball{seed}");
+    let layer = layer.as_bytes();
     let config_digest = store.put_blob(config).unwrap();
     let layer_digest = store.put_blob(layer).unwrap();
     let manifest = format!(
@@ -122,6 +134,37 @@ fn layout_sign_verify_policy() {
 }
 
 #[test]
+fn cosign_key_password_from_env_or_terminal() {
+    let dir = temp_dir("image-cli-password");
+    let d = dir.path();
+    let layout = proofmark_cosign::OciLayout::open_or_create(d.join("layout")).unwrap();
+    put_image(&layout, "v1");
+    let sign =
+        ["sign", "--key", "file:cosign.key", "--docker-reference", "r.io/app", "oci:layout:v1"];
+
+    // No COSIGN_PASSWORD and no terminal: a clear error, and nothing written.
+    let out = proofmark_with_password(&["generate-key-pair"], d, None);
+    assert_eq!(code(&out), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no terminal") && stderr.contains("set COSIGN_PASSWORD"), "{stderr}");
+    assert!(!d.join("cosign.key").exists() && !d.join("cosign.pub").exists());
+
+    // From the environment.
+    ok(proofmark_with_password(&["generate-key-pair"], d, Some("from env")));
+    let out = proofmark_with_password(&sign, d, None);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set COSIGN_PASSWORD"));
+    let out = proofmark_with_password(&sign, d, Some("wrong"));
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong password"));
+    ok(proofmark_with_password(&sign, d, Some("from env")));
+    ok(proofmark(
+        &["verify", "--key", "cosign.pub", "--docker-reference", "r.io/app", "oci:layout:v1"],
+        d,
+    ));
+}
+
+#[test]
 fn registry_sign_verify() {
     let Some(reg) = Registry::start() else { return };
     let dir = temp_dir("image-cli-reg");
@@ -145,6 +188,23 @@ fn registry_sign_verify() {
     let summary =
         ok(proofmark(&[&["verify", "--key", "signing.pub"][..], &insecure, &[&image]].concat(), d));
     assert!(summary.contains("verified (1 of 1 required keys)"), "{summary}");
+    // Several images in one command: one batch.
+    put_image_seeded(&client.repository(&reg.addr(), "cli/app"), "v2", "2");
+    put_image(&client.repository(&reg.addr(), "cli/other"), "v1");
+    let second = format!("{}/cli/app:v2", reg.addr());
+    let third = format!("{}/cli/other:v1", reg.addr());
+    let out = proofmark(
+        &[&["sign", "--key", "file:signing.key"][..], &insecure, &[&image, &second, &third]]
+            .concat(),
+        d,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert_eq!(stderr.matches("already signed (identical signature)").count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("signed ")).count(), 2, "{stderr}");
+    for img in [&second, &third] {
+        ok(proofmark(&[&["verify", "--key", "signing.pub"][..], &insecure, &[img]].concat(), d));
+    }
     // Without --allow-insecure the client insists on HTTPS: an error (1), not "invalid".
     assert_eq!(code(&proofmark(&["verify", "--key", "signing.pub", &image], d)), 1);
 }
