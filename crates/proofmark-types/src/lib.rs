@@ -40,6 +40,7 @@
 mod algorithm;
 mod digest;
 mod keyref;
+mod modinv;
 mod prepared;
 mod public_key;
 mod serde_str;

@@ -140,6 +140,61 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Arbitrary `r` and `s` (random, zero, at or just above `n`, all ones): a `Signature` holds
+    /// them only when both are in `1..n`, and then both verifiers reject them alike.
+    #[test]
+    fn arbitrary_scalars_are_rejected_alike(
+        curve in 0..CURVES.len(),
+        seed in seed(),
+        r_kind in 0..5usize,
+        s_kind in 0..5usize,
+        r_random in proptest::collection::vec(any::<u8>(), 48),
+        s_random in proptest::collection::vec(any::<u8>(), 48),
+        small in 0..3u8,
+    ) {
+        let algorithm = CURVES[curve];
+        let verifier = signer_verifier(algorithm, &seed);
+        let size = algorithm.hash().output_size();
+        let n = hex::decode(match algorithm {
+            SignatureAlgorithm::EcdsaP256Sha256 => N_P256,
+            _ => N_P384,
+        })
+        .unwrap();
+        let scalar = |kind: usize, random: &[u8]| -> (Vec<u8>, bool) {
+            match kind {
+                0 => (random[..size].to_vec(), random[..size] < n[..] && random[..size].iter().any(|&b| b != 0)),
+                1 => (vec![0; size], false),
+                2 => (n.clone(), false),
+                3 => {
+                    let mut above = n.clone();
+                    *above.last_mut().unwrap() += small + 1;
+                    (above, false)
+                }
+                _ => (vec![0xff; size], false),
+            }
+        };
+        let ((r, r_ok), (s, s_ok)) = (scalar(r_kind, &r_random), scalar(s_kind, &s_random));
+        let digest = Digest::new(algorithm.hash(), &r_random[..size]).unwrap();
+        match Signature::from_scalars(algorithm, &r, &s) {
+            Ok(sig) => {
+                prop_assert!(r_ok && s_ok);
+                prop_assert_eq!(both(&verifier, &digest, &sig), Err(VerifyError::BadSignature));
+            }
+            Err(e) => {
+                prop_assert!(!(r_ok && s_ok), "{e}");
+                prop_assert_eq!(e, proofmark_types::SignatureError::ScalarOutOfRange(algorithm));
+            }
+        }
+    }
+}
+
+/// The group orders, big-endian (SEC 2 §2.4.2 and §2.5.1).
+const N_P256: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+const N_P384: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
+
 fn signer_verifier(algorithm: SignatureAlgorithm, seed: &[u8; 48]) -> PreparedVerifier {
     PreparedVerifier::new(signer(algorithm, seed).public_key(), algorithm).unwrap()
 }
