@@ -31,8 +31,10 @@ const GOALS: &[(&str, &str, &str, f64)] = &[
     ("verify_p256_prepared", "proofmark", "baseline", 1.0 / 3.0),
     ("verify_p384_prepared", "proofmark", "baseline", 1.0 / 3.0),
     ("verify_p256", "proofmark", "baseline", 1.10),
-    // proofmark-tpm (issue 4): TpmSigner within 10 % of bare tss-esapi signing.
-    ("tpm_sign", "proofmark", "baseline", 1.10),
+    // proofmark-tpm (issue 4): TpmSigner within 10 % of bare tss-esapi signing, judged on the
+    // bench's paired medians (criterion's `tpm_sign` means are taken a minute apart and drift
+    // with the machine's load; they are printed without a goal).
+    ("tpm_sign_interleaved", "proofmark", "baseline", 1.10),
     // proofmark-deps (issue 3): the staged probe >= 5x faster than a fresh build per version.
     ("probe_30_versions", "proofmark", "baseline", 0.20),
     // proofmark-cosign (issue 5): no slower than sigstore-rs.
@@ -84,7 +86,9 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     cmd::run(&mut cargo)?;
 
     let dir = crate::project_root().join("target/criterion");
-    let estimates = read_estimates(&dir, started)?;
+    let mut estimates = read_estimates(&dir, started)?;
+    estimates
+        .extend(read_paired(&crate::project_root().join("target/tmp/proofmark-bench"), started)?);
     let ratios = ratios(&estimates);
     println!("\n{}", table(&ratios));
     let json = serde_json::json!(
@@ -102,6 +106,32 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", out.display()))?;
     println!("ratios written to {}", out.display());
     Ok(())
+}
+
+/// Paired medians benches recorded with `proofmark_test_support::bench::record` since `since`.
+fn read_paired(dir: &Path, since: SystemTime) -> anyhow::Result<Vec<Estimate>> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(found) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let fresh = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since);
+        if !fresh || path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let field = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (Some(group), Some(function), Some(mean_ns)) =
+            (field("group"), field("function"), value.get("mean_ns").and_then(Value::as_f64))
+        else {
+            anyhow::bail!("{} is not a recorded measurement", path.display());
+        };
+        found.push(Estimate { group, function, mean_ns });
+    }
+    found.sort_by(|a, b| (&a.group, &a.function).cmp(&(&b.group, &b.function)));
+    Ok(found)
 }
 
 /// Every criterion result under `dir` written since `since` (this run's results only).
@@ -258,12 +288,33 @@ mod tests {
         expect_test::expect![[r#"
             group                        subject    vs             subject   reference   ratio  goal
             software_sign_p256           proofmark  baseline        105 ns      100 ns   1.050  <= 1.10 met
-            tpm_sign                     proofmark  baseline     500.00 µs   400.00 µs   1.250  <= 1.10 MISSED
+            tpm_sign                     proofmark  baseline     500.00 µs   400.00 µs   1.250  -
             changelog_full               proofmark  baseline        2.00 s      9.00 s   0.222  <= 0.33 met
             changelog_full               proofmark  git_log         2.00 s      1.50 s   1.333  <= 2.00 met
             changelog_full               git_log    baseline        1.50 s      9.00 s   0.167  -
         "#]]
         .assert_eq(&table);
+    }
+
+    #[test]
+    fn paired_medians_are_judged_like_criterion_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let since = SystemTime::now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for (function, ns) in [("baseline", 600_000.0), ("proofmark", 630_000.0)] {
+            std::fs::write(
+                dir.path().join(format!("tpm_sign_interleaved.{function}.json")),
+                format!(r#"{{"group":"tpm_sign_interleaved","function":"{function}","mean_ns":{ns}}}"#),
+            )
+            .unwrap();
+        }
+        let got = read_paired(dir.path(), since).unwrap();
+        let table = table(&ratios(&got));
+        expect_test::expect![[r#"
+            group                        subject    vs             subject   reference   ratio  goal
+            tpm_sign_interleaved         proofmark  baseline     630.00 µs   600.00 µs   1.050  <= 1.10 met
+        "#]].assert_eq(&table);
+        assert!(read_paired(&dir.path().join("absent"), since).unwrap().is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@ impl CargoRegistry {
         let dir = crate::temp_dir("cargo-registry");
         for _ in 0..10 {
             let port = crate::net::free_port();
-            let Ok(mut child) = Command::new(&program)
+            let Ok(mut child) = crate::isolate(&mut Command::new(&program))
                 .arg("--addr")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg(dir.path().join("index"))

@@ -38,6 +38,7 @@ pub fn invoke(
     });
     args[method] = member;
     let mut cmd = Command::new(plugin);
+    crate::isolate(&mut cmd);
     cmd.arg("v1").arg(args.to_string());
     configure(&mut cmd);
     let mut child = cmd

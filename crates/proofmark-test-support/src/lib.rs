@@ -12,6 +12,7 @@
 // Panicking with a message is how a test harness reports a broken environment.
 #![allow(clippy::panic, clippy::expect_used, clippy::print_stderr)]
 
+pub mod bench;
 pub mod cargo_registry;
 pub mod history;
 pub mod kms;
@@ -22,6 +23,35 @@ pub mod swtpm;
 pub mod tools;
 
 use std::path::PathBuf;
+use std::process::Command;
+
+/// Makes `cmd`'s child close every inherited descriptor above stderr when it execs.
+///
+/// libtss2's socket TCTI opens its sockets without close-on-exec. Tests run in parallel
+/// threads of one process, so a server another test spawns (an swtpm, a registry) would
+/// inherit a test's open TPM connection and keep it alive after the test closed it; swtpm
+/// serves one connection at a time, so that test's next client then hangs. Every process the
+/// harness starts goes through this.
+#[allow(unsafe_code, reason = "pre_exec is unsafe; the closure only makes async-signal-safe calls")]
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the closure runs between fork and exec and only makes raw system calls that
+    // are async-signal-safe (close_range, fcntl); it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            // CLOSE_RANGE_CLOEXEC (Linux 5.11): mark, do not close, so that std's own
+            // exec-error pipe still works if exec fails.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            let done = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            if done != 0 {
+                for fd in 3..4096 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        })
+    }
+}
 
 /// The variable that turns a missing external tool from a skip into a failure.
 pub const REQUIRE_EXTERNAL_VAR: &str = "PROOFMARK_REQUIRE_EXTERNAL";
@@ -126,4 +156,33 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .prefix(&format!("proofmark-{prefix}-"))
         .tempdir()
         .expect("create a temporary directory")
+}
+
+#[cfg(test)]
+mod isolate_tests {
+    use std::os::fd::AsRawFd as _;
+    use std::process::Command;
+
+    /// What a child sees of the parent's descriptors, with and without `isolate`.
+    #[test]
+    #[allow(unsafe_code, reason = "dup makes a descriptor without close-on-exec, as libtss2 does")]
+    fn children_do_not_inherit_descriptors() {
+        let file = std::fs::File::open("/dev/null").unwrap_or_else(|e| panic!("{e}"));
+        // SAFETY: dup of a valid descriptor; closed below.
+        let leaky = unsafe { libc::dup(file.as_raw_fd()) };
+        assert!(leaky > 2, "dup failed");
+        let listed = |isolated: bool| {
+            let mut cmd = Command::new("ls");
+            cmd.arg("/proc/self/fd");
+            if isolated {
+                super::isolate(&mut cmd);
+            }
+            let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+            String::from_utf8_lossy(&out.stdout).lines().any(|l| l == leaky.to_string())
+        };
+        assert!(listed(false), "without isolate the child inherits fd {leaky}");
+        assert!(!listed(true), "with isolate it must not");
+        // SAFETY: our own descriptor, closed once.
+        unsafe { libc::close(leaky) };
+    }
 }

@@ -48,7 +48,7 @@ impl ParsecService {
             .append(true)
             .open(self.log_path())
             .expect("open the Parsec log");
-        let child = Command::new(&self.program)
+        let child = crate::isolate(&mut Command::new(&self.program))
             .arg("--config")
             .arg(self.dir.path().join("config.toml"))
             .current_dir(self.dir.path())
@@ -121,6 +121,7 @@ impl ParsecService {
     pub fn parsec_tool(&self) -> Option<Command> {
         let program = crate::tools::cargo_tool("parsec-tool")?;
         let mut cmd = Command::new(program);
+        crate::isolate(&mut cmd);
         cmd.env("PARSEC_SERVICE_ENDPOINT", self.endpoint());
         Some(cmd)
     }

@@ -34,7 +34,7 @@ impl Registry {
             std::fs::write(&config, config_yaml(&dir.path().join("storage"), port))
                 .expect("write the registry config");
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
-            let mut child = Command::new(&program)
+            let mut child = crate::isolate(&mut Command::new(&program))
                 .arg("serve")
                 .arg(&config)
                 .stdin(Stdio::null())

@@ -62,7 +62,7 @@ impl Swtpm {
 
     /// Runs swtpm on `port`/`port + 1` and waits until it accepts connections.
     fn launch(&mut self, port: u16) -> bool {
-        let child = Command::new("swtpm")
+        let child = crate::isolate(&mut Command::new("swtpm"))
             .args(["socket", "--tpm2"])
             .arg("--tpmstate")
             .arg(format!("dir={}", self.state_dir.display()))
@@ -146,6 +146,7 @@ impl Swtpm {
     pub fn tpm2_tool(&self, program: &str) -> Option<Command> {
         let path = crate::require_tool(program, "tpm2-tools")?;
         let mut cmd = Command::new(path);
+        crate::isolate(&mut cmd);
         cmd.env("TPM2TOOLS_TCTI", self.tcti());
         Some(cmd)
     }
