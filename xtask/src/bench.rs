@@ -304,7 +304,9 @@ mod tests {
         for (function, ns) in [("baseline", 600_000.0), ("proofmark", 630_000.0)] {
             std::fs::write(
                 dir.path().join(format!("tpm_sign_interleaved.{function}.json")),
-                format!(r#"{{"group":"tpm_sign_interleaved","function":"{function}","mean_ns":{ns}}}"#),
+                format!(
+                    r#"{{"group":"tpm_sign_interleaved","function":"{function}","mean_ns":{ns}}}"#
+                ),
             )
             .unwrap();
         }
