@@ -516,7 +516,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         let decision = options.overrides.iter().rev().find(|o| o.crate_name == name);
         let inferred = candidate.commits.iter().map(|(c, _)| c.level).max();
         let exact = matches!(decision.map(|o| &o.decision), Some(Override::Version(_)));
-        if let Some(id) = options.pre.as_deref().filter(|_| !exact) {
+        let (next, bump_level, reason) = if let Some(id) = options.pre.as_deref().filter(|_| !exact)
+        {
             let forced = match decision.map(|o| &o.decision) {
                 Some(Override::Level(level)) => Some(*level),
                 _ => None,
@@ -558,75 +559,59 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                 }
             };
             let next = bump::candidate(&target, candidate.last.as_ref().map(|l| &l.version), id);
-            let level = levels.get(&name).copied().unwrap_or(0);
-            releases.insert(
-                name.clone(),
-                CrateRelease {
-                    tag: template.render(&name, &next),
-                    name,
-                    current_version: package.version.clone(),
-                    last_release: candidate.last.clone(),
-                    reason: format!("{why}; release candidate of {target}"),
-                    next_version: next,
-                    bump: bump_level,
-                    level,
-                    dir: package.dir.clone(),
-                    commits: candidate.commits.iter().map(|(c, _)| c.clone()).collect(),
-                    changelog_path: join(&package.dir, "CHANGELOG.md"),
-                    changelog: String::new(),
-                    files: Vec::new(),
-                    section: None,
-                },
-            );
-            continue;
-        }
-        let (next, bump_level, reason) = match (&candidate.last, decision.map(|o| &o.decision)) {
-            (last, Some(Override::Version(version))) => {
-                if let Some(last) = last.as_ref().filter(|l| *version <= l.version) {
-                    return Err(Error::OverrideNotGreater {
-                        name,
-                        requested: version.clone(),
-                        released: last.version.clone(),
-                    });
+            (next, bump_level, format!("{why}; release candidate of {target}"))
+        } else {
+            match (&candidate.last, decision.map(|o| &o.decision)) {
+                (last, Some(Override::Version(version))) => {
+                    if let Some(last) = last.as_ref().filter(|l| *version <= l.version) {
+                        return Err(Error::OverrideNotGreater {
+                            name,
+                            requested: version.clone(),
+                            released: last.version.clone(),
+                        });
+                    }
+                    (version.clone(), None, format!("override: version {version}"))
                 }
-                (version.clone(), None, format!("override: version {version}"))
-            }
-            (None, Some(Override::Level(level))) => (
-                bump::apply(&package.version, *level),
-                Some(*level),
-                format!("override: {level} bump of the unreleased version {}", package.version),
-            ),
-            (Some(last), Some(Override::Level(level))) => (
-                bump::apply(&last.version, *level),
-                Some(*level),
-                format!("override: {level} bump"),
-            ),
-            (None, None) => match &candidate.last_any {
-                // Only candidates were released: this is their final release.
-                Some(any) if !any.version.pre.is_empty() => (
-                    bump::finished(&any.version).max(bump::finished(&package.version)),
-                    None,
-                    format!("final release after {}", any.tag),
+                (None, Some(Override::Level(level))) => (
+                    bump::apply(&package.version, *level),
+                    Some(*level),
+                    format!("override: {level} bump of the unreleased version {}", package.version),
                 ),
-                _ => (package.version.clone(), None, "first release (no release tag)".to_owned()),
-            },
-            (Some(last), None) => {
-                let Some(level) = inferred else {
-                    unchanged.push(UnchangedCrate {
-                        name,
-                        version: package.version.clone(),
-                        reason: format!("no commits since {}", last.tag),
-                    });
-                    continue;
-                };
-                let effective = options.rules.effective(&last.version, level);
-                let computed = bump::apply(&last.version, effective);
-                let why = describe_inference(&candidate.commits, level, effective);
-                if package.version > last.version && package.version >= computed {
-                    let reason = format!("{why}; the manifest is already at {}", package.version);
-                    (package.version.clone(), Some(effective), reason)
-                } else {
-                    (computed, Some(effective), why)
+                (Some(last), Some(Override::Level(level))) => (
+                    bump::apply(&last.version, *level),
+                    Some(*level),
+                    format!("override: {level} bump"),
+                ),
+                (None, None) => match &candidate.last_any {
+                    // Only candidates were released: this is their final release.
+                    Some(any) if !any.version.pre.is_empty() => (
+                        bump::finished(&any.version).max(bump::finished(&package.version)),
+                        None,
+                        format!("final release after {}", any.tag),
+                    ),
+                    _ => {
+                        (package.version.clone(), None, "first release (no release tag)".to_owned())
+                    }
+                },
+                (Some(last), None) => {
+                    let Some(level) = inferred else {
+                        unchanged.push(UnchangedCrate {
+                            name,
+                            version: package.version.clone(),
+                            reason: format!("no commits since {}", last.tag),
+                        });
+                        continue;
+                    };
+                    let effective = options.rules.effective(&last.version, level);
+                    let computed = bump::apply(&last.version, effective);
+                    let why = describe_inference(&candidate.commits, level, effective);
+                    if package.version > last.version && package.version >= computed {
+                        let reason =
+                            format!("{why}; the manifest is already at {}", package.version);
+                        (package.version.clone(), Some(effective), reason)
+                    } else {
+                        (computed, Some(effective), why)
+                    }
                 }
             }
         };

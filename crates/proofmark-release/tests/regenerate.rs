@@ -4,20 +4,13 @@
 #![allow(clippy::unwrap_used, reason = "a panic is the test's failure report")]
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use expect_test::expect;
 use proofmark_release::history::Repo;
 use proofmark_release::regenerate::regenerate;
 use proofmark_release::{Date, PlanOptions, Workspace};
+use proofmark_test_support::cargo_registry::git;
 use proofmark_test_support::history::Synthetic;
-
-fn git(git: &Path, dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(git).current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The abbreviated ids (seven hex digits in parentheses) in `text`.
 fn ids(text: &str) -> BTreeSet<String> {
@@ -45,8 +38,7 @@ fn every_release_section_lists_what_git_says_the_tag_added() {
     let options = PlanOptions::new(Date::new(2026, 11, 28).unwrap());
     let regenerated = regenerate(&workspace, &repo, &options).unwrap();
     assert!(regenerated.warnings.is_empty(), "{:?}", regenerated.warnings);
-    let total: usize =
-        git(&git_path, dir, &["rev-list", "--count", "HEAD"]).trim().parse().unwrap();
+    let total: usize = git(dir, &["rev-list", "--count", "HEAD"]).trim().parse().unwrap();
     assert_eq!(regenerated.commits, total);
     assert_eq!(regenerated.crates.len(), 3);
     for (k, changelog) in regenerated.crates.iter().enumerate() {
@@ -83,7 +75,7 @@ fn every_release_section_lists_what_git_says_the_tag_added() {
             args.extend(["--", &dir_arg]);
             // Chores (the first commit, release commits) make no entry; every other commit that
             // changed the folder makes one.
-            let expected: BTreeSet<String> = git(&git_path, dir, &args)
+            let expected: BTreeSet<String> = git(dir, &args)
                 .lines()
                 .filter(|l| !l[8..].starts_with("chore"))
                 .map(|l| l[..7].to_owned())
