@@ -84,6 +84,19 @@ fn push_images(repo: &RegistryRepo) -> Vec<String> {
         .collect()
 }
 
+/// sigstore-rs's own cosign signing of one image: `triangulate`, a `SignatureLayer`, the
+/// signer's constraint, `push_signature`.
+async fn sigstore_sign(
+    client: &mut sigstore::cosign::Client,
+    signer: &PrivateKeySigner,
+    image: &OciReference,
+) {
+    let (sig_ref, digest) = client.triangulate(image, &Auth::Anonymous).await.unwrap();
+    let mut layer = sigstore::cosign::SignatureLayer::new_unsigned(image, &digest).unwrap();
+    signer.add_constraint(&mut layer).unwrap();
+    client.push_signature(None, &Auth::Anonymous, &sig_ref, vec![layer]).await.unwrap();
+}
+
 fn sigstore_client(addr: &str) -> sigstore::cosign::Client {
     let cfg = ClientConfig {
         protocol: ClientProtocol::HttpsExcept(vec![addr.to_owned()]),
@@ -114,16 +127,7 @@ fn benches(c: &mut Criterion) {
                 rt.block_on(async {
                     for i in 0..IMAGES {
                         let image: OciReference = format!("{repository}:v{i}").parse().unwrap();
-                        let (sig_ref, digest) =
-                            client.triangulate(&image, &Auth::Anonymous).await.unwrap();
-                        let mut layer =
-                            sigstore::cosign::SignatureLayer::new_unsigned(&image, &digest)
-                                .unwrap();
-                        signer.add_constraint(&mut layer).unwrap();
-                        client
-                            .push_signature(None, &Auth::Anonymous, &sig_ref, vec![layer])
-                            .await
-                            .unwrap();
+                        sigstore_sign(&mut client, &signer, &image).await;
                     }
                 });
             },
@@ -163,17 +167,7 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             || push_images(&f.repo),
             |_| {
-                rt.block_on(async {
-                    let (sig_ref, digest) =
-                        client.triangulate(&image, &Auth::Anonymous).await.unwrap();
-                    let mut layer =
-                        sigstore::cosign::SignatureLayer::new_unsigned(&image, &digest).unwrap();
-                    signer.add_constraint(&mut layer).unwrap();
-                    client
-                        .push_signature(None, &Auth::Anonymous, &sig_ref, vec![layer])
-                        .await
-                        .unwrap();
-                });
+                rt.block_on(sigstore_sign(&mut client, &signer, &image));
             },
             criterion::BatchSize::PerIteration,
         );

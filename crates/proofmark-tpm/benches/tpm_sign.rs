@@ -76,6 +76,23 @@ fn raw_context(tcti: &Tcti) -> (Context, KeyHandle) {
     (ctx, primary)
 }
 
+/// A raw tss-esapi context with `key` loaded under the primary (which is flushed again, as
+/// swtpm has few object slots) and its auth value set: the bare baseline's starting point.
+fn loaded_key(tcti: &Tcti, key: &KeyFile) -> (Context, KeyHandle) {
+    let (mut ctx, primary) = raw_context(tcti);
+    let handle = ctx
+        .execute_with_session(Some(AuthSession::Password), |c| {
+            c.load(primary, key.private().clone(), key.public().clone())
+        })
+        .unwrap();
+    ctx.flush_context(primary.into()).unwrap();
+    if let StoredAuth::Random(auth) = key.auth() {
+        let auth = proofmark_tpm::tss_esapi::structures::Auth::try_from(auth.expose()).unwrap();
+        ctx.tr_set_auth(handle.into(), auth).unwrap();
+    }
+    (ctx, handle)
+}
+
 fn null_ticket() -> HashcheckTicket {
     HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
         tag: TPM2_ST_HASHCHECK,
@@ -89,17 +106,7 @@ fn bench_sign(c: &mut Criterion, tcti: &Tcti, key: &KeyFile) {
     let digest = Digest::compute(HashAlgorithm::Sha256, b"proofmark bench");
     let mut group = c.benchmark_group("tpm_sign");
     {
-        let (mut ctx, primary) = raw_context(tcti);
-        let handle = ctx
-            .execute_with_session(Some(AuthSession::Password), |c| {
-                c.load(primary, key.private().clone(), key.public().clone())
-            })
-            .unwrap();
-        ctx.flush_context(primary.into()).unwrap();
-        if let StoredAuth::Random(auth) = key.auth() {
-            let auth = proofmark_tpm::tss_esapi::structures::Auth::try_from(auth.expose()).unwrap();
-            ctx.tr_set_auth(handle.into(), auth).unwrap();
-        }
+        let (mut ctx, handle) = loaded_key(tcti, key);
         let scheme =
             SignatureScheme::EcDsa { hash_scheme: HashScheme::new(HashingAlgorithm::Sha256) };
         let ticket = null_ticket();
@@ -137,17 +144,7 @@ fn bench_sign(c: &mut Criterion, tcti: &Tcti, key: &KeyFile) {
 fn interleaved_sign(tcti: &Tcti, key: &KeyFile) {
     const ROUNDS: usize = 400;
     let digest = Digest::compute(HashAlgorithm::Sha256, b"proofmark bench");
-    let (mut ctx, primary) = raw_context(tcti);
-    let handle = ctx
-        .execute_with_session(Some(AuthSession::Password), |c| {
-            c.load(primary, key.private().clone(), key.public().clone())
-        })
-        .unwrap();
-    ctx.flush_context(primary.into()).unwrap();
-    if let StoredAuth::Random(auth) = key.auth() {
-        let auth = proofmark_tpm::tss_esapi::structures::Auth::try_from(auth.expose()).unwrap();
-        ctx.tr_set_auth(handle.into(), auth).unwrap();
-    }
+    let (mut ctx, handle) = loaded_key(tcti, key);
     let scheme = SignatureScheme::EcDsa { hash_scheme: HashScheme::new(HashingAlgorithm::Sha256) };
     let ticket = null_ticket();
     let tss_digest = TssDigest::try_from(digest.as_bytes()).unwrap();
