@@ -156,6 +156,7 @@ impl Fixture {
             policy: Policy::default(),
             shard: None,
             cache_dir: None,
+            require_published: true,
         }
     }
 

@@ -62,6 +62,30 @@ pub enum Error {
     /// A target named on the command line is not `CRATE`, `CRATE@VERSION` or `CRATE@REQ`.
     #[error("invalid target `{0}`: expected CRATE, CRATE@VERSION or CRATE@REQ")]
     InvalidTarget(String),
+    /// A target names a crate the index does not have, in any spelling the registry treats as
+    /// the same crate.
+    #[error(
+        "`{name}` is not published in {registry} (looked up as crates.io does: case and `-`/`_` \
+         ignored); check the name, or pass `--registry NAME` for a crate of an alternate registry"
+    )]
+    NotPublished {
+        /// The name as given.
+        name: String,
+        /// The index read.
+        registry: String,
+    },
+    /// A target's version or requirement matches none of the crate's published versions.
+    #[error("`{target}` matches no version in {registry}, which has {available}; {hint}")]
+    NoMatchingVersion {
+        /// The target as given (`name@99.0.0`, `name@^2`).
+        target: String,
+        /// The index read.
+        registry: String,
+        /// The versions the index has, oldest first (`1.0.0, 1.1.0 (yanked)`).
+        available: String,
+        /// What to write instead.
+        hint: String,
+    },
     /// A `--shard` value is not `I/N` with 1 <= I <= N.
     #[error("invalid shard `{0}`: expected I/N with 1 <= I <= N")]
     InvalidShard(String),

@@ -258,6 +258,27 @@ pub fn index_path(name: &str) -> String {
     }
 }
 
+/// The spellings of `name` that are the same crate for the registry, `name` itself first: every
+/// choice of `-` or `_` at each separator (with up to 6 separators, as cargo tries them; beyond
+/// that, all `-` and all `_`). Case needs no variants: index paths are lowercase.
+pub fn registry_spellings(name: &str) -> Vec<String> {
+    let separators: Vec<usize> =
+        name.char_indices().filter(|(_, c)| *c == '-' || *c == '_').map(|(i, _)| i).collect();
+    let mut spellings = vec![name.to_owned(), name.replace('_', "-"), name.replace('-', "_")];
+    if separators.len() <= 6 {
+        for choice in 0u32..(1 << separators.len()) {
+            let mut bytes = name.as_bytes().to_vec();
+            for (bit, at) in separators.iter().enumerate() {
+                bytes[*at] = if choice & (1 << bit) == 0 { b'-' } else { b'_' };
+            }
+            spellings.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    spellings.retain(|s| seen.insert(s.clone()));
+    spellings
+}
+
 /// Parses the text of an index file (one JSON object per line, blank lines ignored).
 pub fn parse_index_file(krate: &str, text: &str) -> Result<Vec<IndexEntry>> {
     text.lines()
@@ -307,6 +328,19 @@ impl Index {
             cache.insert(key, Arc::clone(&entries));
         }
         Ok(entries)
+    }
+
+    /// Every version of the crate the registry knows as `name`, looked up as crates.io and
+    /// cargo do: case and `-` versus `_` do not tell crates apart, so `Serde_JSON` finds
+    /// `serde_json` and `my_crate` finds `my-crate`. The entries carry the published spelling.
+    pub fn versions_by_registry_name(&self, name: &str) -> Result<Arc<Vec<IndexEntry>>> {
+        for spelling in registry_spellings(name) {
+            let versions = self.versions(&spelling)?;
+            if !versions.is_empty() {
+                return Ok(versions);
+            }
+        }
+        Ok(Arc::new(Vec::new()))
     }
 
     /// One version of `name`.
@@ -382,6 +416,15 @@ mod tests {
         let got: Vec<_> =
             ["a", "ab", "abc", "abcd", "Serde"].iter().map(|n| index_path(n)).collect();
         assert_eq!(got, ["1/a", "2/ab", "3/a/abc", "ab/cd/abcd", "se/rd/serde"]);
+    }
+
+    #[test]
+    fn spellings_are_the_ones_the_registry_treats_alike() {
+        assert_eq!(registry_spellings("serde"), ["serde"]);
+        assert_eq!(registry_spellings("my_crate"), ["my_crate", "my-crate"]);
+        assert_eq!(registry_spellings("a-b_c"), ["a-b_c", "a-b-c", "a_b_c", "a_b-c"]);
+        // Seven separators: only the name itself and the two uniform spellings.
+        assert_eq!(registry_spellings("a-b-c-d-e-f-g_h").len(), 3);
     }
 
     #[test]

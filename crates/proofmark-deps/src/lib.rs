@@ -100,6 +100,28 @@ impl std::str::FromStr for Target {
     }
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.versions {
+            VersionSpec::All => write!(f, "{}", self.name),
+            VersionSpec::Exact(v) => write!(f, "{}@{v}", self.name),
+            VersionSpec::Req(r) => write!(f, "{}@{r}", self.name),
+        }
+    }
+}
+
+impl VersionSpec {
+    /// Whether `version` is one of these versions. A requirement matches pre-releases only when
+    /// it names one, as cargo's requirements do.
+    pub fn matches(&self, version: &semver::Version) -> bool {
+        match self {
+            VersionSpec::All => true,
+            VersionSpec::Exact(v) => version == v,
+            VersionSpec::Req(r) => r.matches(version),
+        }
+    }
+}
+
 /// `--shard I/N`: this run checks the crates whose position (by name) is I modulo N. Whole
 /// crates go to one shard so semver lines are never split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +177,11 @@ pub struct CheckOptions {
     pub shard: Option<Shard>,
     /// Results cache folder, keyed by (crate, version, index state, toolchain, stage).
     pub cache_dir: Option<PathBuf>,
+    /// Whether a target crate the index does not have is an error ([`Error::NotPublished`]),
+    /// as for targets a user named, rather than a run warning, as for a workspace's members
+    /// (some never published yet). A version or requirement that matches none of a published
+    /// crate's versions is always an error ([`Error::NoMatchingVersion`]).
+    pub require_published: bool,
 }
 
 /// Runs a whole check.
@@ -181,20 +208,7 @@ pub fn check(
         .collect();
     let mut entries: Vec<IndexEntry> = Vec::new();
     for t in opts.targets.iter().filter(|t| keep.contains(t.name.as_str())) {
-        let versions = index.versions(&t.name)?;
-        if versions.is_empty() {
-            warnings.push(format!("`{}` is not published in {}", t.name, index.source()));
-        }
-        entries.extend(
-            versions
-                .iter()
-                .filter(|e| match &t.versions {
-                    VersionSpec::All => true,
-                    VersionSpec::Exact(v) => &e.vers == v,
-                    VersionSpec::Req(r) => r.matches(&e.vers),
-                })
-                .cloned(),
-        );
+        entries.extend(target_entries(index, t, opts.require_published, &mut warnings)?);
     }
     entries.sort_by(|a, b| (&a.name, &a.vers).cmp(&(&b.name, &b.vers)));
     entries.dedup_by(|a, b| a.name == b.name && a.vers == b.vers);
@@ -233,6 +247,69 @@ pub fn check(
         findings,
         warnings,
     })
+}
+
+/// The index entries a target names. Names match as the registry matches them (see
+/// [`Index::versions_by_registry_name`]); a target that matches nothing is an error that says
+/// what the index has, except an unpublished crate when `require_published` is false.
+fn target_entries(
+    index: &Index,
+    target: &Target,
+    require_published: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<IndexEntry>> {
+    let versions = index.versions_by_registry_name(&target.name)?;
+    if versions.is_empty() {
+        if require_published {
+            return Err(Error::NotPublished {
+                name: target.name.clone(),
+                registry: index.source().to_string(),
+            });
+        }
+        warnings.push(format!("`{}` is not published in {}", target.name, index.source()));
+        return Ok(Vec::new());
+    }
+    let matching: Vec<IndexEntry> =
+        versions.iter().filter(|e| target.versions.matches(&e.vers)).cloned().collect();
+    if !matching.is_empty() {
+        return Ok(matching);
+    }
+    let mut sorted: Vec<&IndexEntry> = versions.iter().collect();
+    sorted.sort_by(|a, b| a.vers.cmp(&b.vers));
+    let name = sorted.last().map_or_else(|| target.name.clone(), |e| e.name.clone());
+    // A requirement skips pre-releases unless it names one: say which one it would take.
+    let pre_release = match &target.versions {
+        VersionSpec::Req(req) => sorted.iter().rev().find(|e| {
+            !e.vers.pre.is_empty()
+                && req.matches(&semver::Version::new(e.vers.major, e.vers.minor, e.vers.patch))
+        }),
+        _ => None,
+    };
+    Err(Error::NoMatchingVersion {
+        target: target.to_string(),
+        registry: index.source().to_string(),
+        available: describe_versions(&sorted),
+        hint: match pre_release {
+            Some(e) => format!(
+                "a requirement matches a pre-release only when it names one: `{name}@={}`",
+                e.vers
+            ),
+            None => format!("name one of these versions (`{name}@VERSION`) or `{name}` for all"),
+        },
+    })
+}
+
+/// `1.0.0, 1.1.0 (yanked), 2.0.0-rc.1`; the oldest three and newest six of a long list.
+fn describe_versions(sorted: &[&IndexEntry]) -> String {
+    let show = |e: &&IndexEntry| {
+        if e.yanked { format!("{} (yanked)", e.vers) } else { e.vers.to_string() }
+    };
+    if sorted.len() <= 10 {
+        return sorted.iter().map(show).collect::<Vec<_>>().join(", ");
+    }
+    let oldest: Vec<String> = sorted[..3].iter().map(show).collect();
+    let newest: Vec<String> = sorted[sorted.len() - 6..].iter().map(show).collect();
+    format!("{} versions: {}, …, {}", sorted.len(), oldest.join(", "), newest.join(", "))
 }
 
 fn run_probes(
@@ -337,6 +414,45 @@ fn cache_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
     ));
     let digest = h.finalize();
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The Cargo workspace a folder belongs to, as `cargo metadata` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// The folder of the workspace's root `Cargo.toml`.
+    pub root: PathBuf,
+    /// Its target folder: `CARGO_TARGET_DIR`, `build.target-dir` or `ROOT/target`, as cargo
+    /// decides.
+    pub target_directory: PathBuf,
+}
+
+/// The workspace `dir` belongs to, or `None` when no `Cargo.toml` is found from `dir` up.
+pub fn workspace(cargo: &Path, dir: &Path) -> Result<Option<Workspace>> {
+    let out = std::process::Command::new(cargo)
+        .current_dir(dir)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .output()
+        .map_err(|source| Error::Spawn { program: "cargo".to_owned(), source })?;
+    let detail = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    if !out.status.success() {
+        if detail.contains("could not find `Cargo.toml`") {
+            return Ok(None);
+        }
+        return Err(Error::Command { command: "cargo metadata".to_owned(), detail });
+    }
+    let bad = |detail: String| Error::Command { command: "cargo metadata".to_owned(), detail };
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| bad(e.to_string()))?;
+    let path = |key: &str| {
+        meta[key]
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| bad(format!("no `{key}` in its output")))
+    };
+    Ok(Some(Workspace {
+        root: path("workspace_root")?,
+        target_directory: path("target_directory")?,
+    }))
 }
 
 /// The publishable members of the workspace at `manifest_dir` (via `cargo metadata`).

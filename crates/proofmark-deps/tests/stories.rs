@@ -179,6 +179,7 @@ fn run_with(
         policy: Policy::default(),
         shard: None,
         cache_dir: None,
+        require_published: true,
     };
     let mut opts = opts;
     tweak(&mut opts);

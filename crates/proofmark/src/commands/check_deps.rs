@@ -169,7 +169,8 @@ pub struct CheckDepsArgs {
     /// Check only shard I of N (whole crates per shard); combine with `check-deps merge`.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Do not read or write the results cache (target/check-deps/cache).
+    /// Do not read or write the results cache (`check-deps/cache` in the workspace's target
+    /// folder, or in ~/.cache/proofmark outside a workspace).
     #[arg(long)]
     no_cache: bool,
     /// Run cargo with `--offline` (the index still has to be readable).
@@ -189,7 +190,11 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         let merged = Report::merge(reports).context("no reports to merge")?;
         return finish(&merged, format, output.as_ref());
     }
-    let root = default_root.to_owned();
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // The workspace the command runs in (its root has the Cargo.lock and check-deps.toml);
+    // outside any, the current folder.
+    let workspace = proofmark_deps::workspace(&cargo, default_root)?;
+    let root = workspace.as_ref().map_or_else(|| default_root.to_owned(), |w| w.root.clone());
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -214,8 +219,15 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         apply_suppressions(&mut report, suppressions, &root)?;
         return finish(&report, format, output.as_ref());
     }
-    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     let workspace_run = args.targets.is_empty();
+    if workspace_run && workspace.is_none() {
+        anyhow::bail!(
+            "{} is not in a Cargo workspace: run check-deps in one (it checks the workspace's \
+             publishable crates), or name the crates to check: `proofmark check-deps \
+             CRATE[@VERSION]`",
+            default_root.display()
+        );
+    }
     let targets: Vec<Target> = if args.targets.is_empty() {
         proofmark_deps::workspace_crates(&cargo, &root)?
             .into_iter()
@@ -226,10 +238,12 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
     };
     let mut warnings = Vec::new();
     let db_path = advisory_db(&args.advisories, &cargo_home, &mut warnings)?;
-    let source = RegistrySource::from_cargo_config(&cargo_home, &root, args.registry.as_deref())?;
+    // Cargo reads its configuration from the current folder up, and so do we.
+    let source =
+        RegistrySource::from_cargo_config(&cargo_home, default_root, args.registry.as_deref())?;
     let index = Index::new(source);
     let toolchain = Toolchain::detect()?;
-    let work = root.join("target").join("check-deps");
+    let work = work_dir(workspace.as_ref())?;
     let cpus = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
@@ -269,6 +283,8 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         },
         shard: args.shard.as_deref().map(str::parse::<Shard>).transpose()?,
         cache_dir: (!args.no_cache).then(|| work.join("cache")),
+        // Crates a user named must exist; a workspace's members may not be published yet.
+        require_published: !workspace_run,
     };
     let progress = ProgressView::new(args.quiet);
     let report = proofmark_deps::check(&index, &env, &toolchain, &opts, &|p| progress.update(p));
@@ -283,12 +299,31 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         // Lockfile packages come from crates.io (or what replaces it), whatever `--registry` says.
         let crates_io = match &args.registry {
             None => index,
-            Some(_) => Index::new(RegistrySource::from_cargo_config(&cargo_home, &root, None)?),
+            Some(_) => {
+                Index::new(RegistrySource::from_cargo_config(&cargo_home, default_root, None)?)
+            }
         };
         add_lockfile(&mut report, &lock, &crates_io, db_path.as_deref(), &opts.policy)?;
     }
     apply_suppressions(&mut report, args.suppressions, &root)?;
     finish(&report, args.format, args.output.as_ref())
+}
+
+/// Where the probes' scratch and target folders and the results cache go: `check-deps` in the
+/// target folder of the workspace the command runs in (wherever cargo puts it:
+/// `CARGO_TARGET_DIR`, `build.target-dir`), or outside a workspace in the user's cache folder,
+/// `$XDG_CACHE_HOME/proofmark/check-deps` (default `~/.cache/proofmark/check-deps`).
+fn work_dir(workspace: Option<&proofmark_deps::Workspace>) -> anyhow::Result<PathBuf> {
+    if let Some(workspace) = workspace {
+        return Ok(workspace.target_directory.join("check-deps"));
+    }
+    let xdg = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let cache = xdg.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    let cache = cache.context(
+        "outside a Cargo workspace, check-deps keeps its cache in $XDG_CACHE_HOME/proofmark or \
+         ~/.cache/proofmark, but neither XDG_CACHE_HOME nor HOME is set",
+    )?;
+    Ok(cache.join("proofmark").join("check-deps"))
 }
 
 /// The advisory database to use: `--advisory-db`, a fresh `--fetch-advisory-db` clone, or the
