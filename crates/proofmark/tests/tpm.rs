@@ -388,3 +388,49 @@ fn a_tcti_where_nothing_answers_is_named_with_its_origin() {
     "#]]
     .assert_eq(&error_of(&tpm, &from_env, d));
 }
+
+/// Issue 16, item 10: `verify` and `policy` take the `tpm:` references `sign` takes, and use
+/// their public key; a second key signs nothing here, so it verifies nothing (exit 3).
+#[test]
+fn verify_and_policy_take_tpm_key_references() {
+    let Some(tpm) = Swtpm::start() else { return };
+    let dir = temp_dir("cli-tpm-verify");
+    let d = dir.path();
+    let layout = proofmark_cosign::OciLayout::open_or_create(d.join("layout")).unwrap();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = proofmark_cosign::ImageStore::put_blob(&layout, config).unwrap();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    proofmark_cosign::ImageStore::put_manifest(
+        &layout,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+    )
+    .unwrap();
+
+    let public = ok(proofmark(&tpm, &["key", "generate", "tpm:signing.json"], d));
+    std::fs::write(d.join("signing.pub"), &public).unwrap();
+    ok(proofmark(&tpm, &["key", "generate", "tpm:other.json", "--persist", "0x81000012"], d));
+    let image = "oci:layout:v1";
+    ok(proofmark(
+        &tpm,
+        &["sign", "--key", "tpm:signing.json", "--docker-reference", "r.io/app", image],
+        d,
+    ));
+    for key in ["signing.pub", "tpm:signing.json", "tpm://signing.json"] {
+        let args = ["verify", "--key", key, "--docker-reference", "r.io/app", image];
+        let out = proofmark(&tpm, &args, d);
+        assert!(out.status.success(), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let wrong = ["verify", "--key", "tpm:0x81000012", "--docker-reference", "r.io/app", image];
+    assert_eq!(proofmark(&tpm, &wrong, d).status.code(), Some(3), "another key's public key");
+
+    let policy =
+        |key: &str| ok(proofmark(&tpm, &["policy", "--key", key, "--scope", "r.io/app"], d));
+    assert_eq!(policy("tpm:signing.json"), policy("signing.pub"));
+    assert_ne!(policy("tpm:0x81000012"), policy("signing.pub"));
+}
