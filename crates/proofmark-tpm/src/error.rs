@@ -10,7 +10,9 @@ pub type Result<T, E = TpmError> = std::result::Result<T, E>;
 
 /// An error from the TPM signing core.
 ///
-/// Auth values never appear in these errors (nor in their `Debug` output).
+/// Auth values never appear in these errors (nor in their `Debug` output). A message does not
+/// repeat its [`source`](std::error::Error::source): print the chain (anyhow's `{:#}`) to see
+/// the underlying I/O or TSS error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TpmError {
@@ -45,7 +47,7 @@ pub enum TpmError {
     },
     /// The connection to the TPM broke during an operation (the TPM restarted or vanished); the
     /// next operation reconnects.
-    #[error("lost the connection to the TPM on `{tcti}` during {operation}: {source}")]
+    #[error("lost the connection to the TPM on `{tcti}` during {operation}")]
     ConnectionLost {
         /// The TCTI in use.
         tcti: String,
@@ -117,7 +119,7 @@ pub enum TpmError {
         path: PathBuf,
     },
     /// Reading or writing a file failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -184,7 +186,7 @@ pub enum TpmError {
     #[error("the TPM returned a signature that does not verify ({0}); not releasing it")]
     BadSignature(String),
     /// Any other TPM or TSS failure.
-    #[error("TPM error during {operation} (response code {code:#x}): {source}")]
+    #[error("TPM error during {operation} (response code {code:#x})")]
     Tpm {
         /// The TPM command that failed.
         operation: &'static str,

@@ -150,6 +150,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_say_where_the_tcti_came_from() {
+        assert_eq!(Tcti::parse("swtpm").unwrap().origin(), TctiOrigin::Given);
+        let text: Vec<String> =
+            [TctiOrigin::Given, TctiOrigin::Env("TPM2TOOLS_TCTI"), TctiOrigin::Default]
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        expect_test::expect![[r#"
+            [
+                "as given",
+                "from TPM2TOOLS_TCTI",
+                "the default, as neither TPM2TOOLS_TCTI nor TCTI is set; set one to choose another TPM, e.g. swtpm:host=127.0.0.1,port=2321",
+            ]
+        "#]]
+        .assert_debug_eq(&text);
+    }
+
+    #[test]
     fn accepted_and_refused_forms() {
         for ok in [
             "device",

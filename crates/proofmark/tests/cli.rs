@@ -143,6 +143,10 @@ fn bad_input_gets_errors_that_say_what_to_do() {
     "#]]
     .assert_eq(&error_of(&["key", "public", "file:not-a-key"], &d));
     expect![[r#"
+        error: cannot read the TPM key file missing.json: reading key file missing.json: No such file or directory (os error 2)
+    "#]]
+    .assert_eq(&error_of(&["key", "public", "tpm:missing.json"], &d));
+    expect![[r#"
         error: existing.key already exists; pass --force to replace it
     "#]]
     .assert_eq(&error_of(&["key", "generate", "file:existing.key"], &d));
