@@ -254,6 +254,16 @@ fn failed_persist_leaves_nothing_and_the_retry_works() {
     .assert_eq(&error_of(&tpm, &proofmark(&tpm, &args, d), d));
     assert!(files(d).is_empty(), "nothing left behind: {:?}", files(d));
 
+    // A failure after the key was persisted (the key file cannot be written) evicts it again.
+    let args_no_dir = ["key", "generate", "tpm:no-such-dir/k.json", "--persist", "0x81000031"];
+    let out = proofmark(&tpm, &args_no_dir, d);
+    assert!(
+        error_of(&tpm, &out, d).starts_with("error: cannot save the key file no-such-dir/k.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ok(proofmark(&tpm, &["tpm", "list"], d)).trim(), "0x81000030");
+
     ok(proofmark(&tpm, &["tpm", "evict", "0x81000030"], d));
     let public = ok(proofmark(&tpm, &args, d));
     assert_eq!(files(d), ["k.json"]);
