@@ -29,7 +29,16 @@ pub(crate) enum TpmCommand {
 
 /// Which TPM to talk to: `--tcti`, else `TPM2TOOLS_TCTI` or `TCTI`, else `/dev/tpmrm0`.
 pub(crate) fn tcti(configured: Option<&str>) -> anyhow::Result<Tcti> {
-    Tcti::from_config_or_env(configured).context("invalid TCTI")
+    Tcti::from_config_or_env(configured).with_context(|| {
+        let from = match configured {
+            Some(_) => "--tcti",
+            None => proofmark_tpm::TCTI_ENV_VARS
+                .into_iter()
+                .find(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+                .unwrap_or("the default"),
+        };
+        format!("invalid TCTI in {from}")
+    })
 }
 
 pub(crate) fn connect(configured: Option<&str>) -> anyhow::Result<Tpm> {

@@ -386,6 +386,17 @@ fn a_tcti_where_nothing_answers_is_named_with_its_origin() {
     "#]]
     .assert_eq(&error_of(&tpm, &given, d));
 
+    // A malformed TCTI says where it came from too.
+    let bad = Command::new(env!("CARGO_BIN_EXE_proofmark"))
+        .args(["tpm", "list"])
+        .env("TPM2TOOLS_TCTI", "swtpm:host=127.0.0.1,prot=1")
+        .output()
+        .unwrap();
+    expect_test::expect![[r#"
+        error: invalid TCTI in TPM2TOOLS_TCTI: invalid TCTI `swtpm:host=127.0.0.1,prot=1`: unknown option `prot`; swtpm accepts host, port
+    "#]]
+    .assert_eq(&error_of(&tpm, &bad, d));
+
     let from_env = Command::new(env!("CARGO_BIN_EXE_proofmark"))
         .args(["sign-blob", "--key", "tpm:0x81000010", "x"])
         .current_dir(d)
