@@ -10,7 +10,9 @@ pub type Result<T, E = TpmError> = std::result::Result<T, E>;
 
 /// An error from the TPM signing core.
 ///
-/// Auth values never appear in these errors (nor in their `Debug` output).
+/// Auth values never appear in these errors (nor in their `Debug` output). A message does not
+/// repeat its [`source`](std::error::Error::source): print the chain (anyhow's `{:#}`) to see
+/// the underlying I/O or TSS error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TpmError {
@@ -34,19 +36,18 @@ pub enum TpmError {
         tcti: String,
     },
     /// No TPM answered on the configured TCTI.
-    #[error(
-        "no TPM answers on TCTI `{tcti}`: {source} (set TPM2TOOLS_TCTI or TCTI, e.g. `device:/dev/tpmrm0` or `swtpm:host=127.0.0.1,port=2321`)"
-    )]
+    #[error("no TPM answers on TCTI `{tcti}` ({origin}): {reason}")]
     NoTpm {
         /// The TCTI that was tried.
         tcti: String,
-        /// The underlying error.
-        #[source]
-        source: tss_esapi::Error,
+        /// Where that TCTI came from.
+        origin: crate::tcti::TctiOrigin,
+        /// Why, in words, with the TSS2 response code.
+        reason: String,
     },
     /// The connection to the TPM broke during an operation (the TPM restarted or vanished); the
     /// next operation reconnects.
-    #[error("lost the connection to the TPM on `{tcti}` during {operation}: {source}")]
+    #[error("lost the connection to the TPM on `{tcti}` during {operation}")]
     ConnectionLost {
         /// The TCTI in use.
         tcti: String,
@@ -111,8 +112,14 @@ pub enum TpmError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file we were asked to create exists already; it was left as it was.
+    #[error("{} already exists; not replacing it", path.display())]
+    FileExists {
+        /// The file.
+        path: PathBuf,
+    },
     /// Reading or writing a file failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -150,6 +157,19 @@ pub enum TpmError {
         /// The handle.
         handle: u32,
     },
+    /// A persistent handle in a range the TCG reserves for keys that are not the owner's.
+    #[error(
+        "persistent handle {handle:#010x} lies in {range}; use an owner handle such as 0x81000010"
+    )]
+    ReservedHandle {
+        /// The handle.
+        handle: u32,
+        /// The reserved range it lies in.
+        range: proofmark_types::ReservedRange,
+    },
+    /// A key has a user-chosen auth value, which is never stored, and none was given.
+    #[error("this key has a user-chosen auth value, which is not stored, and none was given")]
+    AuthRequired,
     /// The key at a persistent handle is no longer the one the signer was opened with.
     #[error("the key at persistent handle {handle:#010x} was replaced by another key")]
     KeyChanged {
@@ -166,7 +186,7 @@ pub enum TpmError {
     #[error("the TPM returned a signature that does not verify ({0}); not releasing it")]
     BadSignature(String),
     /// Any other TPM or TSS failure.
-    #[error("TPM error during {operation} (response code {code:#x}): {source}")]
+    #[error("TPM error during {operation} (response code {code:#x})")]
     Tpm {
         /// The TPM command that failed.
         operation: &'static str,
@@ -247,6 +267,28 @@ fn is_transport_failure(rc: u32) -> bool {
         LAYER_ESYS | LAYER_SYS => matches!(base, 7..=10 | 17 | 19),
         _ => false,
     }
+}
+
+/// Why connecting failed, in words: tss-esapi 7.x prints "response code not recognized" for
+/// every TCTI-layer code, once per level of its error chain.
+pub(crate) fn connect_failure(source: &tss_esapi::Error) -> String {
+    let code = response_code(source);
+    if code == 0 {
+        return source.to_string();
+    }
+    let what = match (code >> 16, code & 0xffff) {
+        (LAYER_TCTI | LAYER_ESYS | LAYER_SYS, 8 | 10) => {
+            "nothing answers there: no simulator listens at that address, or the device does \
+             not exist or is not accessible to this user (libtss2's log above says which)"
+        }
+        (LAYER_TCTI, 2 | 21) => "this libtss2 has no such TCTI (is its library installed?)",
+        (LAYER_TCTI | LAYER_ESYS | LAYER_SYS, 17 | 19) => {
+            "something answers there, but not as a TPM does"
+        }
+        (LAYER_TPM, 0x100) => "the TPM is not started (run `tpm2_startup -c`)",
+        _ => "the TPM or its transport failed",
+    };
+    format!("{what} (TSS2 response code {code:#x})")
 }
 
 /// Maps a tss-esapi error to a [`TpmError`], recognising the cases callers act on.

@@ -1,5 +1,5 @@
-//! [`KeyFile`]: a TPM key blob on disk, in a versioned JSON format, with tpm2-tools compatible
-//! `.pub`/`.priv` files beside it.
+//! [`KeyFile`]: a TPM key blob on disk, in a versioned JSON format, and on request the tpm2-tools
+//! `.pub`/`.priv` files.
 //!
 //! The JSON file (mode 0600, written atomically) holds:
 //!
@@ -20,9 +20,12 @@
 //! storage primary: loading on a TPM whose primary differs fails with
 //! [`TpmError::WrongParent`](crate::TpmError::WrongParent).
 //!
-//! Beside `key.json` we write `key.pub` and `key.priv`, the `TPM2B_PUBLIC` and `TPM2B_PRIVATE`
-//! structures exactly as `tpm2_create -u key.pub -r key.priv` writes them, so
-//! `tpm2_load -C <primary> -u key.pub -r key.priv` accepts our keys.
+//! The JSON file is the whole key. [`KeyFile::save_tpm2_tools`] also writes, on request and
+//! under names the caller chooses, the `TPM2B_PUBLIC` and `TPM2B_PRIVATE` structures exactly as
+//! `tpm2_create -u PREFIX.pub -r PREFIX.priv` writes them, so
+//! `tpm2_load -C <primary> -u PREFIX.pub -r PREFIX.priv` accepts our keys. Nothing is written
+//! beside the key file unasked: `NAME.pub` is, by a common convention, a PEM public key the
+//! user owns.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -147,9 +150,10 @@ pub(crate) fn private_from_tpm2b(bytes: &[u8]) -> std::result::Result<Private, S
     Private::try_from(body).map_err(|e| format!("not a TPM2B_PRIVATE: {e}"))
 }
 
-/// Writes `contents` to `path` atomically (temporary file in the same folder, fsync, rename)
+/// Writes `contents` to `path` atomically (temporary file in the same folder, fsync, then a
+/// rename, or a hard link when `replace` is false so that an existing file is never replaced)
 /// with permissions `mode`.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let io = |action, source| TpmError::Io { action, path: path.to_owned(), source };
     let dir = match path.parent() {
@@ -171,7 +175,19 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()
             .map_err(|e| io("creating a temporary file for", e))?;
         file.write_all(contents).map_err(|e| io("writing", e))?;
         file.sync_all().map_err(|e| io("syncing", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io("renaming a temporary file to", e))?;
+        if replace {
+            std::fs::rename(&tmp, path).map_err(|e| io("renaming a temporary file to", e))?;
+        } else {
+            // link(2) fails if `path` exists, even when another process created it just now.
+            std::fs::hard_link(&tmp, path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    TpmError::FileExists { path: path.to_owned() }
+                } else {
+                    io("linking a temporary file to", e)
+                }
+            })?;
+            let _ = std::fs::remove_file(&tmp);
+        }
         // Make the rename durable; not all filesystems support syncing a folder.
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
@@ -253,29 +269,50 @@ impl KeyFile {
         tpm2b(self.private.value())
     }
 
-    /// The tpm2-tools files written beside a key file: `(key.pub, key.priv)`.
+    /// The tpm2-tools file names for `prefix`: `(PREFIX.pub, PREFIX.priv)` (appended, so
+    /// `keys/app.tpm2` gives `keys/app.tpm2.pub`).
     #[must_use]
-    pub fn tpm2_tools_paths(path: &Path) -> (PathBuf, PathBuf) {
-        (path.with_extension("pub"), path.with_extension("priv"))
+    pub fn tpm2_tools_paths(prefix: &Path) -> (PathBuf, PathBuf) {
+        let with = |ext: &str| {
+            let mut name = prefix.as_os_str().to_owned();
+            name.push(ext);
+            PathBuf::from(name)
+        };
+        (with(".pub"), with(".priv"))
     }
 
-    /// Writes the key file (mode 0600) and its `.pub`/`.priv` companions, each atomically.
+    /// Writes the key file (mode 0600) atomically, replacing any file at `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if matches!(path.extension().and_then(|e| e.to_str()), Some("pub" | "priv")) {
-            return Err(TpmError::KeyFile {
-                path: path.to_owned(),
-                reason: "a key file may not end in .pub or .priv: those names are used for the \
-                         tpm2-tools files beside it"
-                    .to_owned(),
-            });
+        write_atomic(path, &self.to_json(path)?, 0o600, true)
+    }
+
+    /// Writes the key file (mode 0600) atomically, failing with [`TpmError::FileExists`] if
+    /// `path` exists: a key file may be the only copy of its key.
+    pub fn create(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_json(path)?, 0o600, false)
+    }
+
+    /// Writes the tpm2-tools files: `TPM2B_PUBLIC` to `pub_path` (mode 0644) and
+    /// `TPM2B_PRIVATE` to `priv_path` (mode 0600), each atomically. Without `replace`, an
+    /// existing file is an error ([`TpmError::FileExists`]) and nothing is left written.
+    pub fn save_tpm2_tools(&self, pub_path: &Path, priv_path: &Path, replace: bool) -> Result<()> {
+        write_atomic(pub_path, &self.public_tpm2b()?, 0o644, replace)?;
+        if let Err(e) = write_atomic(priv_path, &self.private_tpm2b()?, 0o600, replace) {
+            if !replace {
+                let _ = std::fs::remove_file(pub_path);
+            }
+            return Err(e);
         }
+        Ok(())
+    }
+
+    /// The JSON text of the key file, in a buffer that is zeroed when dropped.
+    fn to_json(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
         let (kind, value) = match &self.auth {
             StoredAuth::None => ("none", None),
             StoredAuth::Random(v) => ("random", Some(hex::encode(v.expose()))),
             StoredAuth::User => ("user", None),
         };
-        let public = self.public_tpm2b()?;
-        let private = self.private_tpm2b()?;
         let json = Json {
             format: FORMAT.to_owned(),
             version: VERSION,
@@ -284,8 +321,8 @@ impl KeyFile {
                 template: self.parent.name().to_owned(),
                 name: hex::encode(&self.parent_name),
             },
-            public: hex::encode(&public),
-            private: hex::encode(&private),
+            public: hex::encode(self.public_tpm2b()?),
+            private: hex::encode(self.private_tpm2b()?),
             auth: JsonAuth { kind: kind.to_owned(), value },
         };
         let mut text = Zeroizing::new(Vec::with_capacity(JSON_CAPACITY));
@@ -294,10 +331,7 @@ impl KeyFile {
             reason: format!("serialising: {e}"),
         })?;
         text.push(b'\n');
-        let (pub_path, priv_path) = Self::tpm2_tools_paths(path);
-        write_atomic(&pub_path, &public, 0o644)?;
-        write_atomic(&priv_path, &private, 0o600)?;
-        write_atomic(path, &text, 0o600)
+        Ok(text)
     }
 
     /// Reads a key file written by [`KeyFile::save`].
@@ -381,23 +415,13 @@ impl KeyFile {
         Ok((public, private))
     }
 
-    /// Deletes a key file and its `.pub`/`.priv` companions (missing companions are fine).
+    /// Deletes a key file (only the key file: tpm2-tools files were named by the caller).
     pub fn delete(path: &Path) -> Result<()> {
         std::fs::remove_file(path).map_err(|source| TpmError::Io {
             action: "deleting",
             path: path.to_owned(),
             source,
-        })?;
-        let (pub_path, priv_path) = Self::tpm2_tools_paths(path);
-        for p in [pub_path, priv_path] {
-            match std::fs::remove_file(&p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(TpmError::Io { action: "deleting", path: p, source: e });
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 //!   ([`ParentTemplate`]); key files pin the parent's name.
 //! - [`Tpm`] creates non-exportable signing keys ([`Tpm::create_key`]), imports keys made by
 //!   `tpm2_create` ([`Tpm::import`]), and persists, lists and evicts them.
-//! - [`KeyFile`] is our versioned key file, written with tpm2-tools `.pub`/`.priv` companions.
+//! - [`KeyFile`] is our versioned key file; it can also write tpm2-tools `.pub`/`.priv` files.
 //! - [`TpmSigner`] implements [`proofmark_types::Signer`]: one ESYS context behind a lock, the
 //!   key kept loaded, every signature verified in software before it is returned.
 //!
@@ -45,7 +45,7 @@ pub use crate::keyfile::{
     FORMAT as KEY_FILE_FORMAT, KeyFile, StoredAuth, VERSION as KEY_FILE_VERSION,
 };
 pub use crate::signer::{SessionKind, TpmSigner};
-pub use crate::tcti::{DEFAULT_TCTI, TCTI_ENV_VARS, Tcti};
+pub use crate::tcti::{DEFAULT_TCTI, TCTI_ENV_VARS, Tcti, TctiOrigin};
 pub use crate::template::{ParentTemplate, algorithm_of, public_key, signing_key_public};
 pub use crate::tpm::{Tpm, TpmInfo};
 

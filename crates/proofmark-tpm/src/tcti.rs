@@ -25,11 +25,39 @@ pub const DEFAULT_TCTI: &str = "device:/dev/tpmrm0";
 /// The environment variables read by [`Tcti::from_env`], in order.
 pub const TCTI_ENV_VARS: [&str; 2] = ["TPM2TOOLS_TCTI", "TCTI"];
 
+/// Where a [`Tcti`] came from, so that an error about it points at the right place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TctiOrigin {
+    /// Given by the caller ([`Tcti::parse`], or a `Some` in [`Tcti::from_config_or_env`]).
+    Given,
+    /// From this environment variable.
+    Env(&'static str),
+    /// [`DEFAULT_TCTI`], as no environment variable named one.
+    Default,
+}
+
+impl fmt::Display for TctiOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Given => f.write_str("as given"),
+            Self::Env(var) => write!(f, "from {var}"),
+            Self::Default => write!(
+                f,
+                "the default, as neither {} is set; set one to choose another TPM, e.g. \
+                 swtpm:host=127.0.0.1,port=2321",
+                TCTI_ENV_VARS.join(" nor ")
+            ),
+        }
+    }
+}
+
 /// A validated TCTI configuration string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tcti {
     text: String,
     conf: TctiNameConf,
+    origin: TctiOrigin,
 }
 
 impl Tcti {
@@ -64,7 +92,7 @@ impl Tcti {
         }
         let conf = TctiNameConf::from_str(text)
             .map_err(|e| invalid(&format!("tss-esapi rejects it: {e}")))?;
-        Ok(Self { text: text.to_owned(), conf })
+        Ok(Self { text: text.to_owned(), conf, origin: TctiOrigin::Given })
     }
 
     /// The TCTI from `TPM2TOOLS_TCTI`, else `TCTI`, else [`DEFAULT_TCTI`].
@@ -72,11 +100,11 @@ impl Tcti {
         for var in TCTI_ENV_VARS {
             if let Ok(value) = std::env::var(var) {
                 if !value.is_empty() {
-                    return Self::parse(&value);
+                    return Ok(Self { origin: TctiOrigin::Env(var), ..Self::parse(&value)? });
                 }
             }
         }
-        Self::parse(DEFAULT_TCTI)
+        Ok(Self { origin: TctiOrigin::Default, ..Self::parse(DEFAULT_TCTI)? })
     }
 
     /// The configured string, or the environment, or the default: `configured` wins when given.
@@ -91,6 +119,12 @@ impl Tcti {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// Where it came from.
+    #[must_use]
+    pub fn origin(&self) -> TctiOrigin {
+        self.origin
     }
 
     pub(crate) fn name_conf(&self) -> TctiNameConf {
@@ -114,6 +148,24 @@ impl FromStr for Tcti {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_where_the_tcti_came_from() {
+        assert_eq!(Tcti::parse("swtpm").unwrap().origin(), TctiOrigin::Given);
+        let text: Vec<String> =
+            [TctiOrigin::Given, TctiOrigin::Env("TPM2TOOLS_TCTI"), TctiOrigin::Default]
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        expect_test::expect![[r#"
+            [
+                "as given",
+                "from TPM2TOOLS_TCTI",
+                "the default, as neither TPM2TOOLS_TCTI nor TCTI is set; set one to choose another TPM, e.g. swtpm:host=127.0.0.1,port=2321",
+            ]
+        "#]]
+        .assert_debug_eq(&text);
+    }
 
     #[test]
     fn accepted_and_refused_forms() {

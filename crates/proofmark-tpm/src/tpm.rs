@@ -68,7 +68,11 @@ pub struct Tpm {
 
 /// Connects and checks that a TPM answers.
 pub(crate) fn open_context(tcti: &Tcti) -> Result<Context> {
-    let no_tpm = |source| TpmError::NoTpm { tcti: tcti.to_string(), source };
+    let no_tpm = |source: tss_esapi::Error| TpmError::NoTpm {
+        tcti: tcti.to_string(),
+        origin: tcti.origin(),
+        reason: crate::error::connect_failure(&source),
+    };
     let mut ctx = Context::new(tcti.name_conf()).map_err(no_tpm)?;
     // Context::new may succeed without any exchange (device TCTIs): ask for something.
     ctx.execute_without_session(|c| c.get_capability(CapabilityType::TpmProperties, 0x100, 1))
@@ -122,9 +126,7 @@ pub(crate) fn key_auth(key: &KeyFile, user: Option<&AuthValue>) -> Result<Option
         (StoredAuth::None, _) => Ok(None),
         (StoredAuth::Random(v), _) => Ok(Some(v.clone())),
         (StoredAuth::User, Some(v)) => Ok(Some(v.clone())),
-        (StoredAuth::User, None) => Err(TpmError::Unsupported(
-            "this key needs its auth value, and none was given".to_owned(),
-        )),
+        (StoredAuth::User, None) => Err(TpmError::AuthRequired),
     }
 }
 
@@ -386,8 +388,13 @@ impl Tpm {
     }
 
     /// Makes a key persistent at `handle` (`TPM2_EvictControl`), so it survives reboots
-    /// without its key file. Fails with [`TpmError::HandleInUse`] if the handle is taken.
+    /// without its key file. Fails with [`TpmError::HandleInUse`] if the handle is taken, and
+    /// with [`TpmError::ReservedHandle`] for handles the TCG reserves for endorsement keys or
+    /// the platform.
     pub fn persist(&mut self, key: &KeyFile, handle: PersistentHandle) -> Result<()> {
+        if let Some(range) = handle.reserved_range() {
+            return Err(TpmError::ReservedHandle { handle: handle.value(), range });
+        }
         let tcti = self.tcti.clone();
         // No auth is needed to load or persist: only to use the key.
         let loaded = self.load(key, None)?;

@@ -49,6 +49,42 @@ impl PersistentHandle {
     pub const fn value(self) -> u32 {
         self.0
     }
+
+    /// The TCG range this handle lies in when that range is not the owner's to use, per the TCG
+    /// *Registry of Reserved TPM 2.0 Handles and Localities*: endorsement primary keys
+    /// (`0x81010000..=0x8101FFFF`, e.g. the EK at `0x81010001`) or the platform
+    /// (`0x81800000..=0x81FFFFFF`). Evicting such a key can break attestation or the platform;
+    /// putting a key there confuses the tools that look for EKs.
+    #[must_use]
+    pub const fn reserved_range(self) -> Option<ReservedRange> {
+        match self.0 {
+            0x8101_0000..=0x8101_FFFF => Some(ReservedRange::Endorsement),
+            0x8180_0000..=0x81FF_FFFF => Some(ReservedRange::Platform),
+            _ => None,
+        }
+    }
+}
+
+/// A range of persistent handles the TCG reserves for keys other than the owner's; see
+/// [`PersistentHandle::reserved_range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReservedRange {
+    /// `0x81010000..=0x8101FFFF`: endorsement primary keys (EKs).
+    Endorsement,
+    /// `0x81800000..=0x81FFFFFF`: keys of the platform (firmware).
+    Platform,
+}
+
+impl fmt::Display for ReservedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Endorsement => {
+                "0x81010000..=0x8101ffff, which the TCG reserves for endorsement keys"
+            }
+            Self::Platform => "0x81800000..=0x81ffffff, which the TCG reserves for the platform",
+        })
+    }
 }
 
 impl From<PersistentHandle> for u32 {
@@ -145,17 +181,27 @@ impl FromStr for ParsecProvider {
 ///
 /// | form | meaning |
 /// | --- | --- |
-/// | `file:PATH` | a PKCS#8 private key file ([`KeyRef::File`]) |
-/// | `tpm:PATH` | a TPM key blob file, loaded under the storage primary key ([`KeyRef::TpmKeyFile`]) |
-/// | `tpm:0xHHHHHHHH` | a TPM persistent handle, `0x81000000..=0x81FFFFFF`, exactly 8 hex digits ([`KeyRef::TpmPersistent`]) |
+/// | `PATH` | a key file, as cosign reads `--key PATH` ([`KeyRef::File`]) |
+/// | `file:PATH` | the same, explicitly ([`KeyRef::File`]) |
+/// | `tpm:PATH` or `tpm://PATH` | a TPM key blob file, loaded under the storage primary key ([`KeyRef::TpmKeyFile`]) |
+/// | `tpm:0xHHHHHHHH` or `tpm://0xHHHHHHHH` | a TPM persistent handle, `0x81000000..=0x81FFFFFF`, exactly 8 hex digits ([`KeyRef::TpmPersistent`]) |
 /// | `parsec://NAME[?provider=P]` | a key held by the Parsec service; `P` is `tpm`, `mbed-crypto` or `pkcs11` ([`KeyRef::Parsec`]) |
+///
+/// Every proofmark command reads its `--key` with this one grammar: what the key file holds
+/// (a private key, a public key, a cosign key) is the command's business, not the reference's.
 ///
 /// Details and decisions:
 ///
 /// * Schemes are case-sensitive and must be written in lowercase.
-/// * `PATH` is taken verbatim (a plain path, not a URL: no percent-decoding). It must not be empty
-///   and must not start with `//`, which is almost always a mistaken `file://` URL; write
-///   `file:/abs/path` or `file:relative/path`.
+/// * A string with no scheme is a path. Something that looks like a scheme (`gpg:…`, `FILE:…`,
+///   `awskms://…`: letters, digits, `+`, `-`, `.` before a `:`) is refused as an unknown scheme
+///   rather than read as a file, so a typo is not mistaken for a missing file; a file whose
+///   name holds a `:` is written `file:NAME` or `./NAME`.
+/// * `tpm://REST` means `tpm:REST`, as cosign's KMS plugin convention writes it
+///   (`tpm:///abs/key.json`, `tpm://key.json`, `tpm://0x81000010`).
+/// * `PATH` is taken verbatim (a plain path, not a URL: no percent-decoding). It must not be empty;
+///   after `file:` it must not start with `//`, which is almost always a mistaken `file://` URL;
+///   write `file:/abs/path` or `file:relative/path`.
 /// * After `tpm:`, anything starting with `0x` or `0X` is a handle, never a path: a key file whose
 ///   name starts with `0x` is written `tpm:./0x…`. Hex digits may be either case; the canonical
 ///   ([`Display`](fmt::Display)) form is lowercase.
@@ -175,7 +221,8 @@ impl FromStr for ParsecProvider {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeyRef {
-    /// `file:PATH`: a PKCS#8 private key (PEM or DER) on disk, used by the software signer.
+    /// `PATH` or `file:PATH`: a key file on disk (a PKCS#8 or cosign private key, or, where
+    /// only the public key is needed, a public key).
     File(PathBuf),
     /// `tpm:PATH`: a TPM key blob on disk, loaded into the TPM before use.
     TpmKeyFile(PathBuf),
@@ -195,15 +242,15 @@ pub enum KeyRef {
 #[non_exhaustive]
 pub enum KeyRefError {
     /// The string is empty.
-    #[error("empty key reference; expected file:PATH, tpm:PATH, tpm:0x81xxxxxx or parsec://NAME")]
-    Empty,
-    /// No `scheme:` prefix at all.
     #[error(
-        "key reference `{0}` has no scheme; expected one of file:, tpm:, parsec:// (for a key file write file:{0})"
+        "empty key reference; expected PATH, file:PATH, tpm:PATH, tpm:0x81xxxxxx or parsec://NAME"
     )]
-    MissingScheme(String),
+    Empty,
     /// A scheme we do not know.
-    #[error("unknown key reference scheme `{0}:`; known schemes are file:, tpm:, parsec://")]
+    #[error(
+        "unknown key reference scheme `{0}:`; known schemes are file:, tpm:, parsec:// (a key \
+         file whose name holds `:` is written file:NAME or ./NAME)"
+    )]
     UnknownScheme(String),
     /// `file:` or `tpm:` with nothing after it.
     #[error("empty path after `{0}:`")]
@@ -384,6 +431,8 @@ impl FromStr for KeyRef {
             return parse_path("file", rest).map(Self::File);
         }
         if let Some(rest) = s.strip_prefix("tpm:") {
+            // `tpm://REST` is `tpm:REST` (cosign's plugin form); `tpm:///abs` keeps its `/`.
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
             if rest.starts_with("0x") || rest.starts_with("0X") {
                 return rest
                     .parse()
@@ -406,7 +455,8 @@ impl FromStr for KeyRef {
             {
                 Err(KeyRefError::UnknownScheme(scheme.to_owned()))
             }
-            _ => Err(KeyRefError::MissingScheme(s.to_owned())),
+            // No scheme: a path, as cosign reads `--key`.
+            _ => Ok(Self::File(PathBuf::from(s))),
         }
     }
 }
@@ -458,7 +508,17 @@ mod tests {
     fn parses_every_form() {
         assert_eq!("file:key.pem".parse(), Ok(KeyRef::File("key.pem".into())));
         assert_eq!("file:/a b/k.pem".parse(), Ok(KeyRef::File("/a b/k.pem".into())));
+        assert_eq!("key.pem".parse(), Ok(KeyRef::File("key.pem".into())), "a bare path");
+        assert_eq!("/etc/key:1".parse(), Ok(KeyRef::File("/etc/key:1".into())));
+        assert_eq!("./a:b".parse(), Ok(KeyRef::File("./a:b".into())));
+        assert_eq!("cosign.key".parse(), Ok(KeyRef::File("cosign.key".into())));
         assert_eq!("tpm:keys/k.ctx".parse(), Ok(KeyRef::TpmKeyFile("keys/k.ctx".into())));
+        assert_eq!("tpm://keys/k.ctx".parse(), Ok(KeyRef::TpmKeyFile("keys/k.ctx".into())));
+        assert_eq!("tpm:///abs/k.ctx".parse(), Ok(KeyRef::TpmKeyFile("/abs/k.ctx".into())));
+        assert_eq!(
+            "tpm://0x81000010".parse(),
+            Ok(KeyRef::TpmPersistent(PersistentHandle::new(0x8100_0010).unwrap()))
+        );
         assert_eq!("tpm:./0x81000001".parse(), Ok(KeyRef::TpmKeyFile("./0x81000001".into())));
         assert_eq!(
             "tpm:0x81000001".parse(),
@@ -505,12 +565,13 @@ mod tests {
     #[test]
     fn every_malformed_form_has_its_own_error() {
         assert_eq!(err(""), KeyRefError::Empty);
-        assert_eq!(err("key.pem"), KeyRefError::MissingScheme("key.pem".into()));
-        assert_eq!(err("/etc/key:1"), KeyRefError::MissingScheme("/etc/key:1".into()));
         assert_eq!(err("pkcs11:token=x"), KeyRefError::UnknownScheme("pkcs11".into()));
         assert_eq!(err("FILE:x"), KeyRefError::UnknownScheme("FILE".into()));
         assert_eq!(err("file:"), KeyRefError::EmptyPath("file"));
         assert_eq!(err("tpm:"), KeyRefError::EmptyPath("tpm"));
+        assert_eq!(err("tpm://"), KeyRefError::EmptyPath("tpm"));
+        assert_eq!(err("gpg:abc"), KeyRefError::UnknownScheme("gpg".into()));
+        assert_eq!(err("awskms://k"), KeyRefError::UnknownScheme("awskms".into()));
         assert!(matches!(err("file:///k.pem"), KeyRefError::UrlStylePath { scheme: "file", .. }));
         assert!(matches!(
             err("tpm:0x8100000"),
@@ -566,7 +627,6 @@ mod tests {
     fn error_messages() {
         let inputs = [
             "",
-            "key.pem",
             "pkcs11:token=x",
             "file:",
             "file:///k.pem",
@@ -589,9 +649,8 @@ mod tests {
             .map(|s| format!("{s:?}: {}\n", s.parse::<KeyRef>().unwrap_err()))
             .collect();
         expect_test::expect![[r#"
-            "": empty key reference; expected file:PATH, tpm:PATH, tpm:0x81xxxxxx or parsec://NAME
-            "key.pem": key reference `key.pem` has no scheme; expected one of file:, tpm:, parsec:// (for a key file write file:key.pem)
-            "pkcs11:token=x": unknown key reference scheme `pkcs11:`; known schemes are file:, tpm:, parsec://
+            "": empty key reference; expected PATH, file:PATH, tpm:PATH, tpm:0x81xxxxxx or parsec://NAME
+            "pkcs11:token=x": unknown key reference scheme `pkcs11:`; known schemes are file:, tpm:, parsec:// (a key file whose name holds `:` is written file:NAME or ./NAME)
             "file:": empty path after `file:`
             "file:///k.pem": `file:///k.pem` looks like a URL; `file:` takes a plain path such as file:/abs/key or file:relative/key
             "tpm:0x8100000": bad TPM persistent handle `0x8100000`: expected exactly 8 hex digits after 0x, got 7
@@ -608,6 +667,20 @@ mod tests {
             "parsec://k?provider=hsm": unknown Parsec provider `hsm`; valid providers are tpm, mbed-crypto, pkcs11
             "parsec://k?provider=tpm&provider=pkcs11": the provider parameter is given more than once
         "#]].assert_eq(&actual);
+    }
+
+    #[test]
+    fn reserved_ranges() {
+        let range = |v: u32| PersistentHandle::new(v).unwrap().reserved_range();
+        assert_eq!(range(0x8100_0001), None);
+        assert_eq!(range(0x8100_ffff), None);
+        assert_eq!(range(0x8101_0000), Some(ReservedRange::Endorsement));
+        assert_eq!(range(0x8101_0001), Some(ReservedRange::Endorsement));
+        assert_eq!(range(0x8101_ffff), Some(ReservedRange::Endorsement));
+        assert_eq!(range(0x8102_0000), None);
+        assert_eq!(range(0x817f_ffff), None);
+        assert_eq!(range(0x8180_0000), Some(ReservedRange::Platform));
+        assert_eq!(range(0x81ff_ffff), Some(ReservedRange::Platform));
     }
 
     #[test]

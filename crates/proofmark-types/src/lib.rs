@@ -56,7 +56,7 @@ pub use crate::algorithm::{
 pub use crate::digest::{Digest, DigestError};
 pub use crate::keyref::{
     KeyRef, KeyRefError, PERSISTENT_HANDLE_MAX, PERSISTENT_HANDLE_MIN, ParsecProvider,
-    PersistentHandle, PersistentHandleError, UnknownParsecProvider,
+    PersistentHandle, PersistentHandleError, ReservedRange, UnknownParsecProvider,
 };
 pub use crate::prepared::PreparedVerifier;
 pub use crate::public_key::{Fingerprint, PUBLIC_KEY_PEM_LABEL, PublicKey, PublicKeyError};

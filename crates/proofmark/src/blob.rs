@@ -15,7 +15,8 @@ use proofmark_types::{
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct SignBlobArgs {
-    /// The signing key: `file:PATH`, `tpm:PATH`, `tpm:0x81xxxxxx`, `parsec://NAME`.
+    /// The signing key: `PATH` or `file:PATH` (PKCS#8, or a cosign `cosign.key` whose password
+    /// is read from `COSIGN_PASSWORD`), `tpm:PATH`, `tpm:0x81xxxxxx`, `parsec://NAME`.
     #[arg(long)]
     key: KeyRef,
     /// For RSA keys, the scheme (e.g. `rsa-sign-pss-2048-sha256`); EC keys imply theirs.
@@ -33,9 +34,11 @@ pub(crate) struct SignBlobArgs {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct VerifyBlobArgs {
-    /// The public key, PEM (or DER) SubjectPublicKeyInfo.
+    /// The public key file, PEM (or DER) SubjectPublicKeyInfo, or any key reference `sign-blob`
+    /// takes (`file:PATH`, `tpm:PATH`, `tpm:0x81xxxxxx`, `parsec://NAME`), whose public key is
+    /// used.
     #[arg(long)]
-    key: PathBuf,
+    key: KeyRef,
     /// The signature file: base64 (as `sign-blob` prints it) or raw bytes.
     #[arg(long)]
     signature: PathBuf,
@@ -65,15 +68,13 @@ pub(crate) fn sign(args: &SignBlobArgs, tcti: Option<&str>) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
-    let key_bytes = crate::fsutil::read(&args.key, "public key")?;
-    let key = if key_bytes.starts_with(b"-----BEGIN") {
-        PublicKey::from_pem(&key_bytes)
-    } else {
-        PublicKey::from_der(&key_bytes)
-    }
-    .with_context(|| format!("{} is not a PEM or DER public key", args.key.display()))?;
-    let algorithm = match args.signing_algorithm {
+pub(crate) fn verify(args: &VerifyBlobArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (key, key_algorithm) = crate::backend::public_key_and_algorithm(
+        &args.key,
+        crate::backend::Options { tcti, ..crate::backend::Options::default() },
+    )?;
+    // A TPM key knows its scheme; a public key file leaves RSA's padding to be said.
+    let algorithm = match args.signing_algorithm.or(key_algorithm) {
         Some(a) => a,
         None => default_algorithm(key.key_kind())?,
     };
@@ -91,13 +92,40 @@ pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
                 "error: the signature in {} does not match {} under the key {} ({})",
                 args.signature.display(),
                 args.file.display(),
-                args.key.display(),
+                args.key,
                 key.fingerprint_sha256()
             );
+            if args.signing_algorithm.is_none() && key_algorithm.is_none() {
+                if let Some(other) = other_rsa_scheme(&key, algorithm, &raw, &digest) {
+                    eprintln!(
+                        "hint: it is a valid {other} signature; this key's default scheme is \
+                         {algorithm}: pass --signing-algorithm {other}"
+                    );
+                }
+            }
             Ok(ExitCode::from(crate::exit::INVALID_SIGNATURE))
         }
         Err(other) => Err(other).context("cannot verify"),
     }
+}
+
+/// The other RSA padding under which `raw` is a valid signature of `digest`, if it is one: an
+/// RSA-PSS signature checked with the PKCS#1 v1.5 default says so instead of only failing.
+fn other_rsa_scheme(
+    key: &PublicKey,
+    tried: SignatureAlgorithm,
+    raw: &[u8],
+    digest: &Digest,
+) -> Option<SignatureAlgorithm> {
+    let KeyKind::Rsa { bits } = key.key_kind() else { return None };
+    [RsaPadding::Pss, RsaPadding::Pkcs1v15]
+        .into_iter()
+        .filter_map(|padding| SignatureAlgorithm::rsa(padding, bits))
+        .filter(|a| *a != tried && a.hash() == tried.hash())
+        .find(|a| {
+            Signature::new(*a, raw)
+                .is_ok_and(|s| proofmark_types::verify(key, *a, digest, &s).is_ok())
+        })
 }
 
 /// The scheme a key implies when none is given: its curve for EC, PKCS#1 v1.5 for RSA.

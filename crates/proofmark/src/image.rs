@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -72,9 +72,10 @@ pub(crate) enum IdentityArg {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// A trusted public key, PEM (repeatable).
+    /// A trusted key (repeatable): a public key file (PEM), or any key reference `sign` takes
+    /// (`file:PATH`, `tpm:PATH`, `tpm:0x81xxxxxx`, `parsec://NAME`), whose public key is used.
     #[arg(long, required = true)]
-    key: Vec<PathBuf>,
+    key: Vec<KeyRef>,
     /// How many distinct keys must have signed.
     #[arg(long, default_value_t = 1)]
     threshold: usize,
@@ -112,9 +113,9 @@ pub(crate) struct GenerateKeyPairArgs {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct PolicyArgs {
-    /// The public key, PEM.
+    /// The public key (PEM), or any key reference `sign` takes, whose public key is used.
     #[arg(long)]
-    key: PathBuf,
+    key: KeyRef,
     /// The containers-policy.json scope: `registry`, `registry/namespace` or a repository.
     #[arg(long)]
     scope: String,
@@ -132,7 +133,7 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// The password of a cosign key, as cosign finds it: `COSIGN_PASSWORD`, else a prompt on the
 /// terminal without echo (twice, compared, when `confirm`). Standard input must be a terminal
 /// for the prompt; otherwise (scripts, CI) the variable is required.
-fn password(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn password(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
     if let Some(value) = std::env::var_os(PASSWORD_ENV) {
         let value = value
             .into_string()
@@ -244,16 +245,7 @@ fn open_target(image: &str, args: &RegistryArgs) -> anyhow::Result<Target> {
 }
 
 fn open_signer(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<Box<dyn Signer>> {
-    if let KeyRef::File(path) = &args.key {
-        let bytes = crate::fsutil::read(path, "private key")?;
-        if bytes.starts_with(b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
-            || bytes.starts_with(b"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----")
-        {
-            let signer = proofmark_cosign::decrypt_private_key(&bytes, password(false)?.as_bytes())
-                .with_context(|| format!("cannot open the cosign key {}", path.display()))?;
-            return Ok(Box::new(signer));
-        }
-    }
+    // Cosign keys (`cosign.key`) are read by the backend, for every command.
     let opts =
         crate::backend::Options { algorithm: None, tcti, auth_env: args.auth_env.as_deref() };
     crate::backend::open_signer(&args.key, opts)
@@ -297,14 +289,13 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let bytes = crate::fsutil::read(path, "public key")?;
-    PublicKey::from_pem(&bytes)
-        .with_context(|| format!("{} is not a PEM public key", path.display()))
+fn read_public_key(key: &KeyRef, tcti: Option<&str>) -> anyhow::Result<PublicKey> {
+    crate::backend::public_key(key, crate::backend::Options { tcti, ..Default::default() })
 }
 
-pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let keys = args.key.iter().map(|p| read_public_key(p)).collect::<anyhow::Result<Vec<_>>>()?;
+pub(crate) fn verify(args: &VerifyArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let keys =
+        args.key.iter().map(|k| read_public_key(k, tcti)).collect::<anyhow::Result<Vec<_>>>()?;
     let t = open_target(&args.image, &args.registry)?;
     let expected = args.docker_reference.clone().or(t.repository.clone());
     let identity = match (args.identity, expected) {
@@ -358,8 +349,8 @@ pub(crate) fn generate_key_pair(args: &GenerateKeyPairArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn policy(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
-    let key = read_public_key(&args.key)?;
+pub(crate) fn policy(args: &PolicyArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let key = read_public_key(&args.key, tcti)?;
     proofmark_cosign::cosign_algorithm_for(&key)?;
     if args.registries_d {
         print!("{}", proofmark_cosign::policy::registries_d(&args.scope));

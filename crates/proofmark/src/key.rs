@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use proofmark_tpm::{KeyAuth, ParentTemplate};
+use proofmark_tpm::{KeyAuth, KeyFile, ParentTemplate};
 use proofmark_types::{KeyRef, PersistentHandle, SignatureAlgorithm, Signer as _, SoftwareSigner};
 
 use crate::backend::{self, Options};
@@ -15,7 +15,8 @@ pub(crate) enum KeyCommand {
     Generate(GenerateArgs),
     /// Print a key's public key as PEM (SubjectPublicKeyInfo).
     Public {
-        /// The key: `file:PATH`, `tpm:PATH`, `tpm:0x81xxxxxx`, `parsec://NAME`.
+        /// The key: `PATH` or `file:PATH` (a private, public or cosign key file), `tpm:PATH`,
+        /// `tpm:0x81xxxxxx`, `parsec://NAME`.
         key: KeyRef,
         /// Write the PEM here instead of standard output.
         #[arg(long, short)]
@@ -25,28 +26,35 @@ pub(crate) enum KeyCommand {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GenerateArgs {
-    /// Where the key goes: `file:PATH` (PKCS#8 PEM, mode 0600), `tpm:PATH` (a TPM key file,
-    /// with tpm2-tools `.pub`/`.priv` beside it; the private key never leaves the TPM) or
-    /// `parsec://NAME[?provider=...]` (a key in the Parsec service at PARSEC_SERVICE_ENDPOINT).
+    /// Where the key goes: `PATH` or `file:PATH` (PKCS#8 PEM, mode 0600), `tpm:PATH` (a TPM
+    /// key file; the private key never leaves the TPM) or `parsec://NAME[?provider=...]` (a key
+    /// in the Parsec service at PARSEC_SERVICE_ENDPOINT).
     key: KeyRef,
     /// Signature algorithm, by its sigstore registry name.
     #[arg(long, default_value = "ecdsa-sha2-256-nistp256")]
     algorithm: SignatureAlgorithm,
-    /// TPM keys: also make the key persistent at this handle (`0x81xxxxxx`).
+    /// TPM keys: also make the key persistent at this handle (`0x81xxxxxx`), then usable as
+    /// `tpm:HANDLE`. Without --auth-env it has no auth value: anyone who can use the TPM can
+    /// sign with it.
     #[arg(long)]
     persist: Option<PersistentHandle>,
     /// TPM keys: the storage parent, `ecc-p256` or `rsa-2048`.
     #[arg(long, default_value = "ecc-p256")]
     parent: String,
     /// TPM keys: take a user-chosen auth value from this environment variable (the key keeps
-    /// dictionary-attack protection; the value is not stored). Default: a random auth value
-    /// stored in the key file, and no lockout counting.
-    #[arg(long)]
+    /// dictionary-attack protection; the value is not stored, and signing needs the same
+    /// --auth-env). Default: a random auth value stored in the key file, and no lockout
+    /// counting; with --persist, no auth value.
+    #[arg(long, value_name = "VAR")]
     auth_env: Option<String>,
     /// TPM keys: no auth value at all.
     #[arg(long, conflicts_with = "auth_env")]
     no_auth: bool,
-    /// Replace an existing key file.
+    /// TPM keys: also write the key's TPM2B_PUBLIC and TPM2B_PRIVATE, as `tpm2_create` does, to
+    /// PREFIX.pub and PREFIX.priv (for `tpm2_load -u PREFIX.pub -r PREFIX.priv`).
+    #[arg(long, value_name = "PREFIX")]
+    tpm2_tools_files: Option<PathBuf>,
+    /// Replace existing files.
     #[arg(long)]
     force: bool,
 }
@@ -54,19 +62,29 @@ pub(crate) struct GenerateArgs {
 pub(crate) fn run(cmd: KeyCommand, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
     match cmd {
         KeyCommand::Generate(args) => generate(&args, tcti),
-        KeyCommand::Public { key, output } => {
-            let public = backend::public_key(&key, Options { tcti, ..Options::default() })?;
-            let pem = public.to_pem();
-            match output {
-                Some(path) => crate::fsutil::write_atomic(&path, pem.as_bytes(), 0o644, true)?,
-                None => print!("{pem}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        KeyCommand::Public { key, output } => print_public_key(&key, output.as_deref(), tcti),
     }
 }
 
+/// `key public` and `public-key`: the PEM public key of any key reference.
+pub(crate) fn print_public_key(
+    key: &KeyRef,
+    output: Option<&Path>,
+    tcti: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let public = backend::public_key(key, Options { tcti, ..Options::default() })?;
+    let pem = public.to_pem();
+    match output {
+        Some(path) => crate::fsutil::write_atomic(path, pem.as_bytes(), 0o644, true)?,
+        None => print!("{pem}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn generate(args: &GenerateArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    if args.tpm2_tools_files.is_some() && !matches!(args.key, KeyRef::TpmKeyFile(_)) {
+        bail!("--tpm2-tools-files is for tpm:PATH keys; {} is not one", args.key);
+    }
     let public = match &args.key {
         KeyRef::File(path) => {
             if args.persist.is_some() {
@@ -76,6 +94,7 @@ fn generate(args: &GenerateArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode>
                 .with_context(|| format!("cannot generate a {} key", args.algorithm))?;
             let pem = signer.to_pkcs8_pem().context("cannot encode the private key")?;
             crate::fsutil::write_atomic(path, pem.as_bytes(), 0o600, args.force)?;
+            eprintln!("wrote {}", args.key);
             signer.public_key().clone()
         }
         KeyRef::TpmKeyFile(path) => generate_tpm(args, path, tcti)?,
@@ -87,7 +106,7 @@ fn generate(args: &GenerateArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode>
             signer.public_key().clone()
         }
         other => bail!(
-            "`key generate` makes file:PATH, tpm:PATH and parsec://NAME keys; for {other} use \
+            "`key generate` makes PATH, tpm:PATH and parsec://NAME keys; for {other} use \
              tpm:PATH with --persist HANDLE"
         ),
     };
@@ -95,31 +114,101 @@ fn generate(args: &GenerateArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses a persistent handle the TCG reserves for keys that are not the owner's.
+pub(crate) fn check_owner_handle(handle: PersistentHandle, action: &str) -> anyhow::Result<()> {
+    if let Some(range) = handle.reserved_range() {
+        bail!(
+            "cannot {action} {handle}: it lies in {range}; use an owner handle such as 0x81000010"
+        );
+    }
+    Ok(())
+}
+
 fn generate_tpm(
     args: &GenerateArgs,
     path: &Path,
     tcti: Option<&str>,
 ) -> anyhow::Result<proofmark_types::PublicKey> {
-    if !args.force && path.exists() {
-        bail!("{} already exists; pass --force to replace it", path.display());
+    // Every file this command writes is known, and checked, before the TPM does anything.
+    let tools = args.tpm2_tools_files.as_deref().map(KeyFile::tpm2_tools_paths);
+    let mut targets = vec![path.to_owned()];
+    targets.extend(tools.iter().flat_map(|(p, q)| [p.clone(), q.clone()]));
+    if targets[1..].iter().any(|t| t == path) {
+        bail!("--tpm2-tools-files would write over the key file {}", path.display());
+    }
+    if !args.force {
+        if let Some(existing) = targets.iter().find(|t| t.exists()) {
+            bail!("{} already exists; pass --force to replace it", existing.display());
+        }
     }
     let parent: ParentTemplate = args.parent.parse()?;
-    let auth = match (&args.auth_env, args.no_auth) {
-        (_, true) => KeyAuth::None,
-        (Some(var), false) => match backend::auth_from_env(Some(var))? {
+    let auth = match (&args.auth_env, args.no_auth, args.persist) {
+        (_, true, _) => KeyAuth::None,
+        (Some(var), false, _) => match backend::auth_from_env(Some(var))? {
             Some(value) => KeyAuth::User(value),
-            None => KeyAuth::Random,
+            None => bail!("--auth-env {var} gave no auth value"),
         },
-        (None, false) => KeyAuth::Random,
+        // A persistent key is used by its handle alone, where a random value stored in the key
+        // file would be out of reach (minutes/2026-12-02-persistent-key-auth.md).
+        (None, false, Some(_)) => KeyAuth::None,
+        (None, false, None) => KeyAuth::Random,
     };
+    if let Some(handle) = args.persist {
+        check_owner_handle(handle, "persist a key at")?;
+    }
     let mut tpm = crate::tpm::connect(tcti)?;
+    if let Some(handle) = args.persist {
+        let used = tpm.list_persistent().context("cannot list the persistent handles")?;
+        if used.contains(&handle) {
+            bail!(
+                "persistent handle {handle} is already in use: choose a free one (`proofmark tpm \
+                 list` shows those in use) or free it with `proofmark tpm evict {handle}`"
+            );
+        }
+    }
     let key = tpm
         .create_key(args.algorithm, parent, &auth)
         .with_context(|| format!("the TPM could not create a {} key", args.algorithm))?;
-    key.save(path).with_context(|| format!("cannot save the key file {}", path.display()))?;
     if let Some(handle) = args.persist {
         tpm.persist(&key, handle).with_context(|| format!("cannot persist the key at {handle}"))?;
-        eprintln!("persisted at {handle}");
+    }
+    // Nothing is left behind by a failure: not the files, not the persistent key.
+    if let Err(e) = write_tpm_files(&key, path, tools.as_ref(), args.force) {
+        if let Some(handle) = args.persist {
+            let _ = tpm.evict(handle);
+        }
+        return Err(e);
+    }
+    match &tools {
+        Some((p, q)) => {
+            eprintln!("wrote {} and, for tpm2-tools, {} and {}", args.key, p.display(), q.display())
+        }
+        None => eprintln!("wrote {}", args.key),
+    }
+    if let Some(handle) = args.persist {
+        let how = match auth {
+            KeyAuth::None => "with no auth value: anyone who can use the TPM can sign with it",
+            _ => "its auth value is needed to sign with it: pass the same --auth-env",
+        };
+        eprintln!("persisted at {handle} ({how})");
     }
     Ok(key.public_key()?)
+}
+
+/// Writes the key file and, if asked, its tpm2-tools files; on failure removes what it wrote.
+fn write_tpm_files(
+    key: &KeyFile,
+    path: &Path,
+    tools: Option<&(PathBuf, PathBuf)>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let saved = if force { key.save(path) } else { key.create(path) };
+    saved.with_context(|| format!("cannot save the key file {}", path.display()))?;
+    if let Some((pub_path, priv_path)) = tools {
+        if let Err(e) = key.save_tpm2_tools(pub_path, priv_path, force) {
+            let _ = std::fs::remove_file(path);
+            return Err(e).context("cannot write the tpm2-tools files");
+        }
+    }
+    Ok(())
 }

@@ -38,6 +38,18 @@ struct Cli {
     command: Command,
 }
 
+/// `proofmark public-key`, cosign's name and flags for `proofmark key public`.
+#[derive(clap::Args, Debug)]
+struct PublicKeyArgs {
+    /// The key: `PATH` or `file:PATH` (a private, public or cosign key file), `tpm:PATH`,
+    /// `tpm:0x81xxxxxx`, `parsec://NAME`.
+    #[arg(long)]
+    key: proofmark_types::KeyRef,
+    /// Write the PEM here instead of standard output.
+    #[arg(long, visible_alias = "output")]
+    outfile: Option<std::path::PathBuf>,
+}
+
 /// How a command prints its result.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -67,6 +79,8 @@ enum Command {
     GenerateKeyPair(image::GenerateKeyPairArgs),
     /// Print a containers-policy.json (or registries.d) snippet that enforces a key.
     Policy(image::PolicyArgs),
+    /// Print the public key (PEM) of any key reference, as `cosign public-key` does.
+    PublicKey(PublicKeyArgs),
     /// Plan, check, execute, resume or audit a release of the Cargo workspace here (dry run by
     /// default).
     Release(commands::release::ReleaseArgs),
@@ -86,17 +100,38 @@ fn ok(_: ()) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// What to do about an error whose fix is a command-line option the library cannot name.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    use proofmark_tpm::TpmError;
+    err.chain().find_map(|cause| match cause.downcast_ref::<TpmError>()? {
+        TpmError::AuthRequired => Some(
+            "pass --auth-env VAR, VAR being the environment variable that holds the key's auth \
+             value",
+        ),
+        TpmError::WrongAuth { .. } => Some(
+            "if the key has a user-chosen auth value, pass --auth-env VAR, VAR being the \
+             environment variable that holds it; a key whose random auth value is in its key \
+             file signs by that file (tpm:KEYFILE), not by its persistent handle",
+        ),
+        _ => None,
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Key(cmd) => key::run(cmd, cli.tcti.as_deref()),
         Command::Tpm(cmd) => tpm::run(cmd, cli.tcti.as_deref()),
         Command::SignBlob(args) => blob::sign(&args, cli.tcti.as_deref()),
-        Command::VerifyBlob(args) => blob::verify(&args),
+        Command::VerifyBlob(args) => blob::verify(&args, cli.tcti.as_deref()),
         Command::Sign(args) => image::sign(&args, cli.tcti.as_deref()),
-        Command::Verify(args) => image::verify(&args),
+        Command::Verify(args) => image::verify(&args, cli.tcti.as_deref()),
         Command::GenerateKeyPair(args) => image::generate_key_pair(&args),
-        Command::Policy(args) => image::policy(&args),
+        Command::Policy(args) => image::policy(&args, cli.tcti.as_deref()),
+        Command::PublicKey(args) => {
+            let output = args.outfile.as_deref();
+            key::print_public_key(&args.key, output, cli.tcti.as_deref())
+        }
         Command::Release(args) => here().and_then(|dir| commands::release::run(args, &dir)).map(ok),
         Command::CheckDeps(args) => {
             here().and_then(|dir| commands::check_deps::run(args, &dir)).map(ok)
@@ -106,6 +141,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
+            if let Some(hint) = hint(&err) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(exit::ERROR)
         }
     }

@@ -20,20 +20,42 @@ pub(crate) enum TpmCommand {
     Evict {
         /// The handle, `0x81xxxxxx`.
         handle: PersistentHandle,
+        /// Also evict from the ranges the TCG reserves for endorsement keys
+        /// (0x81010000..=0x8101ffff) and the platform (0x81800000..=0x81ffffff).
+        #[arg(long)]
+        force: bool,
     },
 }
 
 /// Which TPM to talk to: `--tcti`, else `TPM2TOOLS_TCTI` or `TCTI`, else `/dev/tpmrm0`.
 pub(crate) fn tcti(configured: Option<&str>) -> anyhow::Result<Tcti> {
-    Tcti::from_config_or_env(configured).context("invalid TCTI")
+    Tcti::from_config_or_env(configured).with_context(|| {
+        let from = match configured {
+            Some(_) => "--tcti",
+            None => proofmark_tpm::TCTI_ENV_VARS
+                .into_iter()
+                .find(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+                .unwrap_or("the default"),
+        };
+        format!("invalid TCTI in {from}")
+    })
 }
 
 pub(crate) fn connect(configured: Option<&str>) -> anyhow::Result<Tpm> {
     let tcti = tcti(configured)?;
-    Tpm::connect(&tcti).with_context(|| format!("cannot reach a TPM at {}", tcti.as_str()))
+    // The error names the TCTI and where it came from.
+    Ok(Tpm::connect(&tcti)?)
 }
 
 pub(crate) fn run(cmd: TpmCommand, configured_tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    if let TpmCommand::Evict { handle, force: false } = &cmd {
+        if let Some(range) = handle.reserved_range() {
+            anyhow::bail!(
+                "refusing to evict {handle}: it lies in {range}, and evicting cannot be undone \
+                 (attestation relies on the endorsement key); pass --force if you mean it"
+            );
+        }
+    }
     let mut tpm = connect(configured_tcti)?;
     match cmd {
         TpmCommand::Info { format } => {
@@ -76,7 +98,7 @@ pub(crate) fn run(cmd: TpmCommand, configured_tcti: Option<&str>) -> anyhow::Res
                 println!("{handle}");
             }
         }
-        TpmCommand::Evict { handle } => {
+        TpmCommand::Evict { handle, .. } => {
             tpm.evict(handle).with_context(|| format!("cannot evict {handle}"))?;
             eprintln!("evicted {handle}");
         }

@@ -141,8 +141,9 @@ fn cosign_style_session_with_a_key_file() {
     let key_file = env.dir.path().join("cosign.json");
     let text = std::fs::read_to_string(&key_file).unwrap();
     assert!(text.contains(r#""kind": "random""#), "random auth stored: {text}");
+    // Only the key file: `cosign.pub` is where cosign users keep the PEM public key.
     assert!(
-        env.dir.path().join("cosign.pub").exists() && env.dir.path().join("cosign.priv").exists()
+        !env.dir.path().join("cosign.pub").exists() && !env.dir.path().join("cosign.priv").exists()
     );
 
     // An absolute path (`tpm:///abs/key.json`) names the same key.

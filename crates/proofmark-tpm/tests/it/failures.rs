@@ -65,7 +65,7 @@ fn wrong_auth_on_a_user_auth_key_counts_and_the_right_one_works() {
         )
         .unwrap();
     assert!(!key.public().object_attributes().no_da());
-    assert!(matches!(TpmSigner::open(&tcti, key.clone(), None), Err(TpmError::Unsupported(_))));
+    assert!(matches!(TpmSigner::open(&tcti, key.clone(), None), Err(TpmError::AuthRequired)));
 
     let wrong =
         TpmSigner::open(&tcti, key.clone(), Some(AuthValue::new(b"wrong".to_vec()).unwrap()))

@@ -56,10 +56,11 @@ fn our_keys_load_in_tpm2_tools_with_identical_pem_and_signatures() {
         let key =
             Tpm::connect(&tcti).unwrap().create_key(algorithm, parent, &KeyAuth::Random).unwrap();
         key.save(&path).unwrap();
+        let (pub_path, priv_path) = KeyFile::tpm2_tools_paths(&d.join(format!("{algorithm}")));
+        key.save_tpm2_tools(&pub_path, &priv_path, true).unwrap();
         let Some(primary_name) = tools_primary(&tpm, d, parent) else { return };
         assert_eq!(hex::encode(&primary_name), hex::encode(key.parent_name()), "primary names");
 
-        let (pub_path, priv_path) = KeyFile::tpm2_tools_paths(&path);
         let key_ctx = d.join("key.ctx");
         let Some(mut load) = tool(&tpm, "tpm2_load") else { return };
         run(load
@@ -141,7 +142,8 @@ fn keys_made_by_tpm2_create_are_used_by_us() {
         let path = d.join("imported.json");
         key.save(&path).unwrap();
         // The .pub/.priv we write back are byte-identical to tpm2_create's.
-        let (our_pub, our_priv) = KeyFile::tpm2_tools_paths(&path);
+        let (our_pub, our_priv) = KeyFile::tpm2_tools_paths(&d.join("imported"));
+        key.save_tpm2_tools(&our_pub, &our_priv, true).unwrap();
         assert_eq!(std::fs::read(our_pub).unwrap(), std::fs::read(&pub_path).unwrap());
         assert_eq!(std::fs::read(our_priv).unwrap(), std::fs::read(&priv_path).unwrap());
 

@@ -1,4 +1,4 @@
-//! The key file format on disk: shape, permissions, tpm2-tools companions, deletion.
+//! The key file format on disk: shape, permissions, tpm2-tools files, no-clobber, deletion.
 
 use std::os::unix::fs::PermissionsExt as _;
 
@@ -57,16 +57,40 @@ fn key_file_shape_modes_and_deletion() {
         }"#]]
     .assert_eq(&shape(&std::fs::read_to_string(&path).unwrap()));
 
-    let (pub_path, priv_path) = KeyFile::tpm2_tools_paths(&path);
-    assert_eq!(pub_path, dir.path().join("release.pub"));
+    // Only the key file: `release.pub` is, by convention, a PEM the user may own.
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(dir.path()), ["release.key"]);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!((mode(&path), mode(&priv_path), mode(&pub_path)), (0o600, 0o600, 0o644));
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(KeyFile::load(&path).unwrap(), key);
+
+    // create() never replaces a file; save() does.
+    let err = key.create(&path).unwrap_err();
+    assert!(matches!(err, proofmark_tpm::TpmError::FileExists { .. }), "{err}");
+    key.save(&path).unwrap();
+
+    // The tpm2-tools files go where the caller says, and are not replaced unasked.
+    let (pub_path, priv_path) = KeyFile::tpm2_tools_paths(&dir.path().join("release.tpm2"));
+    assert_eq!(pub_path, dir.path().join("release.tpm2.pub"));
+    assert_eq!(priv_path, dir.path().join("release.tpm2.priv"));
+    std::fs::write(&priv_path, "mine").unwrap();
+    let err = key.save_tpm2_tools(&pub_path, &priv_path, false).unwrap_err();
+    assert!(matches!(err, proofmark_tpm::TpmError::FileExists { .. }), "{err}");
+    assert!(!pub_path.exists(), "a failed save leaves nothing behind");
+    assert_eq!(std::fs::read_to_string(&priv_path).unwrap(), "mine");
+    key.save_tpm2_tools(&pub_path, &priv_path, true).unwrap();
+    assert_eq!((mode(&priv_path), mode(&pub_path)), (0o600, 0o644));
     // TPM2B: a big-endian u16 size, then the structure.
     let public = std::fs::read(&pub_path).unwrap();
     assert_eq!(usize::from(u16::from_be_bytes([public[0], public[1]])), public.len() - 2);
     assert_eq!(public, key.public_tpm2b().unwrap());
-    assert_eq!(KeyFile::load(&path).unwrap(), key);
-    assert!(key.save(&pub_path).is_err(), "a key file named .pub would clobber its companion");
 
     // `tpm:PATH` key references open the same key.
     let key_ref: KeyRef = format!("tpm:{}", path.display()).parse().unwrap();
@@ -75,5 +99,6 @@ fn key_file_shape_modes_and_deletion() {
     drop(signer);
 
     KeyFile::delete(&path).unwrap();
-    assert!(!path.exists() && !pub_path.exists() && !priv_path.exists());
+    assert!(!path.exists(), "deleted");
+    assert!(pub_path.exists() && priv_path.exists(), "files the caller named are the caller's");
 }

@@ -14,7 +14,7 @@
 //!
 //! `createKey` (`cosign generate-key-pair --kms tpm://…`) makes a non-exportable key under the
 //! ECC P-256 storage primary. For a path it writes a key file there (refusing to overwrite one)
-//! holding a random auth value, with the tpm2-tools `.pub`/`.priv` files beside it; for a handle
+//! holding a random auth value, and nothing else; for a handle
 //! it persists the key there with an empty auth value, since nothing would keep a random one.
 //! The protocol itself is `proofmark_parsec::kms`.
 
@@ -59,7 +59,7 @@ impl KmsBackend for TpmKms {
                 }
                 let mut tpm = Tpm::connect(&tcti)?;
                 let key = tpm.create_key(algorithm, ParentTemplate::EccP256, &KeyAuth::Random)?;
-                key.save(&path)?;
+                key.create(&path)?;
                 Ok(key.public_key()?)
             }
             KeyRef::TpmPersistent(handle) => {
