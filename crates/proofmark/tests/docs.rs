@@ -629,6 +629,21 @@ mod harness {
     }
 
     #[test]
+    fn the_sandbox_is_what_docs_testing_md_promises() {
+        let sandbox = Sandbox::new(&[("REGISTRY", "127.0.0.1:5000".into())]);
+        let page = "```console\n$ echo \"$REGISTRY $NO_COLOR $TZ\" && git config user.email\n\
+                    127.0.0.1:5000 1 UTC\ndocs@example.invalid\n\
+                    $ case \"$HOME\" in */proofmark-docs-*/home) echo temporary;; esac\ntemporary\n\
+                    $ echo \"${CARGO_MANIFEST_DIR-not passed on}\"\nnot passed on\n\
+                    $ command -v proofmark\n[..]/proofmark\n\
+                    $ git ls-remote https://github.com/rust-lang/cargo\n...\n? 128\n```\n";
+        for example in parse(page).unwrap() {
+            let outcome = sandbox.run(&example.command);
+            check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
+        }
+    }
+
+    #[test]
     fn examples_that_do_not_hold_fail() {
         let fails = |page: &str| run_text(page).expect_err(page);
         let report = fails("```console\n$ echo actual\nexpected\n```\n");
