@@ -53,6 +53,10 @@ pages! {
 /// The variable that turns mismatches into rewrites of the page.
 const UPDATE_VAR: &str = "PROOFMARK_DOCS_UPDATE";
 
+/// The proxy of cargo and git in the sandbox: a closed loopback port, so they cannot reach the
+/// network.
+const NO_NETWORK: &str = "http://127.0.0.1:9";
+
 /// How long one command may run before it counts as hung.
 const COMMAND_TIMEOUT_SECS: u32 = 600;
 
@@ -352,10 +356,13 @@ impl Sandbox {
             std::fs::create_dir(dir.path().join(folder)).unwrap();
         }
         // Commits in examples need an identity; nothing of the user's own configuration leaks in.
+        // git's HTTP goes to a closed port, as cargo's does below: no network but loopback.
         std::fs::write(
             home.join(".gitconfig"),
-            "[user]\n\tname = Docs Example\n\temail = docs@example.invalid\n\
-             [init]\n\tdefaultBranch = main\n",
+            format!(
+                "[user]\n\tname = Docs Example\n\temail = docs@example.invalid\n\
+                 [init]\n\tdefaultBranch = main\n[http]\n\tproxy = {NO_NETWORK}\n"
+            ),
         )
         .unwrap();
         let proofmark = Path::new(env!("CARGO_BIN_EXE_proofmark"));
@@ -365,8 +372,6 @@ impl Sandbox {
         let rustup_home = std::env::var_os("RUSTUP_HOME").or_else(|| {
             std::env::var_os("HOME").map(|home| Path::new(&home).join(".rustup").into_os_string())
         });
-        // Anything but loopback goes to a closed port: examples cannot reach the network.
-        let no_network: OsString = "http://127.0.0.1:9".into();
         let mut env: Vec<(&'static str, OsString)> = vec![
             ("PATH", std::env::join_paths(path).unwrap()),
             ("HOME", home.clone().into_os_string()),
@@ -379,11 +384,12 @@ impl Sandbox {
             ("CARGO_TERM_COLOR", "never".into()),
             ("GIT_CONFIG_NOSYSTEM", "1".into()),
             ("TSS2_LOG", "all+NONE".into()),
-            ("http_proxy", no_network.clone()),
-            ("https_proxy", no_network.clone()),
-            ("HTTP_PROXY", no_network.clone()),
-            ("HTTPS_PROXY", no_network.clone()),
-            ("ALL_PROXY", no_network),
+            // cargo (and git, above) reach nothing but loopback: their proxy is a closed port
+            // that `no_proxy` bypasses for loopback registries. Not the general proxy
+            // variables: proofmark's HTTP client (ureq 2) reads those but not `NO_PROXY`, and
+            // would send even the sandbox's own registry to the closed port.
+            ("CARGO_HTTP_PROXY", NO_NETWORK.into()),
+            ("CARGO_NET_RETRY", "0".into()),
             ("no_proxy", "127.0.0.1,localhost".into()),
             ("NO_PROXY", "127.0.0.1,localhost".into()),
         ];
@@ -636,7 +642,25 @@ mod harness {
                     $ case \"$HOME\" in */proofmark-docs-*/home) echo temporary;; esac\ntemporary\n\
                     $ echo \"${CARGO_MANIFEST_DIR-not passed on}\"\nnot passed on\n\
                     $ command -v proofmark\n[..]/proofmark\n\
-                    $ git ls-remote https://github.com/rust-lang/cargo\n...\n? 128\n```\n";
+                    $ git ls-remote https://github.com/rust-lang/cargo\n...\n? 128\n\
+                    $ cargo search --limit 1 serde\n...\n? 101\n```\n";
+        for example in parse(page).unwrap() {
+            let outcome = sandbox.run(&example.command);
+            check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
+        }
+    }
+
+    /// The sandbox keeps cargo and git off the network without cutting proofmark off from the
+    /// sandbox's own registry (its HTTP client ignores `NO_PROXY`: no general proxy variables).
+    #[test]
+    fn proofmark_and_curl_reach_the_sandboxs_registry() {
+        let Some(registry) = Registry::start() else { return };
+        let sandbox = Sandbox::new(&[("REGISTRY", registry.addr().into())]);
+        let page = "```console\n$ curl -fsS \"http://$REGISTRY/v2/\"\n{}\n\
+                    $ proofmark key generate file:k.key > /dev/null\n\
+                    $ proofmark key public file:k.key > k.pub\n\
+                    $ proofmark verify --key k.pub --allow-insecure \"$REGISTRY\" \"$REGISTRY/demo/app:1\" > out.txt 2>&1\n\
+                    ? 1\n$ grep -c 'not found' out.txt\n1\n```\n";
         for example in parse(page).unwrap() {
             let outcome = sandbox.run(&example.command);
             check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
