@@ -336,6 +336,27 @@ struct Outcome {
 struct Sandbox {
     dir: tempfile::TempDir,
     env: Vec<(&'static str, OsString)>,
+    /// Process groups of commands that left something running (a server started with `&`),
+    /// stopped when the page is done.
+    leftovers: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let groups = self.leftovers.lock().map(|g| g.clone()).unwrap_or_default();
+        for group in groups {
+            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{group}")]).status();
+        }
+    }
+}
+
+/// Whether a process of group `group` is still running.
+fn group_alive(group: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The prologue of every command: output interleaved, `pipefail`, and the exported variables and
@@ -396,7 +417,7 @@ impl Sandbox {
         env.extend(rustup_home.map(|home| ("RUSTUP_HOME", home)));
         env.extend(std::env::var_os("RUSTUP_TOOLCHAIN").map(|t| ("RUSTUP_TOOLCHAIN", t)));
         env.extend(vars.iter().cloned());
-        Sandbox { dir, env }
+        Sandbox { dir, env, leftovers: std::sync::Mutex::new(Vec::new()) }
     }
 
     fn scratch(&self) -> PathBuf {
@@ -404,9 +425,12 @@ impl Sandbox {
     }
 
     /// Runs one example's command with bash in the scratch folder.
+    ///
+    /// `timeout` makes a process group of its own, so what a command leaves running in the
+    /// background can be found and stopped with the page.
     fn run(&self, command: &str) -> Outcome {
         let script = format!("{PROLOGUE}{command}\n");
-        let out = Command::new("timeout")
+        let child = Command::new("timeout")
             .args(["--kill-after=10", &COMMAND_TIMEOUT_SECS.to_string(), "bash", "-c", &script])
             .arg("docs-example")
             .arg(self.dir.path().join("state.sh"))
@@ -414,8 +438,15 @@ impl Sandbox {
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let group = child.id();
+        let out = child.wait_with_output().unwrap();
+        if group_alive(group) {
+            self.leftovers.lock().unwrap().push(group);
+        }
         let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
         // Only `timeout` itself writes here: bash sent everything else to standard output.
         output.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -665,6 +696,26 @@ mod harness {
             let outcome = sandbox.run(&example.command);
             check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
         }
+    }
+
+    #[test]
+    fn background_processes_outlive_their_command_but_not_the_page() {
+        let sandbox = Sandbox::new(&[]);
+        let page = "```console\n$ sleep 300 > /dev/null 2>&1 & echo $! > sleeper.pid\n\
+                    $ kill -0 \"$(cat sleeper.pid)\" && echo running\nrunning\n```\n";
+        for example in parse(page).unwrap() {
+            check(&example, &sandbox.run(&example.command)).unwrap_or_else(|r| panic!("{r}"));
+        }
+        let pid = std::fs::read_to_string(sandbox.scratch().join("sleeper.pid")).unwrap();
+        drop(sandbox);
+        let alive = || Path::new(&format!("/proc/{}", pid.trim())).exists();
+        for _ in 0..50 {
+            if !alive() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the page's background process {} outlived it", pid.trim());
     }
 
     #[test]
