@@ -28,7 +28,7 @@ fn cargo_home(dir: &Path) -> PathBuf {
     support::cargo_home(&dir.join("cargo-home"), &format!("local-registry = {:?}", registry))
 }
 
-/// Runs `proofmark check-deps ARGS --stage index` in `cwd` with a clean environment: `HOME` in
+/// Runs `proofmark check-deps ARGS --stage index -q` (just ARGS for `lockfile`) in `cwd` with a clean environment: `HOME` in
 /// `dir`, no `CARGO_TARGET_DIR` or `XDG_CACHE_HOME` unless `vars` sets them.
 fn check_deps(dir: &Path, cwd: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Output {
     let home = dir.join("home");
@@ -36,7 +36,8 @@ fn check_deps(dir: &Path, cwd: &Path, args: &[&str], vars: &[(&str, &Path)]) -> 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_proofmark"));
     cmd.arg("check-deps")
         .args(args)
-        .args(["--stage", "index", "-q"])
+        // `lockfile` has no stages and no progress.
+        .args(if args.first() == Some(&"lockfile") { &[][..] } else { &["--stage", "index", "-q"] })
         .current_dir(cwd)
         .env("CARGO_HOME", cargo_home(dir))
         .env("HOME", &home)
@@ -99,6 +100,15 @@ fn the_cache_goes_into_the_target_folder_cargo_uses() {
     assert_eq!(target, ws.join("target").canonicalize().unwrap());
     assert_eq!(cached(&target.join("check-deps")), 1);
     assert!(!nested.join("target").exists(), "nothing in the current folder");
+
+    // The lockfile checked by default is the workspace root's, wherever the command runs.
+    let mut lock = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    lock.args(["generate-lockfile", "--offline"]).current_dir(&ws);
+    proofmark_test_support::stdout_ok(lock.output().unwrap());
+    let out = check_deps(d, &nested, &["lockfile", "--format", "json"], &[]);
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
 
     // CARGO_TARGET_DIR moves it, as it moves cargo's.
     let elsewhere = d.join("elsewhere");

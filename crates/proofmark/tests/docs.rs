@@ -53,6 +53,10 @@ pages! {
 /// The variable that turns mismatches into rewrites of the page.
 const UPDATE_VAR: &str = "PROOFMARK_DOCS_UPDATE";
 
+/// The proxy of cargo and git in the sandbox: a closed loopback port, so they cannot reach the
+/// network.
+const NO_NETWORK: &str = "http://127.0.0.1:9";
+
 /// How long one command may run before it counts as hung.
 const COMMAND_TIMEOUT_SECS: u32 = 600;
 
@@ -332,6 +336,27 @@ struct Outcome {
 struct Sandbox {
     dir: tempfile::TempDir,
     env: Vec<(&'static str, OsString)>,
+    /// Process groups of commands that left something running (a server started with `&`),
+    /// stopped when the page is done.
+    leftovers: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let groups = self.leftovers.lock().map(|g| g.clone()).unwrap_or_default();
+        for group in groups {
+            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{group}")]).status();
+        }
+    }
+}
+
+/// Whether a process of group `group` is still running.
+fn group_alive(group: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The prologue of every command: output interleaved, `pipefail`, and the exported variables and
@@ -352,10 +377,13 @@ impl Sandbox {
             std::fs::create_dir(dir.path().join(folder)).unwrap();
         }
         // Commits in examples need an identity; nothing of the user's own configuration leaks in.
+        // git's HTTP goes to a closed port, as cargo's does below: no network but loopback.
         std::fs::write(
             home.join(".gitconfig"),
-            "[user]\n\tname = Docs Example\n\temail = docs@example.invalid\n\
-             [init]\n\tdefaultBranch = main\n",
+            format!(
+                "[user]\n\tname = Docs Example\n\temail = docs@example.invalid\n\
+                 [init]\n\tdefaultBranch = main\n[http]\n\tproxy = {NO_NETWORK}\n"
+            ),
         )
         .unwrap();
         let proofmark = Path::new(env!("CARGO_BIN_EXE_proofmark"));
@@ -365,8 +393,6 @@ impl Sandbox {
         let rustup_home = std::env::var_os("RUSTUP_HOME").or_else(|| {
             std::env::var_os("HOME").map(|home| Path::new(&home).join(".rustup").into_os_string())
         });
-        // Anything but loopback goes to a closed port: examples cannot reach the network.
-        let no_network: OsString = "http://127.0.0.1:9".into();
         let mut env: Vec<(&'static str, OsString)> = vec![
             ("PATH", std::env::join_paths(path).unwrap()),
             ("HOME", home.clone().into_os_string()),
@@ -379,18 +405,19 @@ impl Sandbox {
             ("CARGO_TERM_COLOR", "never".into()),
             ("GIT_CONFIG_NOSYSTEM", "1".into()),
             ("TSS2_LOG", "all+NONE".into()),
-            ("http_proxy", no_network.clone()),
-            ("https_proxy", no_network.clone()),
-            ("HTTP_PROXY", no_network.clone()),
-            ("HTTPS_PROXY", no_network.clone()),
-            ("ALL_PROXY", no_network),
+            // cargo (and git, above) reach nothing but loopback: their proxy is a closed port
+            // that `no_proxy` bypasses for loopback registries. Not the general proxy
+            // variables: proofmark's HTTP client (ureq 2) reads those but not `NO_PROXY`, and
+            // would send even the sandbox's own registry to the closed port.
+            ("CARGO_HTTP_PROXY", NO_NETWORK.into()),
+            ("CARGO_NET_RETRY", "0".into()),
             ("no_proxy", "127.0.0.1,localhost".into()),
             ("NO_PROXY", "127.0.0.1,localhost".into()),
         ];
         env.extend(rustup_home.map(|home| ("RUSTUP_HOME", home)));
         env.extend(std::env::var_os("RUSTUP_TOOLCHAIN").map(|t| ("RUSTUP_TOOLCHAIN", t)));
         env.extend(vars.iter().cloned());
-        Sandbox { dir, env }
+        Sandbox { dir, env, leftovers: std::sync::Mutex::new(Vec::new()) }
     }
 
     fn scratch(&self) -> PathBuf {
@@ -398,9 +425,12 @@ impl Sandbox {
     }
 
     /// Runs one example's command with bash in the scratch folder.
+    ///
+    /// `timeout` makes a process group of its own, so what a command leaves running in the
+    /// background can be found and stopped with the page.
     fn run(&self, command: &str) -> Outcome {
         let script = format!("{PROLOGUE}{command}\n");
-        let out = Command::new("timeout")
+        let child = Command::new("timeout")
             .args(["--kill-after=10", &COMMAND_TIMEOUT_SECS.to_string(), "bash", "-c", &script])
             .arg("docs-example")
             .arg(self.dir.path().join("state.sh"))
@@ -408,8 +438,15 @@ impl Sandbox {
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let group = child.id();
+        let out = child.wait_with_output().unwrap();
+        if group_alive(group) {
+            self.leftovers.lock().unwrap().push(group);
+        }
         let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
         // Only `timeout` itself writes here: bash sent everything else to standard output.
         output.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -626,6 +663,59 @@ mod harness {
                     ```\n\ntext\n\n```console\n$ echo \"$GREETING from $(basename \"$PWD\")\"\nhi from sub\n\
                     $ exit 3\n? 3\n$ false | true\n? 1\n$ proofmark --version\nproofmark [..]\n```\n";
         run_text(page).unwrap();
+    }
+
+    #[test]
+    fn the_sandbox_is_what_docs_testing_md_promises() {
+        let sandbox = Sandbox::new(&[("REGISTRY", "127.0.0.1:5000".into())]);
+        let page = "```console\n$ echo \"$REGISTRY $NO_COLOR $TZ\" && git config user.email\n\
+                    127.0.0.1:5000 1 UTC\ndocs@example.invalid\n\
+                    $ case \"$HOME\" in */proofmark-docs-*/home) echo temporary;; esac\ntemporary\n\
+                    $ echo \"${CARGO_MANIFEST_DIR-not passed on}\"\nnot passed on\n\
+                    $ command -v proofmark\n[..]/proofmark\n\
+                    $ git ls-remote https://github.com/rust-lang/cargo\n...\n? 128\n\
+                    $ cargo search --limit 1 serde\n...\n? 101\n```\n";
+        for example in parse(page).unwrap() {
+            let outcome = sandbox.run(&example.command);
+            check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
+        }
+    }
+
+    /// The sandbox keeps cargo and git off the network without cutting proofmark off from the
+    /// sandbox's own registry (its HTTP client ignores `NO_PROXY`: no general proxy variables).
+    #[test]
+    fn proofmark_and_curl_reach_the_sandboxs_registry() {
+        let Some(registry) = Registry::start() else { return };
+        let sandbox = Sandbox::new(&[("REGISTRY", registry.addr().into())]);
+        let page = "```console\n$ curl -fsS \"http://$REGISTRY/v2/\"\n{}\n\
+                    $ proofmark key generate file:k.key > /dev/null\n\
+                    $ proofmark key public file:k.key > k.pub\n\
+                    $ proofmark verify --key k.pub --allow-insecure \"$REGISTRY\" \"$REGISTRY/demo/app:1\" > out.txt 2>&1\n\
+                    ? 1\n$ grep -c 'not found' out.txt\n1\n```\n";
+        for example in parse(page).unwrap() {
+            let outcome = sandbox.run(&example.command);
+            check(&example, &outcome).unwrap_or_else(|report| panic!("{report}"));
+        }
+    }
+
+    #[test]
+    fn background_processes_outlive_their_command_but_not_the_page() {
+        let sandbox = Sandbox::new(&[]);
+        let page = "```console\n$ sleep 300 > /dev/null 2>&1 & echo $! > sleeper.pid\n\
+                    $ kill -0 \"$(cat sleeper.pid)\" && echo running\nrunning\n```\n";
+        for example in parse(page).unwrap() {
+            check(&example, &sandbox.run(&example.command)).unwrap_or_else(|r| panic!("{r}"));
+        }
+        let pid = std::fs::read_to_string(sandbox.scratch().join("sleeper.pid")).unwrap();
+        drop(sandbox);
+        let alive = || Path::new(&format!("/proc/{}", pid.trim())).exists();
+        for _ in 0..50 {
+            if !alive() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the page's background process {} outlived it", pid.trim());
     }
 
     #[test]
