@@ -448,3 +448,52 @@ fn pins_and_identity_messages() {
         "{stdout}"
     );
 }
+
+/// Issue 16, item 15: a registry that refuses the credentials (distribution's htpasswd) gets an
+/// error naming the user that was tried and the config.json entry it came from; no config.json
+/// is named as such.
+#[test]
+fn refused_credentials_are_named_with_their_source() {
+    use proofmark_test_support::registry::{HTPASSWD_PASSWORD, HTPASSWD_USER};
+    let Some(reg) = Registry::start_with_htpasswd() else { return };
+    let dir = temp_dir("image-cli-401");
+    let d = dir.path();
+    let config = |password: &str| {
+        let auth = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{HTPASSWD_USER}:{password}"),
+        );
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.addr())
+    };
+    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        docker_config: proofmark_cosign::DockerConfig::parse(config(HTPASSWD_PASSWORD).as_bytes())
+            .unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    put_image(&client.repository(&reg.addr(), "cli/auth"), "v1");
+    ok(proofmark(&["key", "generate", "file:signing.key"], d));
+    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
+        .unwrap();
+    let image = format!("{}/cli/auth:v1", reg.addr());
+    let verify = || {
+        proofmark(&["verify", "--key", "signing.pub", "--allow-insecure", &reg.addr(), &image], d)
+    };
+    let message = |out: &Output| {
+        assert_eq!(code(out), 1, "{}", stderr(out));
+        stderr(out).trim().replace(&reg.addr(), "ADDR").replace(&d.display().to_string(), "DIR")
+    };
+
+    let out = verify();
+    expect![[r#"error: verifying ADDR/cli/auth:v1: authentication with ADDR failed: the registry wants basic auth and there are no credentials for ADDR in DIR/config.json (which does not exist)"#]]
+    .assert_eq(&message(&out));
+    std::fs::write(d.join("config.json"), config("wrong")).unwrap();
+    let out = verify();
+    expect![[r#"error: verifying ADDR/cli/auth:v1: authentication with ADDR failed: GET http://ADDR/v2/cli/auth/manifests/v1 returned HTTP 401 with {"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Class":"","Name":"cli/auth","Action":"pull"}]}]}; tried user "alice" and its password from the auths entry for ADDR in DIR/config.json"#]]
+    .assert_eq(&message(&out));
+    assert!(!stderr(&out).contains("wrong"), "the password is never shown");
+    // The right password: through to the verdict (no signatures yet).
+    std::fs::write(d.join("config.json"), config(HTPASSWD_PASSWORD)).unwrap();
+    assert_eq!(code(&verify()), 4, "{}", stderr(&verify()));
+}
