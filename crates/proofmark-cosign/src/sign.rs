@@ -215,10 +215,12 @@ impl Pending<'_> {
     /// payload that our key verifies (re-signing with a TPM's ECDSA key gives new bytes each
     /// time, and must not append another layer on every run).
     fn contained_in(&self, m: &SignatureManifest) -> bool {
-        m.layers.iter().any(|l| {
-            l.descriptor.digest == self.layer.descriptor.digest
-                && (l.signature_b64() == self.layer.signature_b64() || self.key_signed(l))
-        })
+        let ours = self.layer.descriptor.digest.as_str();
+        let same_payload = || m.layers.iter().filter(|l| l.descriptor.digest == ours);
+        // Our own layer first (the common case on read-back), then a signature verification
+        // for each other signature of the same payload.
+        same_payload().any(|l| l.signature_b64() == self.layer.signature_b64())
+            || same_payload().any(|l| self.key_signed(l))
     }
 
     /// Whether our key verifies `layer`'s signature over our payload (the caller checked that
