@@ -53,6 +53,8 @@ pub struct DockerConfig {
     creds_store: Option<String>,
     cred_helpers: HashMap<String, String>,
     helper_env: Vec<(OsString, OsString)>,
+    /// Where the configuration came from (a path), for messages.
+    origin: Option<String>,
     /// Helper answers, so each helper runs at most once per host.
     cache: Arc<Mutex<HashMap<String, Option<Credential>>>>,
 }
@@ -63,6 +65,7 @@ impl std::fmt::Debug for DockerConfig {
             .field("hosts", &self.auths.keys().collect::<Vec<_>>())
             .field("creds_store", &self.creds_store)
             .field("cred_helpers", &self.cred_helpers)
+            .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +144,35 @@ impl DockerConfig {
             config.auths.insert(normalize_host(key), credential);
         }
         Ok(config)
+    }
+
+    /// Names where this configuration came from (the `config.json` path, or a note that it does
+    /// not exist), so that authentication errors can say where credentials were looked for.
+    #[must_use]
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Where credentials for `host` come from, in words (no secrets): the `credHelpers` helper,
+    /// the `auths` entry, the `credsStore` helper, or only the file (which has nothing for it).
+    pub fn source(&self, host: &str) -> String {
+        let host = normalize_host(host);
+        let origin = self.origin.as_deref().unwrap_or("the docker config.json");
+        if let Some(name) = self.cred_helpers.get(&host) {
+            return format!(
+                "the credential helper docker-credential-{name} (credHelpers in {origin})"
+            );
+        }
+        if self.auths.contains_key(&host) {
+            return format!("the auths entry for {host} in {origin}");
+        }
+        match &self.creds_store {
+            Some(name) => {
+                format!("the credential helper docker-credential-{name} (credsStore in {origin})")
+            }
+            None => origin.to_owned(),
+        }
     }
 
     /// Extra environment variables for credential helper processes (for example

@@ -32,6 +32,14 @@ pub fn signature_tag(image_digest: &str) -> Result<String> {
     Ok(format!("sha256-{}.sig", digest_hex(image_digest)?))
 }
 
+/// Whether `tag` names something cosign attaches to an image (`sha256-<hex>.sig`, `.att`,
+/// `.sbom`, …) rather than an image.
+pub fn is_attachment_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else { return false };
+    let Some((hex, suffix)) = rest.split_once('.') else { return false };
+    digest_hex(&format!("sha256:{hex}")).is_ok() && !suffix.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +56,12 @@ mod tests {
             assert!(matches!(digest_hex(bad), Err(Error::InvalidDigest(_))), "{bad}");
         }
         assert!(matches!(check_digest("x", &d, b"a"), Err(Error::DigestMismatch { .. })));
+        let hex = digest_hex(&d).unwrap();
+        for tag in [format!("sha256-{hex}.sig"), format!("sha256-{hex}.att")] {
+            assert!(is_attachment_tag(&tag), "{tag}");
+        }
+        for tag in ["v1", "sha256-abc.sig", &format!("sha256-{hex}"), &format!("sha256-{hex}.")] {
+            assert!(!is_attachment_tag(tag), "{tag}");
+        }
     }
 }

@@ -37,6 +37,27 @@ pub enum Error {
         /// The start of the response body (registry error JSON, usually).
         body: String,
     },
+    /// An HTTPS request answered in plain HTTP: the registry does not speak TLS.
+    #[error(
+        "{host} answered plain HTTP to an HTTPS request ({url}); if it is a plain-HTTP \
+         registry, allow that with --allow-insecure {host}"
+    )]
+    PlainHttp {
+        /// The registry host (`HOST:PORT`).
+        host: String,
+        /// The URL asked for.
+        url: String,
+    },
+    /// An `allow_insecure` (`--allow-insecure`) entry that is not `HOST[:PORT]`.
+    #[error(
+        "--allow-insecure {value:?}: {reason}; expected HOST:PORT (for example 127.0.0.1:5000)"
+    )]
+    InsecureHost {
+        /// The entry as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The TLS configuration (custom CA bundle) is unusable.
     #[error("TLS configuration: {0}")]
     Tls(String),
@@ -150,6 +171,7 @@ impl Error {
         matches!(
             self,
             Self::Transport { .. }
+                | Self::PlainHttp { .. }
                 | Self::Http { .. }
                 | Self::Tls(_)
                 | Self::Auth { .. }

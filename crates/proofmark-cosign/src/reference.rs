@@ -1,4 +1,4 @@
-//! Image references: `registry/repository[:tag][@digest]` and `oci:PATH[:TAG]`.
+//! Image references: `registry/repository[:tag][@digest]` and `oci:PATH[:TAG][@digest]`.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,8 @@ pub enum ImageRef {
         path: PathBuf,
         /// The `org.opencontainers.image.ref.name` to use, if any.
         tag: Option<String>,
+        /// The manifest digest (`oci:PATH@sha256:…`), if any; it wins over the tag.
+        digest: Option<String>,
     },
 }
 
@@ -49,11 +51,20 @@ impl RegistryRef {
 }
 
 impl ImageRef {
-    /// Parses `oci:PATH[:TAG]` or a registry reference. Like docker, a first component without
+    /// Parses `oci:PATH[:TAG][@sha256:…]` or a registry reference. Like docker, a first component without
     /// `.` or `:` (and not `localhost`) means Docker Hub, and single names get `library/`.
     pub fn parse(s: &str) -> Result<Self> {
         let bad = |reason| Error::InvalidReference { reference: s.into(), reason };
         if let Some(rest) = s.strip_prefix("oci:") {
+            // A digest is `@sha256:` and what follows; an '@' elsewhere is part of the path.
+            let (rest, digest) = match rest.rsplit_once("@sha256:") {
+                Some((r, hex)) => {
+                    let digest = format!("sha256:{hex}");
+                    crate::digest::digest_hex(&digest)?;
+                    (r, Some(digest))
+                }
+                None => (rest, None),
+            };
             if rest.is_empty() {
                 return Err(bad("oci: needs a path"));
             }
@@ -62,7 +73,7 @@ impl ImageRef {
                 Some((p, t)) if !t.contains('/') && !p.is_empty() => (p, Some(t.to_owned())),
                 _ => (rest, None),
             };
-            return Ok(Self::Layout { path: PathBuf::from(path), tag });
+            return Ok(Self::Layout { path: PathBuf::from(path), tag, digest });
         }
         let s2 = s.strip_prefix("docker://").unwrap_or(s);
         let (name, digest) = match s2.split_once('@') {
@@ -139,15 +150,27 @@ mod tests {
         };
         assert_eq!(r.reference(), d);
         assert_eq!(r.repository_name(), "ghcr.io/a/b");
+        let layout = |path: &str, tag: Option<&str>, digest: Option<&str>| ImageRef::Layout {
+            path: path.into(),
+            tag: tag.map(str::to_owned),
+            digest: digest.map(str::to_owned),
+        };
+        assert_eq!(ImageRef::parse("oci:/tmp/x:v1").unwrap(), layout("/tmp/x", Some("v1"), None));
+        assert_eq!(ImageRef::parse("oci:/tmp/x").unwrap(), layout("/tmp/x", None, None));
+        assert_eq!(ImageRef::parse(&format!("oci:x@{d}")).unwrap(), layout("x", None, Some(d)));
         assert_eq!(
-            ImageRef::parse("oci:/tmp/x:v1").unwrap(),
-            ImageRef::Layout { path: "/tmp/x".into(), tag: Some("v1".into()) }
+            ImageRef::parse(&format!("oci:./a@b/x:v1@{d}")).unwrap(),
+            layout("./a@b/x", Some("v1"), Some(d))
         );
-        assert_eq!(
-            ImageRef::parse("oci:/tmp/x").unwrap(),
-            ImageRef::Layout { path: "/tmp/x".into(), tag: None }
-        );
-        for bad in ["", "UPPER/case", "host/a@sha256:00", "oci:", "a/b:bad tag"] {
+        for bad in [
+            "",
+            "UPPER/case",
+            "host/a@sha256:00",
+            "oci:",
+            "a/b:bad tag",
+            "oci:x@sha256:00",
+            &format!("oci:@{d}"),
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
     }

@@ -18,6 +18,8 @@ use crate::store::ImageStore;
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// `HOST:PORT`s that are contacted over plain HTTP. Everything else uses HTTPS.
+    /// [`RegistryClient::new`] accepts `http://HOST:PORT` too, and a `HOST` without a port
+    /// stands for every port of that host; it refuses anything else (`https://…`, paths).
     pub allow_insecure: Vec<String>,
     /// PEM certificates to trust *instead of* the system roots.
     pub ca_bundle_pem: Option<Vec<u8>>,
@@ -56,8 +58,11 @@ struct Inner {
 }
 
 impl RegistryClient {
-    /// A client with these options.
-    pub fn new(opts: RegistryOptions) -> Result<Self> {
+    /// A client with these options; fails on an [`RegistryOptions::allow_insecure`] entry that
+    /// is not a host (with or without port).
+    pub fn new(mut opts: RegistryOptions) -> Result<Self> {
+        opts.allow_insecure =
+            opts.allow_insecure.iter().map(|v| normalize_insecure(v)).collect::<Result<_>>()?;
         let mut builder = ureq::AgentBuilder::new()
             .timeout(opts.timeout)
             .user_agent(concat!("proofmark-cosign/", env!("CARGO_PKG_VERSION")))
@@ -76,6 +81,58 @@ impl RegistryClient {
             host: registry.to_owned(),
             repository: repository.to_owned(),
         }
+    }
+}
+
+/// `HOST:PORT`, `HOST`, `http://HOST:PORT/` → `host:port` / `host`; refuses anything else, so
+/// that an entry never silently matches nothing.
+fn normalize_insecure(value: &str) -> Result<String> {
+    let err = |reason| Error::InsecureHost { value: value.to_owned(), reason };
+    let v = value.trim();
+    if v.starts_with("https://") {
+        return Err(err("https:// asks for TLS, which --allow-insecure turns off"));
+    }
+    let v = v.strip_prefix("http://").unwrap_or(v);
+    let v = v.strip_suffix('/').unwrap_or(v);
+    if v.is_empty() {
+        return Err(err("no host"));
+    }
+    if v.contains("://") {
+        return Err(err("the only scheme allowed is http://"));
+    }
+    if v.contains('/') {
+        return Err(err("a registry host has no path"));
+    }
+    let (name, port) = split_port(v);
+    if let Some(port) = port {
+        if !port.parse::<u16>().is_ok_and(|p| p != 0) {
+            return Err(err("the port is not a number from 1 to 65535"));
+        }
+    }
+    let name_ok = !name.is_empty()
+        && ((name.starts_with('[') && name.ends_with(']'))
+            || name.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b)));
+    if !name_ok {
+        return Err(err("not a host name or IP address"));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+/// `host:port` → (`host`, `Some(port)`); `[::1]:5000` → (`[::1]`, `Some(5000)`); `host` →
+/// (`host`, `None`).
+fn split_port(host: &str) -> (&str, Option<&str>) {
+    if host.starts_with('[') {
+        return match host.split_once(']') {
+            Some((_, rest)) => {
+                let name = &host[..host.len() - rest.len()];
+                (name, rest.strip_prefix(':'))
+            }
+            None => (host, None),
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
     }
 }
 
@@ -144,13 +201,26 @@ impl RegistryRepo {
         &self.client.inner
     }
 
+    /// Whether this registry is named in `allow_insecure` (entries without a port stand for
+    /// every port of the host).
+    fn insecure(&self) -> bool {
+        let host = self.host.to_ascii_lowercase();
+        let name = split_port(&host).0;
+        self.inner().opts.allow_insecure.iter().any(|h| *h == host || *h == name)
+    }
+
     fn base(&self) -> Result<String> {
-        let scheme = if self.inner().opts.allow_insecure.iter().any(|h| h == &self.host) {
-            "http"
-        } else {
-            "https"
-        };
+        let scheme = if self.insecure() { "http" } else { "https" };
         Ok(format!("{scheme}://{}", self.host))
+    }
+
+    /// A transport error, told apart when an HTTPS request reached a plain-HTTP server (rustls
+    /// then reads the HTTP answer as a corrupt TLS record).
+    fn transport_error(&self, url: &str, message: String) -> Error {
+        if url.starts_with("https://") && message.contains("corrupt message") {
+            return Error::PlainHttp { host: self.host.clone(), url: url.to_owned() };
+        }
+        Error::Transport { url: url.to_owned(), message }
     }
 
     fn manifest_url(&self, reference: &str) -> Result<String> {
@@ -194,7 +264,7 @@ impl RegistryRepo {
                 Ok(r) => r,
                 Err(ureq::Error::Status(_, r)) => r,
                 Err(ureq::Error::Transport(t)) => {
-                    return Err(Error::Transport { url: url.to_owned(), message: t.to_string() });
+                    return Err(self.transport_error(url, t.to_string()));
                 }
             };
             if resp.status() != 401 || retried {
@@ -222,9 +292,11 @@ impl RegistryRepo {
                 Some(Credential::IdentityToken(_)) => Err(auth_err(
                     "the registry wants basic auth and only an identity token is configured".into(),
                 )),
-                None => Err(auth_err(
-                    "the registry wants basic auth and no credentials are configured".into(),
-                )),
+                None => Err(auth_err(format!(
+                    "the registry wants basic auth and there are no credentials for {} in {}",
+                    self.host,
+                    self.inner().opts.docker_config.source(&self.host)
+                ))),
             },
             "bearer" => {
                 let realm = challenge
@@ -263,15 +335,14 @@ impl RegistryRepo {
                     Ok(r) => r,
                     Err(ureq::Error::Status(code, r)) => {
                         let body = preview(r);
+                        let body = if body.is_empty() { "an empty body".to_owned() } else { body };
                         return Err(auth_err(format!(
-                            "token endpoint {realm} returned HTTP {code}: {body}"
+                            "token endpoint {realm} returned HTTP {code} with {body}; {}",
+                            self.credentials_tried()
                         )));
                     }
                     Err(ureq::Error::Transport(t)) => {
-                        return Err(Error::Transport {
-                            url: realm.clone(),
-                            message: t.to_string(),
-                        });
+                        return Err(self.transport_error(realm, t.to_string()));
                     }
                 };
                 let mut text = String::new();
@@ -292,9 +363,41 @@ impl RegistryRepo {
         }
     }
 
-    fn status_error(method: &'static str, url: &str, resp: ureq::Response) -> Error {
+    fn status_error(&self, method: &'static str, url: &str, resp: ureq::Response) -> Error {
         let status = resp.status();
-        Error::Http { method, url: url.to_owned(), status, body: preview(resp) }
+        if status != 401 {
+            return Error::Http { method, url: url.to_owned(), status, body: preview(resp) };
+        }
+        // Registries (and proxies in front of them) often answer 401 with no body: say what we
+        // sent and where it came from, which is what the user can fix.
+        let challenged = resp.header("www-authenticate").is_some();
+        let body = preview(resp);
+        let answer = if body.is_empty() { "an empty body".to_owned() } else { body };
+        let tried = if challenged {
+            self.credentials_tried()
+        } else {
+            "the registry sent no WWW-Authenticate challenge, so no credentials were sent".into()
+        };
+        Error::Auth {
+            host: self.host.clone(),
+            reason: format!("{method} {url} returned HTTP 401 with {answer}; {tried}"),
+        }
+    }
+
+    /// Which credentials this host gets, and from where, without any secret.
+    fn credentials_tried(&self) -> String {
+        let config = &self.inner().opts.docker_config;
+        let source = config.source(&self.host);
+        match config.credentials(&self.host) {
+            Ok(Some(Credential::Basic { username, .. })) => {
+                format!("tried user {username:?} and its password from {source}")
+            }
+            Ok(Some(Credential::IdentityToken(_))) => {
+                format!("tried the identity token from {source}")
+            }
+            Ok(None) => format!("tried no credentials: none for {} in {source}", self.host),
+            Err(e) => format!("tried no credentials: {e}"),
+        }
     }
 
     /// Resolves a tag or digest to `(digest, media type)` with a `HEAD` request.
@@ -305,7 +408,7 @@ impl RegistryRepo {
         match resp.status() {
             200 => {}
             404 => return Ok(None),
-            _ => return Err(Self::status_error("HEAD", &url, resp)),
+            _ => return Err(self.status_error("HEAD", &url, resp)),
         }
         let media_type = content_type(&resp);
         match resp.header("docker-content-digest") {
@@ -378,7 +481,7 @@ impl ImageStore for RegistryRepo {
                 drain(resp);
                 return Ok(None);
             }
-            _ => return Err(Self::status_error("GET", &url, resp)),
+            _ => return Err(self.status_error("GET", &url, resp)),
         }
         let media_type = content_type(&resp);
         let header_digest = resp.header("docker-content-digest").map(str::to_owned);
@@ -397,7 +500,7 @@ impl ImageStore for RegistryRepo {
         let url = self.manifest_url(reference)?;
         let resp = self.send("PUT", &url, &[("Content-Type", media_type)], Some(bytes))?;
         if !(200..300).contains(&resp.status()) {
-            return Err(Self::status_error("PUT", &url, resp));
+            return Err(self.status_error("PUT", &url, resp));
         }
         let digest = sha256_digest(bytes);
         if let Some(h) = resp.header("docker-content-digest") {
@@ -420,7 +523,7 @@ impl ImageStore for RegistryRepo {
         match resp.status() {
             200 => Ok(true),
             404 => Ok(false),
-            _ => Err(Self::status_error("HEAD", &url, resp)),
+            _ => Err(self.status_error("HEAD", &url, resp)),
         }
     }
 
@@ -431,7 +534,7 @@ impl ImageStore for RegistryRepo {
         match resp.status() {
             200 => {}
             404 => return Err(Error::NotFound(format!("blob {digest} in {}", self.describe()))),
-            _ => return Err(Self::status_error("GET", &url, resp)),
+            _ => return Err(self.status_error("GET", &url, resp)),
         }
         let what = format!("blob {digest}");
         let bytes = read_limited(resp, &what, limit)?;
@@ -459,7 +562,7 @@ impl ImageStore for RegistryRepo {
                 return Ok(digest);
             }
             202 => {}
-            _ => return Err(Self::status_error("POST", &url, resp)),
+            _ => return Err(self.status_error("POST", &url, resp)),
         }
         let location = resp
             .header("location")
@@ -481,7 +584,7 @@ impl ImageStore for RegistryRepo {
         put_url.push_str(&digest.replace(':', "%3A"));
         let resp = self.send("PUT", &put_url, &headers, Some(bytes))?;
         if resp.status() != 201 {
-            return Err(Self::status_error("PUT", &put_url, resp));
+            return Err(self.status_error("PUT", &put_url, resp));
         }
         drain(resp);
         Ok(digest)

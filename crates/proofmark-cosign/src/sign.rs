@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use proofmark_types::{SignatureAlgorithm, Signer};
+use proofmark_types::{PublicKey, Signature, SignatureAlgorithm, Signer};
 
 use crate::digest::{sha256_digest, signature_tag};
 use crate::error::{Error, Result};
@@ -66,7 +66,8 @@ pub struct Signed {
     pub payload: Vec<u8>,
     /// The base64 DER signature.
     pub signature_b64: String,
-    /// False when an identical payload and signature was already there.
+    /// False when the manifest already held a signature of the same payload by the same key
+    /// (ECDSA signatures differ each time, so the signature bytes are not compared).
     pub added: bool,
     /// Read-modify-write rounds used.
     pub attempts: u32,
@@ -184,6 +185,8 @@ struct Pending<'a> {
     payload: Vec<u8>,
     signature_b64: String,
     layer: SignatureLayer,
+    /// The signer's key: a layer with our payload that this key verifies is as good as ours.
+    key: Option<(PublicKey, SignatureAlgorithm)>,
     payload_stored: bool,
     attempts: u32,
     /// Whether one of our rounds reached its `PUT`.
@@ -208,8 +211,28 @@ impl Pending<'_> {
         }
     }
 
+    /// Whether `m` already holds our signature: our layer, or another signature of the same
+    /// payload that our key verifies (re-signing with a TPM's ECDSA key gives new bytes each
+    /// time, and must not append another layer on every run).
     fn contained_in(&self, m: &SignatureManifest) -> bool {
-        m.layers.iter().any(|l| same_signature(l, &self.layer))
+        let ours = self.layer.descriptor.digest.as_str();
+        let same_payload = || m.layers.iter().filter(|l| l.descriptor.digest == ours);
+        // Our own layer first (the common case on read-back), then a signature verification
+        // for each other signature of the same payload.
+        same_payload().any(|l| l.signature_b64() == self.layer.signature_b64())
+            || same_payload().any(|l| self.key_signed(l))
+    }
+
+    /// Whether our key verifies `layer`'s signature over our payload (the caller checked that
+    /// the layer's payload digest is ours, so the payload bytes are ours too).
+    fn key_signed(&self, layer: &SignatureLayer) -> bool {
+        let Some((key, algorithm)) = &self.key else { return false };
+        let Some(sig) = layer.signature_b64().and_then(|b| STANDARD.decode(b.trim()).ok()) else {
+            return false;
+        };
+        Signature::new(*algorithm, &sig).is_ok_and(|sig| {
+            proofmark_types::verify_message(key, *algorithm, &self.payload, &sig).is_ok()
+        })
     }
 }
 
@@ -232,16 +255,13 @@ fn prepare<'a>(
         payload,
         signature_b64,
         layer,
+        key: Some((signer.public_key().clone(), signer.algorithm())),
         payload_stored: false,
         attempts: 0,
         put_once: false,
         done: None,
         written: None,
     })
-}
-
-fn same_signature(a: &SignatureLayer, b: &SignatureLayer) -> bool {
-    a.descriptor.digest == b.descriptor.digest && a.signature_b64() == b.signature_b64()
 }
 
 /// The signature manifest at `tag` (empty when there is none) and its digest.
@@ -284,6 +304,7 @@ pub fn append_layer(
         payload: payload.to_vec(),
         signature_b64: String::new(),
         layer: layer.clone(),
+        key: None,
         payload_stored: false,
         attempts: 0,
         put_once: false,

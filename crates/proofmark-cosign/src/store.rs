@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::digest::{check_digest, digest_hex, sha256_digest};
+use crate::digest::{check_digest, digest_hex, is_attachment_tag, sha256_digest};
 use crate::error::{Error, Result};
 use crate::manifest::StoredManifest;
 
@@ -91,30 +91,44 @@ impl OciLayout {
             .map_err(|e| Error::malformed("index.json", e))
     }
 
-    /// The digest the layout's `tag` points to; with no tag, the only manifest of the layout.
+    /// The digest the layout's `tag` points to; with no tag, the layout's only image.
+    /// Signature manifests (`sha256-<hex>.sig` and other cosign attachments) are not images:
+    /// they do not count, so signing a layout's only image keeps it the only one.
     pub fn resolve(&self, tag: Option<&str>) -> Result<String> {
         let entries = self.index_entries()?;
+        let ref_name = |d: &crate::manifest::Descriptor| {
+            d.annotations.as_ref().and_then(|a| a.get(REF_NAME)).cloned()
+        };
         let found: Vec<_> = match tag {
-            Some(t) => entries
+            Some(t) => entries.iter().filter(|d| ref_name(d).as_deref() == Some(t)).collect(),
+            None => entries
                 .iter()
-                .filter(|d| {
-                    d.annotations.as_ref().and_then(|a| a.get(REF_NAME)).map(String::as_str)
-                        == Some(t)
-                })
+                .filter(|d| !ref_name(d).is_some_and(|n| is_attachment_tag(&n)))
                 .collect(),
-            None => entries.iter().collect(),
         };
         match found.as_slice() {
             [one] => Ok(one.digest.clone()),
             [] => Err(Error::NotFound(format!(
                 "{} in {}",
-                tag.unwrap_or("a manifest"),
+                tag.unwrap_or("an image"),
                 self.describe()
             ))),
             _ => Err(Error::InvalidReference {
                 reference: self.describe(),
-                reason: "the layout holds several manifests; name one with oci:PATH:TAG",
+                reason: "the layout holds several images; name one with oci:PATH:TAG or \
+                         oci:PATH@sha256:DIGEST",
             }),
+        }
+    }
+
+    /// The digest to use for `oci:PATH[:TAG][@DIGEST]`: the digest when given (it must be in
+    /// the layout, as an image of `index.json` or a manifest an index lists), else
+    /// [`Self::resolve`] of the tag.
+    pub fn resolve_reference(&self, tag: Option<&str>, digest: Option<&str>) -> Result<String> {
+        let Some(digest) = digest else { return self.resolve(tag) };
+        match self.get_manifest(digest)? {
+            Some(m) => Ok(m.digest),
+            None => Err(Error::NotFound(format!("manifest {digest} in {}", self.describe()))),
         }
     }
 

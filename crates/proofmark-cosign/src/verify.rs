@@ -27,6 +27,17 @@ pub enum IdentityMode {
 }
 
 impl IdentityMode {
+    /// What this mode accepts, in words, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ignore => "anything".to_owned(),
+            Self::Exact(e) => format!("exactly {e:?}"),
+            Self::Repository(repo) => {
+                format!("the repository {repo:?} (with or without a tag or digest)")
+            }
+        }
+    }
+
     fn accepts(&self, reference: &str) -> bool {
         match self {
             Self::Ignore => true,
@@ -98,8 +109,13 @@ pub enum Rejection {
     #[error("payload signs {0}, not this image")]
     WrongDigest(String),
     /// The payload names another repository.
-    #[error("payload identity {0:?} does not match")]
-    WrongIdentity(String),
+    #[error("payload identity {found:?} does not match: expected {expected}")]
+    WrongIdentity {
+        /// The payload's `critical.identity.docker-reference`.
+        found: String,
+        /// What was expected, in words ([`IdentityMode::describe`]).
+        expected: String,
+    },
     /// A required annotation is missing or different.
     #[error("required annotation {0:?} is missing or different")]
     MissingAnnotation(String),
@@ -349,7 +365,10 @@ fn check_layer(
     } else if payload.manifest_digest != image_digest {
         Some(Rejection::WrongDigest(payload.manifest_digest.clone()))
     } else if !opts.identity.accepts(&payload.docker_reference) {
-        Some(Rejection::WrongIdentity(payload.docker_reference.clone()))
+        Some(Rejection::WrongIdentity {
+            found: payload.docker_reference.clone(),
+            expected: opts.identity.describe(),
+        })
     } else {
         opts.required_annotations
             .iter()

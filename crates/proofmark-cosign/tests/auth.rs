@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use expect_test::expect;
 use proofmark_cosign::{DockerConfig, Error, ImageStore as _, RegistryClient, RegistryOptions};
 
 const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
@@ -87,6 +88,11 @@ fn handle(stream: TcpStream, log: &Mutex<Vec<Request>>, realm: &str) {
                 );
                 (401, vec![challenge], b"{}".to_vec())
             }
+        } else if path.starts_with("/v2/refused/") {
+            // Wrong credentials, answered as some proxies do: a challenge and no body.
+            (401, vec![r#"WWW-Authenticate: Basic realm="mock""#.to_owned()], Vec::new())
+        } else if path.starts_with("/v2/unchallenged/") {
+            (401, vec![], Vec::new())
         } else if path.starts_with("/v2/basic/") {
             if authorization.as_deref() == Some(basic.as_str()) {
                 manifest_response(&path)
@@ -313,7 +319,8 @@ fn docker_credential_pass_helper() {
         .with_helper_env("PASSWORD_STORE_DIR", &store);
     let err =
         client_with(&other, config).repository(&other, "basic").get_manifest("v1").unwrap_err();
-    assert!(err.to_string().contains("no credentials are configured"), "{err}");
+    expect![[r#"authentication with ADDR failed: the registry wants basic auth and there are no credentials for ADDR in the credential helper docker-credential-pass (credsStore in the docker config.json)"#]]
+    .assert_eq(&err.to_string().replace(&other, "ADDR"));
 }
 
 /// Helpers that fail, are missing, or answer an identity token.
@@ -354,4 +361,29 @@ fn credential_helper_errors_and_identity_tokens() {
     // Basic auth cannot use an identity token.
     let err = client_with(&addr, config("token")).repository(&addr, "basic").get_manifest("v1");
     assert!(matches!(err, Err(Error::Auth { .. })), "{err:?}");
+}
+
+/// Issue 16, item 15: a 401 with an empty body says which credentials were tried and where
+/// they came from (never the secret).
+#[test]
+fn empty_401_names_the_credentials_tried() {
+    let addr = serve(Arc::default());
+    let config =
+        format!(r#"{{"auths":{{"{addr}":{{"auth":"{}"}}}}}}"#, STANDARD.encode("alice:s3cret"));
+    let with_creds =
+        DockerConfig::parse(config.as_bytes()).unwrap().with_origin("/home/u/.docker/config.json");
+    let message = |config: DockerConfig, repo: &str| {
+        let err =
+            client_with(&addr, config).repository(&addr, repo).get_manifest("v1").unwrap_err();
+        assert!(matches!(err, Error::Auth { .. }), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        err.to_string().replace(&addr, "ADDR")
+    };
+    expect![[r#"authentication with ADDR failed: GET http://ADDR/v2/refused/manifests/v1 returned HTTP 401 with an empty body; tried user "alice" and its password from the auths entry for ADDR in /home/u/.docker/config.json"#]]
+    .assert_eq(&message(with_creds.clone(), "refused"));
+    expect![[r#"authentication with ADDR failed: GET http://ADDR/v2/unchallenged/manifests/v1 returned HTTP 401 with an empty body; the registry sent no WWW-Authenticate challenge, so no credentials were sent"#]]
+    .assert_eq(&message(with_creds, "unchallenged"));
+    let empty = DockerConfig::default().with_origin("/nowhere/config.json (which does not exist)");
+    expect![[r#"authentication with ADDR failed: the registry wants basic auth and there are no credentials for ADDR in /nowhere/config.json (which does not exist)"#]]
+    .assert_eq(&message(empty, "refused"));
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use expect_test::expect;
 use proofmark_cosign::manifest::{SignatureLayer, new_layer};
 use proofmark_cosign::payload::payload_bytes;
 use proofmark_cosign::{
@@ -98,11 +99,14 @@ fn tampering_is_caught() {
     let (_d, l, digest) = layout();
     let p = payload_bytes("example.com/other", &digest, &BTreeMap::new());
     add_layer(&l, &digest, &p, &p, &signer);
-    assert_eq!(
-        rejection(&l, &digest, &signer),
-        Rejection::WrongIdentity("example.com/other".into())
-    );
+    let wrong = rejection(&l, &digest, &signer);
+    expect![[r#"payload identity "example.com/other" does not match: expected the repository "example.com/app" (with or without a tag or digest)"#]]
+    .assert_eq(&wrong.to_string());
     let mut opts = VerifyOptions::new(vec![signer.public_key().clone()], REPO);
+    opts.identity = IdentityMode::Exact(format!("{REPO}:v1"));
+    let report = verify_digest(&l, &digest, &opts).unwrap();
+    expect![[r#"payload identity "example.com/other" does not match: expected exactly "example.com/app:v1""#]]
+    .assert_eq(&report.layers[0].result.clone().unwrap_err().to_string());
     opts.identity = IdentityMode::Ignore;
     assert_eq!(verify_digest(&l, &digest, &opts).unwrap().status, VerifyStatus::Verified);
 
@@ -271,4 +275,45 @@ fn payload_bytes_match_sigstore_rs() {
         let ours = payload_bytes(&parsed.to_string(), digest, &BTreeMap::new());
         assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
     }
+}
+
+/// Issue 16, item 6: a layout's signature manifests are not images, so the layout's only
+/// image stays "the image" after it is signed; digest references work too.
+#[test]
+fn signatures_do_not_make_a_layout_ambiguous() {
+    let (dir, l, digest) = layout();
+    // Untagged, as `skopeo copy docker://… oci:DIR` writes it.
+    let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
+    let mut index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    index["manifests"][0].as_object_mut().unwrap().remove("annotations");
+    std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
+    assert_eq!(l.resolve(None).unwrap(), digest);
+
+    let signer = key();
+    let signed =
+        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::default())
+            .unwrap();
+    assert!(signed[0].added);
+    assert_eq!(l.index_entries().unwrap().len(), 2);
+    // Still one image: resolve, verify and re-sign by the same reference.
+    assert_eq!(l.resolve(None).unwrap(), digest);
+    let opts = VerifyOptions::new(vec![signer.public_key().clone()], REPO);
+    assert_eq!(verify_image(&l, &digest, &l, &opts).unwrap().status, VerifyStatus::Verified);
+    let again =
+        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::default())
+            .unwrap();
+    assert!(!again[0].added);
+
+    // By digest: one in the layout resolves to itself, one that is not is "not found".
+    assert_eq!(l.resolve_reference(None, Some(&digest)).unwrap(), digest);
+    assert_eq!(l.resolve_reference(Some("nonexistent"), Some(&digest)).unwrap(), digest);
+    let absent = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let err = l.resolve_reference(None, Some(absent)).unwrap_err();
+    assert!(matches!(err, proofmark_cosign::Error::NotFound(_)), "{err}");
+
+    // Two images: ambiguous, and the message says how to name one.
+    common::push_image(&l, "v2", "second");
+    let err = l.resolve(None).unwrap_err();
+    expect![[r#"invalid image reference "oci:PATH": the layout holds several images; name one with oci:PATH:TAG or oci:PATH@sha256:DIGEST"#]]
+    .assert_eq(&err.to_string().replace(&dir.path().display().to_string(), "PATH"));
 }

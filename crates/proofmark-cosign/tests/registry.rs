@@ -73,20 +73,90 @@ fn software_key_round_trip() {
 #[test]
 fn tpm_key_round_trip() {
     use proofmark_test_support::swtpm::Swtpm;
-    use proofmark_tpm::{KeyAuth, ParentTemplate, Tcti, Tpm, TpmSigner};
     let Some(reg) = Registry::start() else { return };
     let Some(swtpm) = Swtpm::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let tpm = tpm_signer(&swtpm, dir.path(), "cosign.tpmkey");
+    let soft = software_key();
+    round_trip(&reg, "test/tpm", &[&tpm, &soft]);
+}
+
+/// A fresh key in `swtpm`, opened as a signer (ECDSA in a TPM: a new signature every time).
+fn tpm_signer(
+    swtpm: &proofmark_test_support::swtpm::Swtpm,
+    dir: &std::path::Path,
+    name: &str,
+) -> proofmark_tpm::TpmSigner {
+    use proofmark_tpm::{KeyAuth, ParentTemplate, Tcti, Tpm, TpmSigner};
     let tcti = Tcti::parse(&swtpm.tcti()).unwrap();
     let key = Tpm::connect(&tcti)
         .unwrap()
         .create_key(SignatureAlgorithm::EcdsaP256Sha256, ParentTemplate::EccP256, &KeyAuth::Random)
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cosign.tpmkey");
+    let path = dir.join(name);
     key.save(&path).unwrap();
-    let tpm = TpmSigner::open_key_ref(&tcti, &KeyRef::TpmKeyFile(path), None).unwrap();
-    let soft = software_key();
-    round_trip(&reg, "test/tpm", &[&tpm, &soft]);
+    TpmSigner::open_key_ref(&tcti, &KeyRef::TpmKeyFile(path), None).unwrap()
+}
+
+/// Issue 16, item 5: re-signing the same payload with the same TPM key adds no layer (the
+/// signature bytes differ each time, the key and payload do not); another key still appends.
+#[test]
+fn resigning_with_the_same_tpm_key_adds_nothing() {
+    use proofmark_test_support::swtpm::Swtpm;
+    let Some(reg) = Registry::start() else { return };
+    let Some(swtpm) = Swtpm::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let first = tpm_signer(&swtpm, dir.path(), "first.tpmkey");
+    let second = tpm_signer(&swtpm, dir.path(), "second.tpmkey");
+    let client = common::client(&reg.addr());
+    let store = client.repository(&reg.addr(), "test/again");
+    let digest = common::push_image(&store, "v1", "again");
+    let tag = proofmark_cosign::digest::signature_tag(&digest).unwrap();
+    let reference = format!("{}/test/again", reg.addr());
+    let layers = || {
+        let m = store.get_manifest(&tag).unwrap().unwrap();
+        proofmark_cosign::manifest::SignatureManifest::parse(&m.bytes).unwrap().layers.len()
+    };
+    let sign = |signer: &dyn Signer| {
+        let signed =
+            sign_image(&store, "v1", &store, &reference, signer, &SignOptions::default()).unwrap();
+        signed[0].added
+    };
+
+    assert!(sign(&first));
+    // The TPM's ECDSA is not deterministic: the signature bytes differ...
+    let again = first.sign(b"same message").unwrap();
+    assert_ne!(again.as_bytes(), first.sign(b"same message").unwrap().as_bytes());
+    // ...and still nothing is added.
+    assert!(!sign(&first));
+    assert!(!sign(&first));
+    assert_eq!(layers(), 1);
+    let pem = first.public_key().to_pem();
+    assert!(common::sigstore_verifies(&reg.addr(), &format!("{reference}:v1"), &pem));
+    let report = verify_image(
+        &store,
+        "v1",
+        &store,
+        &VerifyOptions::new(vec![first.public_key().clone()], reference.clone()),
+    )
+    .unwrap();
+    assert_eq!(report.status, VerifyStatus::Verified, "{}", report.summary());
+
+    // Another key over the same payload appends.
+    assert!(sign(&second));
+    assert_eq!(layers(), 2);
+    assert!(!sign(&second));
+    assert_eq!(layers(), 2);
+    assert!(common::sigstore_verifies(
+        &reg.addr(),
+        &format!("{reference}:v1"),
+        &second.public_key().to_pem()
+    ));
+    // Another payload (an annotation) by the same key appends too: it says something new.
+    let mut opts = SignOptions::default();
+    opts.annotations.insert("run".into(), "2".into());
+    assert!(sign_image(&store, "v1", &store, &reference, &first, &opts).unwrap()[0].added);
+    assert_eq!(layers(), 3);
 }
 
 #[test]
@@ -252,4 +322,61 @@ fn unreachable_and_missing() {
     let err = verify_image(&strict.repository(&reg.addr(), "test/none"), "v1", &store, &opts)
         .unwrap_err();
     assert!(err.is_transport(), "{err}");
+}
+
+/// Issue 16, item 11: HTTPS to a plain-HTTP registry says to allow it as insecure, and
+/// `allow_insecure` takes `http://HOST:PORT` and `HOST` (every port) or refuses the value.
+#[test]
+fn plain_http_registries_and_allow_insecure_forms() {
+    use proofmark_cosign::{Error, RegistryClient, RegistryOptions};
+    let Some(reg) = Registry::start() else { return };
+    let store = common::client(&reg.addr()).repository(&reg.addr(), "test/plain");
+    common::push_image(&store, "v1", "plain");
+    let with = |insecure: &[&str]| {
+        RegistryClient::new(RegistryOptions {
+            allow_insecure: insecure.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        })
+    };
+
+    let err =
+        with(&[]).unwrap().repository(&reg.addr(), "test/plain").get_manifest("v1").unwrap_err();
+    assert!(matches!(err, Error::PlainHttp { .. }) && err.is_transport(), "{err}");
+    expect_test::expect![[r#"ADDR answered plain HTTP to an HTTPS request (https://ADDR/v2/test/plain/manifests/v1); if it is a plain-HTTP registry, allow that with --allow-insecure ADDR"#]]
+    .assert_eq(&err.to_string().replace(&reg.addr(), "ADDR"));
+
+    // Accepted forms: each reaches the registry over plain HTTP.
+    let url = reg.url();
+    for ok in [reg.addr(), url.clone(), format!("{url}/"), "127.0.0.1".to_owned()] {
+        let client = with(&[&ok]).unwrap();
+        assert!(
+            client.repository(&reg.addr(), "test/plain").get_manifest("v1").unwrap().is_some(),
+            "{ok}"
+        );
+    }
+    // Another host's entry does not make this one insecure.
+    let other = with(&["127.0.0.2"]).unwrap();
+    assert!(matches!(
+        other.repository(&reg.addr(), "test/plain").get_manifest("v1"),
+        Err(Error::PlainHttp { .. })
+    ));
+
+    // Refused forms: a clear error naming the value.
+    let refused: Vec<String> = [
+        format!("https://{}", reg.addr()),
+        format!("{}/v2", reg.addr()),
+        "127.0.0.1:http".to_owned(),
+        "ftp://127.0.0.1:5000".to_owned(),
+        String::new(),
+    ]
+    .into_iter()
+    .map(|bad| with(&[&bad]).unwrap_err().to_string().replace(&reg.addr(), "ADDR"))
+    .collect();
+    expect_test::expect![[r#"
+        --allow-insecure "https://ADDR": https:// asks for TLS, which --allow-insecure turns off; expected HOST:PORT (for example 127.0.0.1:5000)
+        --allow-insecure "ADDR/v2": a registry host has no path; expected HOST:PORT (for example 127.0.0.1:5000)
+        --allow-insecure "127.0.0.1:http": the port is not a number from 1 to 65535; expected HOST:PORT (for example 127.0.0.1:5000)
+        --allow-insecure "ftp://127.0.0.1:5000": the only scheme allowed is http://; expected HOST:PORT (for example 127.0.0.1:5000)
+        --allow-insecure "": no host; expected HOST:PORT (for example 127.0.0.1:5000)"#]]
+    .assert_eq(&refused.join("\n"));
 }

@@ -51,10 +51,14 @@ pub(crate) struct SignArgs {
     /// repository; required for `oci:` layouts.
     #[arg(long, value_name = "REPOSITORY")]
     docker_reference: Option<String>,
+    /// `human` (one line per manifest on standard error) or `json` (an array on standard
+    /// output: what was signed, where, and whether it was already signed by this key).
+    #[arg(long, value_enum, default_value_t = crate::Format::Human)]
+    output: crate::Format,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// The images: `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]` (one or more, signed
-    /// as one batch).
+    /// The images: `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]` (one or
+    /// more, signed as one batch).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
 }
@@ -79,8 +83,9 @@ pub(crate) struct VerifyArgs {
     /// How many distinct keys must have signed.
     #[arg(long, default_value_t = 1)]
     threshold: usize,
-    /// Accept only keys with these SHA-256 fingerprints (`sha256:<hex>`, repeatable).
-    #[arg(long, value_name = "FINGERPRINT")]
+    /// Accept only keys with these SHA-256 fingerprints of the DER public key: `sha256:<hex>`
+    /// or the bare 64 hex digits `sha256sum` prints (repeatable).
+    #[arg(long, value_name = "FINGERPRINT", value_parser = parse_pin)]
     pin: Vec<String>,
     /// The `docker-reference` check.
     #[arg(long, value_enum, default_value_t = IdentityArg::Repository)]
@@ -97,7 +102,7 @@ pub(crate) struct VerifyArgs {
     output: crate::Format,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG]`.
+    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]`.
     image: String,
 }
 
@@ -122,6 +127,19 @@ pub(crate) struct PolicyArgs {
     /// Print the registries.d snippet instead of policy.json.
     #[arg(long)]
     registries_d: bool,
+}
+
+/// A `--pin`: `sha256:<64 hex>` or the bare hex, as `sha256:<lowercase hex>`.
+fn parse_pin(s: &str) -> Result<String, String> {
+    let trimmed = s.trim();
+    let hex = trimmed.strip_prefix("sha256:").unwrap_or(trimmed);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{s:?} is not a SHA-256 fingerprint: expected 64 hex digits, with or without \
+             sha256: (openssl pkey -pubin -in KEY.pub -outform DER | sha256sum)"
+        ));
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -171,8 +189,11 @@ fn docker_config() -> anyhow::Result<DockerConfig> {
         },
     };
     match std::fs::read(&path) {
-        Ok(bytes) => DockerConfig::parse(&bytes).with_context(|| format!("in {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DockerConfig::default()),
+        Ok(bytes) => Ok(DockerConfig::parse(&bytes)
+            .with_context(|| format!("in {}", path.display()))?
+            .with_origin(path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DockerConfig::default()
+            .with_origin(format!("{} (which does not exist)", path.display()))),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
@@ -228,12 +249,12 @@ fn open_target(image: &str, args: &RegistryArgs) -> anyhow::Result<Target> {
                 signatures,
             })
         }
-        (ImageRef::Layout { path, tag }, _) => {
+        (ImageRef::Layout { path, tag, digest }, _) => {
             if !path.join("oci-layout").exists() {
                 bail!("{} is not an OCI image layout (no oci-layout file)", path.display());
             }
             let layout = OciLayout::open_or_create(&path)?;
-            let reference = layout.resolve(tag.as_deref())?;
+            let reference = layout.resolve_reference(tag.as_deref(), digest.as_deref())?;
             let signatures: Box<dyn ImageStore> = match signature_repo {
                 Some(s) => Box::new(s),
                 None => Box::new(layout.clone()),
@@ -282,9 +303,30 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
     // One batch: the manifests are written together and confirmed after one shared wait.
     let signed = proofmark_cosign::sign_many(&targets, &signer, &opts)
         .with_context(|| format!("signing {}", args.images.join(" ")))?;
-    for s in &signed {
-        let what = if s.added { "signed" } else { "already signed (identical signature)" };
-        eprintln!("{what} {} → {}:{}", s.image_digest, s.signatures, s.signature_tag);
+    match args.output {
+        crate::Format::Human => {
+            for s in &signed {
+                let (what, note) = if s.added {
+                    ("signed", "")
+                } else {
+                    ("already signed", " (this key already signed this payload; nothing added)")
+                };
+                eprintln!("{what} {} → {}:{}{note}", s.image_digest, s.signatures, s.signature_tag);
+            }
+        }
+        crate::Format::Json => {
+            let entries: Vec<serde_json::Value> = signed
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "image": s.image_digest,
+                        "signatures": format!("{}:{}", s.signatures, s.signature_tag),
+                        "status": if s.added { "signed" } else { "already signed" },
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(entries));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -314,7 +356,7 @@ pub(crate) fn verify(args: &VerifyArgs, tcti: Option<&str>) -> anyhow::Result<Ex
             .map(|k| (k.fingerprint_sha256().to_string(), k.fingerprint_sha256()))
             .collect();
         // A pin that matches no given key cannot be satisfied; one that matches is kept.
-        Some(args.pin.iter().filter_map(|p| by_text.get(p.trim()).copied()).collect())
+        Some(args.pin.iter().filter_map(|p| by_text.get(p).copied()).collect())
     };
     let opts = VerifyOptions {
         threshold: args.threshold,

@@ -6,9 +6,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use expect_test::expect;
 use proofmark_test_support::registry::Registry;
 use proofmark_test_support::stdout_ok as ok;
-use proofmark_test_support::temp_dir;
+use proofmark_test_support::swtpm::Swtpm;
+use proofmark_test_support::{require_tool, temp_dir};
 
 const PASSWORD: &str = "test password";
 
@@ -200,11 +202,298 @@ fn registry_sign_verify() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 0, "{stderr}");
-    assert_eq!(stderr.matches("already signed (identical signature)").count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("already signed ")).count(), 1, "{stderr}");
     assert_eq!(stderr.lines().filter(|l| l.starts_with("signed ")).count(), 2, "{stderr}");
     for img in [&second, &third] {
         ok(proofmark(&[&["verify", "--key", "signing.pub"][..], &insecure, &[img]].concat(), d));
     }
     // Without --allow-insecure the client insists on HTTPS: an error (1), not "invalid".
     assert_eq!(code(&proofmark(&["verify", "--key", "signing.pub", &image], d)), 1);
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// How many signature layers the image `digest` has in `store`.
+fn signature_layers(store: &dyn proofmark_cosign::ImageStore, digest: &str) -> usize {
+    let tag = proofmark_cosign::digest::signature_tag(digest).unwrap();
+    let Some(m) = store.get_manifest(&tag).unwrap() else { return 0 };
+    proofmark_cosign::manifest::SignatureManifest::parse(&m.bytes).unwrap().layers.len()
+}
+
+/// Issue 16, item 5: `sign` with the same TPM key again says "already signed" (human and
+/// JSON) and adds no layer; another key adds one.
+#[test]
+fn tpm_key_resign_is_already_signed() {
+    let Some(reg) = Registry::start() else { return };
+    let Some(tpm) = Swtpm::start() else { return };
+    let dir = temp_dir("image-cli-resign");
+    let d = dir.path();
+    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        ..Default::default()
+    })
+    .unwrap();
+    let store = client.repository(&reg.addr(), "cli/resign");
+    let digest = put_image(&store, "v1");
+    let image = format!("{}/cli/resign:v1", reg.addr());
+    let tcti = tpm.tcti();
+    let with_tpm = |args: &[&str]| {
+        let mut all = vec!["--tcti", &tcti];
+        all.extend_from_slice(args);
+        proofmark(&all, d)
+    };
+    ok(with_tpm(&["key", "generate", "tpm:release.json"]));
+    std::fs::write(d.join("release.pem"), ok(with_tpm(&["key", "public", "tpm:release.json"])))
+        .unwrap();
+    let sign = |key: &str, output: &str| {
+        with_tpm(&[
+            "sign",
+            "--key",
+            key,
+            "--allow-insecure",
+            &reg.addr(),
+            "--output",
+            output,
+            &image,
+        ])
+    };
+
+    let first = sign("tpm:release.json", "human");
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert!(stderr(&first).starts_with(&format!("signed {digest} → ")), "{}", stderr(&first));
+    let again = sign("tpm:release.json", "human");
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    expect![[r#"already signed DIGEST → ADDR/cli/resign:sha256-HEX.sig (this key already signed this payload; nothing added)"#]]
+    .assert_eq(
+        stderr(&again)
+            .trim()
+            .replace(&reg.addr(), "ADDR")
+            .replace(digest.trim_start_matches("sha256:"), "HEX")
+            .replace("sha256:HEX", "DIGEST")
+            .as_str(),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(sign("tpm:release.json", "json"))).unwrap();
+    assert_eq!(json[0]["status"], "already signed");
+    assert_eq!(json[0]["image"], digest.as_str());
+    assert_eq!(signature_layers(&store, &digest), 1);
+    ok(proofmark(&["verify", "--key", "release.pem", "--allow-insecure", &reg.addr(), &image], d));
+
+    // Another key adds its own signature.
+    ok(with_tpm(&["key", "generate", "tpm:other.json"]));
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(sign("tpm:other.json", "json"))).unwrap();
+    assert_eq!(json[0]["status"], "signed");
+    assert_eq!(signature_layers(&store, &digest), 2);
+}
+
+/// Issue 16, item 6: an untagged layout is signed, verified and re-signed by `oci:PATH`, and
+/// `oci:PATH@sha256:…` names its image.
+#[test]
+fn untagged_layout_and_digest_references() {
+    let dir = temp_dir("image-cli-untagged");
+    let d = dir.path();
+    let layout = proofmark_cosign::OciLayout::open_or_create(d.join("layout")).unwrap();
+    // Stored by digest and listed without a name, as `skopeo copy … oci:layout` does.
+    let digest = put_image(&layout, "v1");
+    let index = d.join("layout/index.json");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["manifests"][0].as_object_mut().unwrap().remove("annotations");
+    std::fs::write(&index, value.to_string()).unwrap();
+    ok(proofmark(&["key", "generate", "file:signing.key"], d));
+    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
+        .unwrap();
+    let by_digest = format!("oci:layout@{digest}");
+    let sign = |image: &str| {
+        proofmark(
+            &["sign", "--key", "file:signing.key", "--docker-reference", "r.io/app", image],
+            d,
+        )
+    };
+    let verify = |image: &str| {
+        proofmark(&["verify", "--key", "signing.pub", "--docker-reference", "r.io/app", image], d)
+    };
+
+    let out = sign("oci:layout");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for image in ["oci:layout", by_digest.as_str()] {
+        let out = verify(image);
+        assert_eq!(code(&out), 0, "{image}: {}", stderr(&out));
+        let out = sign(image);
+        assert_eq!(code(&out), 0, "{image}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("already signed "), "{image}: {}", stderr(&out));
+    }
+    assert_eq!(signature_layers(&layout, &digest), 1);
+    // A digest that is not in the layout.
+    let absent = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let out = verify(&format!("oci:layout@{absent}"));
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!("manifest {absent} in oci:layout not found")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Issue 16, item 11: a plain-HTTP registry without `--allow-insecure` says to use it;
+/// `--allow-insecure http://HOST:PORT` works, and a value that is no host is refused.
+#[test]
+fn plain_http_registry_hint_and_allow_insecure_forms() {
+    let Some(reg) = Registry::start() else { return };
+    let dir = temp_dir("image-cli-insecure");
+    let d = dir.path();
+    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        ..Default::default()
+    })
+    .unwrap();
+    put_image(&client.repository(&reg.addr(), "cli/plain"), "v1");
+    ok(proofmark(&["key", "generate", "file:signing.key"], d));
+    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
+        .unwrap();
+    let image = format!("{}/cli/plain:v1", reg.addr());
+    let sign = |extra: &[&str]| {
+        proofmark(&[&["sign", "--key", "file:signing.key"][..], extra, &[&image]].concat(), d)
+    };
+
+    let out = sign(&[]);
+    assert_eq!(code(&out), 1);
+    expect![[r#"error: signing ADDR/cli/plain:v1: ADDR answered plain HTTP to an HTTPS request (https://ADDR/v2/cli/plain/manifests/v1); if it is a plain-HTTP registry, allow that with --allow-insecure ADDR"#]]
+    .assert_eq(stderr(&out).trim().replace(&reg.addr(), "ADDR").as_str());
+    ok(sign(&["--allow-insecure", &reg.url()]));
+    ok(proofmark(&["verify", "--key", "signing.pub", "--allow-insecure", "127.0.0.1", &image], d));
+    let out = sign(&["--allow-insecure", &format!("https://{}", reg.addr())]);
+    assert_eq!(code(&out), 1);
+    expect![[r#"error: --allow-insecure "https://ADDR": https:// asks for TLS, which --allow-insecure turns off; expected HOST:PORT (for example 127.0.0.1:5000)"#]]
+    .assert_eq(stderr(&out).trim().replace(&reg.addr(), "ADDR").as_str());
+}
+
+/// Issue 16, items 12 and 15: `--pin` takes what `sha256sum` prints (here openssl's digest of
+/// the DER key) with or without `sha256:`, and refuses what is no fingerprint; a payload for
+/// another repository says what was expected.
+#[test]
+fn pins_and_identity_messages() {
+    let Some(openssl) = require_tool("openssl", "openssl") else { return };
+    let dir = temp_dir("image-cli-pin");
+    let d = dir.path();
+    let layout = proofmark_cosign::OciLayout::open_or_create(d.join("layout")).unwrap();
+    put_image(&layout, "v1");
+    ok(proofmark(&["key", "generate", "file:signing.key"], d));
+    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
+        .unwrap();
+    ok(proofmark(&["key", "generate", "file:other.key"], d));
+    std::fs::write(d.join("other.pub"), ok(proofmark(&["key", "public", "file:other.key"], d)))
+        .unwrap();
+    ok(proofmark(
+        &["sign", "--key", "file:signing.key", "--docker-reference", "r.io/app", "oci:layout:v1"],
+        d,
+    ));
+    // The fingerprint as an independent tool computes it.
+    ok(Command::new(&openssl)
+        .args(["pkey", "-pubin", "-in", "signing.pub", "-outform", "DER", "-out", "signing.der"])
+        .current_dir(d)
+        .output()
+        .unwrap());
+    let digest = ok(Command::new(&openssl)
+        .args(["dgst", "-sha256", "-r", "signing.der"])
+        .current_dir(d)
+        .output()
+        .unwrap());
+    let hex = digest.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(hex.len(), 64, "{digest}");
+    let verify = |key: &str, pin: &str| {
+        proofmark(
+            &[
+                "verify",
+                "--key",
+                key,
+                "--pin",
+                pin,
+                "--docker-reference",
+                "r.io/app",
+                "oci:layout:v1",
+            ],
+            d,
+        )
+    };
+    for pin in [hex.clone(), format!("sha256:{hex}"), hex.to_uppercase()] {
+        let out = verify("signing.pub", &pin);
+        assert_eq!(code(&out), 0, "{pin}: {}", stderr(&out));
+    }
+    // A valid pin of another key: the given key is refused.
+    let out = verify("other.pub", &hex);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not among the pinned fingerprints"), "{}", stderr(&out));
+    for garbage in ["abc", "sha256:xyz", &format!("{hex}  -"), &format!("sha512:{hex}")] {
+        let out = verify("signing.pub", garbage);
+        assert_eq!(code(&out), 2, "{garbage}");
+        assert!(stderr(&out).contains("is not a SHA-256 fingerprint"), "{}", stderr(&out));
+    }
+    let out = verify("signing.pub", "abc");
+    expect![[r#"error: invalid value 'abc' for '--pin <FINGERPRINT>': "abc" is not a SHA-256 fingerprint: expected 64 hex digits, with or without sha256: (openssl pkey -pubin -in KEY.pub -outform DER | sha256sum)"#]]
+    .assert_eq(stderr(&out).lines().next().unwrap());
+
+    // Item 15: the identity rejection says what was expected.
+    let out = proofmark(
+        &["verify", "--key", "signing.pub", "--docker-reference", "r.io/other", "oci:layout:v1"],
+        d,
+    );
+    assert_eq!(code(&out), 3);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#"payload identity "r.io/app" does not match: expected the repository "r.io/other" (with or without a tag or digest)"#),
+        "{stdout}"
+    );
+}
+
+/// Issue 16, item 15: a registry that refuses the credentials (distribution's htpasswd) gets an
+/// error naming the user that was tried and the config.json entry it came from; no config.json
+/// is named as such.
+#[test]
+fn refused_credentials_are_named_with_their_source() {
+    use proofmark_test_support::registry::{HTPASSWD_PASSWORD, HTPASSWD_USER};
+    let Some(reg) = Registry::start_with_htpasswd() else { return };
+    let dir = temp_dir("image-cli-401");
+    let d = dir.path();
+    let config = |password: &str| {
+        let auth = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{HTPASSWD_USER}:{password}"),
+        );
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.addr())
+    };
+    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        docker_config: proofmark_cosign::DockerConfig::parse(config(HTPASSWD_PASSWORD).as_bytes())
+            .unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    put_image(&client.repository(&reg.addr(), "cli/auth"), "v1");
+    ok(proofmark(&["key", "generate", "file:signing.key"], d));
+    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
+        .unwrap();
+    let image = format!("{}/cli/auth:v1", reg.addr());
+    let verify = || {
+        proofmark(&["verify", "--key", "signing.pub", "--allow-insecure", &reg.addr(), &image], d)
+    };
+    let message = |out: &Output| {
+        assert_eq!(code(out), 1, "{}", stderr(out));
+        stderr(out).trim().replace(&reg.addr(), "ADDR").replace(&d.display().to_string(), "DIR")
+    };
+
+    let out = verify();
+    expect![[r#"error: verifying ADDR/cli/auth:v1: authentication with ADDR failed: the registry wants basic auth and there are no credentials for ADDR in DIR/config.json (which does not exist)"#]]
+    .assert_eq(&message(&out));
+    std::fs::write(d.join("config.json"), config("wrong")).unwrap();
+    let out = verify();
+    expect![[r#"error: verifying ADDR/cli/auth:v1: authentication with ADDR failed: GET http://ADDR/v2/cli/auth/manifests/v1 returned HTTP 401 with {"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Class":"","Name":"cli/auth","Action":"pull"}]}]}; tried user "alice" and its password from the auths entry for ADDR in DIR/config.json"#]]
+    .assert_eq(&message(&out));
+    assert!(!stderr(&out).contains("wrong"), "the password is never shown");
+    // The right password: through to the verdict (no signatures yet).
+    std::fs::write(d.join("config.json"), config(HTPASSWD_PASSWORD)).unwrap();
+    assert_eq!(code(&verify()), 4, "{}", stderr(&verify()));
 }
