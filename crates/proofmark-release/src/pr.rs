@@ -60,6 +60,14 @@ impl PullRequest {
     /// The pull request a commit message names, if it is a pull request merge or a squash
     /// merge (`is_merge`: the commit has more than one parent).
     pub fn detect(raw: &str, is_merge: bool) -> Option<Self> {
+        // Called for every walked commit: rule most out before allocating.
+        let first = raw.lines().next().unwrap_or_default().trim_end();
+        if is_merge && !first.starts_with("Merge pull request #") {
+            return None;
+        }
+        if !is_merge && !first.ends_with(')') {
+            return None;
+        }
         let raw = raw.replace("\r\n", "\n");
         let (first, rest) = raw.split_once('\n').unwrap_or((raw.as_str(), ""));
         let first = first.trim();

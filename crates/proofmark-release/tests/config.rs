@@ -373,6 +373,16 @@ tag_pattern = "^v[0-9]"
             - tidy (3158075)
         "#]],
     );
+    // The whole-history changelog follows the same rules.
+    let mut workspace = Workspace::load(&root).unwrap();
+    let config = ReleaseConfig::load_workspace(&workspace).unwrap();
+    let applied = config.apply(&mut workspace, &options());
+    let opened = proofmark_release::history::Repo::open(&root).unwrap();
+    let whole = proofmark_release::regenerate::regenerate(&workspace, &opened, &applied).unwrap();
+    let text = &whole.crates[0].text;
+    assert!(text.contains("### Fixed\n\n- Fixes the wobble"), "{text}");
+    assert!(!text.contains("prepare 0.2.0"), "skipped by a parser: {text}");
+    assert!(text.contains("## [0.1.0]") && !text.contains("## [0.2.0]"), "tag_pattern: {text}");
     expect![[r#"
         Read: cliff.toml
 

@@ -176,7 +176,12 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
                     exec.cargo_home.as_deref(),
                 )?,
             };
-            let findings = execute::audit(&root, &index, options.tag_template.as_ref())?;
+            let workspace = proofmark_release::Workspace::load(&root)?;
+            let template = options
+                .tag_template
+                .clone()
+                .or(ReleaseConfig::load_workspace(&workspace)?.tag_template);
+            let findings = execute::audit(&root, &index, template.as_ref())?;
             match args.format {
                 Format::Human => {
                     for f in &findings {
@@ -190,7 +195,9 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
             return Ok(());
         }
         Some(Action::Changelog { write }) => {
-            let workspace = proofmark_release::Workspace::load(&root)?;
+            let mut workspace = proofmark_release::Workspace::load(&root)?;
+            let options =
+                ReleaseConfig::load_workspace(&workspace)?.apply(&mut workspace, &options);
             let repo = proofmark_release::history::Repo::open(&workspace.root)?;
             let regenerated =
                 proofmark_release::regenerate::regenerate(&workspace, &repo, &options)?;
