@@ -26,7 +26,10 @@
 //! Fixed, `feat: …` → Added, `chore: …` → no entry, as for commits); else the first word of
 //! the title ([`verb_group`]): `Fix`, `Fixes`, `Fixed`, `Correct`, `Resolve`, `Repair`, … →
 //! Fixed; `Add`, `Adds`, `Added`, `Implement`, `Introduce`, `Support`, … → Added; `Remove`,
-//! `Delete`, `Drop`, … → Removed; `Deprecate`, … → Deprecated; anything else → Changed.
+//! `Delete`, `Drop`, … → Removed; `Deprecate`, … → Deprecated; else, when folded commits are
+//! conventional, the first of Added, Removed, Deprecated, Security, Fixed, Changed among
+//! their groups (a repository that writes Conventional Commits but merges pull requests);
+//! anything else → Changed.
 //! The plan's notes say how many entries were grouped which way. The entry is
 //! `[**BREAKING**: ]title ([#N](URL/pull/N), abcdef1)` — the link needs the crate
 //! manifest's `repository` — marked breaking when the title has a `!` or a folded commit is
@@ -111,12 +114,23 @@ pub fn verb_group(title: &str) -> Option<Group> {
     Some(group)
 }
 
+/// The group of a pull request whose title says nothing, from its conventional commits: the
+/// first of Added, Removed, Deprecated, Security, Fixed, Changed among their groups.
+fn commits_group(inside: &[&(CommitSummary, Message)]) -> Option<Group> {
+    let groups: Vec<Group> =
+        inside.iter().filter(|(s, _)| s.conventional).filter_map(|(s, _)| s.group).collect();
+    [Group::Added, Group::Removed, Group::Deprecated, Group::Security, Group::Fixed, Group::Changed]
+        .into_iter()
+        .find(|g| groups.contains(g))
+}
+
 /// How a pull request entry got its group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum How {
     Parser,
     Prefix,
     Verb(Group),
+    Commits,
     Rest,
     /// A prefix (`chore: …`) or a parser's `skip` left it out.
     Left,
@@ -227,7 +241,10 @@ impl PullRequests {
                 }
                 None => match verb_group(&pr.title) {
                     Some(group) => (Some(group), How::Verb(group)),
-                    None => (Some(Group::Changed), How::Rest),
+                    None => match commits_group(inside) {
+                        Some(group) => (Some(group), How::Commits),
+                        None => (Some(Group::Changed), How::Rest),
+                    },
                 },
             };
             let Some(group) = group else {
@@ -274,6 +291,10 @@ impl PullRequests {
             if n > 0 {
                 parts.push(format!("{n} as {} by the title's first word", group.title()));
             }
+        }
+        let commits = count(&|h| *h == How::Commits);
+        if commits > 0 {
+            parts.push(format!("{commits} by the Conventional Commits types of their commits"));
         }
         let rest = count(&|h| *h == How::Rest);
         if rest > 0 {

@@ -522,6 +522,12 @@ fn pull_request_history(git: PathBuf, dir: &Path) -> (Git, Vec<String>) {
     change(&mut repo, "src/ci.rs", "Tweak the CI");
     repo.run(&["checkout", "-q", "main"]);
     merges.push(repo.merge("ci", "Merge pull request #656 from acme/ci\n\nchore: CI tweaks"));
+    // A plain title over conventional commits: grouped by the commits' types.
+    repo.run(&["checkout", "-q", "-b", "polish"]);
+    change(&mut repo, "src/seal.rs", "fix: handle a zero PCR mask");
+    change(&mut repo, "src/seal.rs", "docs: reword");
+    repo.run(&["checkout", "-q", "main"]);
+    merges.push(repo.merge("polish", "Merge pull request #657 from dave/polish\n\nPolish"));
     (repo, merges)
 }
 
@@ -572,6 +578,9 @@ fn pull_request_entries_fold_their_commits() {
 
             ### Fixed
 
+            - Polish ([#657](https://github.com/acme/widget/pull/657), d22bdc0)
+              - fix: handle a zero PCR mask (c63dd65)
+              - docs: reword (dd69a2e)
             - **tpm**: retry on busy ([#655](https://github.com/acme/widget/pull/655), 1177c61)
             - Fix the parser on empty input ([#651](https://github.com/acme/widget/pull/651), c175030)
               - Fixed clippy warnings (c70f0e7)
@@ -581,7 +590,7 @@ fn pull_request_entries_fold_their_commits() {
     check(
         &plan.notes.join("\n"),
         expect![[r#"
-            6 pull request(s), one entry each with its commits folded: 1 by a Conventional Commits prefix, 1 as Added by the title's first word, 1 as Removed by the title's first word, 1 as Fixed by the title's first word, 1 as Changed (no prefix, no known first word), 1 left out (a `chore`-like prefix or a skip rule)
+            7 pull request(s), one entry each with its commits folded: 1 by a Conventional Commits prefix, 1 as Added by the title's first word, 1 as Removed by the title's first word, 1 as Fixed by the title's first word, 1 by the Conventional Commits types of their commits, 1 as Changed (no prefix, no known first word), 1 left out (a `chore`-like prefix or a skip rule)
             pull request titles do not change the bump (a non-conventional commit bumps patch): use --bump NAME=minor|major when a pull request adds a feature or breaks the API"#]],
     );
     // The bump stays patch: no pull request title changes it.

@@ -89,6 +89,14 @@ fn cargo_release_config_is_read_and_explained() {
     assert!(notes.contains("`owners` not honoured"), "{plan:#}");
     assert!(notes.contains("`pre-release-replacements` not honoured"), "{plan:#}");
 
+    // The command line wins over the file.
+    let plan: serde_json::Value = serde_json::from_str(&proofmark(
+        d,
+        &["--format", "json", "--date", "2026-02-03", "--tag-template", "v{version}"],
+    ))
+    .unwrap();
+    assert_eq!(plan["releases"][0]["tag"], "v1.2.4", "{plan:#}");
+
     let human = proofmark(d, &["config"]);
     assert!(
         human.contains("tag-template      {version}  (from release.toml `tag-name`)"),
