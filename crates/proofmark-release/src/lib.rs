@@ -16,9 +16,12 @@
 //! - [`bump`]: bump inference, 0.x rules and overrides;
 //! - [`changelog`]: Keep a Changelog 1.1.0 sections, inserted or merged without touching
 //!   hand edits;
+//! - [`pr`]: pull request entries (title, link, folded commits) for repositories that merge
+//!   pull requests without Conventional Commits;
 //! - [`plan`]: all of the above put together, rendered as text or JSON (the dry run);
 //! - [`regenerate`]: every crate's whole changelog rebuilt from its release tags;
-//! - [`config`]: `release.toml` (allowed branches, date train or required features);
+//! - [`config`]: `proofmark.toml` (allowed branches, date train or required features, tag
+//!   template) and the settings of cargo-release, release-plz and git-cliff ([`compat`]);
 //! - [`readiness`]: the gate, which reads the packaged `.crate` to prove the changelog
 //!   section is inside;
 //! - [`registry`]: registry indexes (is a version visible, with which checksum) and crates.io
@@ -39,6 +42,7 @@
 
 pub mod bump;
 pub mod changelog;
+pub mod compat;
 pub mod config;
 pub mod conventional;
 pub mod date;
@@ -46,6 +50,7 @@ pub mod error;
 pub mod execute;
 pub mod history;
 pub mod plan;
+pub mod pr;
 mod process;
 pub mod readiness;
 pub mod regenerate;
@@ -64,8 +69,16 @@ pub use workspace::Workspace;
 
 /// Loads the workspace containing `dir` (with `cargo metadata`), opens its git repository and
 /// computes the release plan. Reads only; never touches the network.
+///
+/// The workspace's release settings ([`config::ReleaseConfig::load_workspace`]) apply where
+/// `options` leave them open: the tag template, git-cliff's commit parsers and tag pattern,
+/// and crates a config says not to release. What they do not honour is in the plan's notes.
 pub fn plan_workspace(dir: &Path, options: &PlanOptions) -> Result<ReleasePlan> {
-    let workspace = Workspace::load(dir)?;
+    let mut workspace = Workspace::load(dir)?;
+    let config = config::ReleaseConfig::load_workspace(&workspace)?;
+    let options = config.apply(&mut workspace, options);
     let repo = history::Repo::open(&workspace.root)?;
-    plan::plan(&workspace, &repo, options)
+    let mut plan = plan::plan(&workspace, &repo, &options)?;
+    plan.notes.extend(config.plan_notes());
+    Ok(plan)
 }

@@ -78,6 +78,8 @@ pub struct PlanOptions {
     /// crate's last pre-release of the same `X.Y.Z`. `None` plans final releases, which fold
     /// the entries of their pre-releases into their own section.
     pub pre: Option<String>,
+    /// Commit parsers and the release tag pattern from git-cliff-style configuration.
+    pub changes: crate::config::ChangeRules,
 }
 
 impl PlanOptions {
@@ -90,6 +92,7 @@ impl PlanOptions {
             rules: BumpRules::default(),
             tag_template: None,
             pre: None,
+            changes: crate::config::ChangeRules::default(),
         }
     }
 }
@@ -115,6 +118,10 @@ pub struct ReleasePlan {
     pub files: Vec<FileChange>,
     /// Things a person should look at.
     pub warnings: Vec<String>,
+    /// About the configuration and the changelog entries: settings not honoured, how pull
+    /// request titles were grouped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Numbers about the history walk.
     pub stats: Stats,
 }
@@ -418,7 +425,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let mut warnings = Vec::new();
 
     // 1. Release tags of each crate.
-    let tags = repo.tags()?;
+    let mut tags = repo.tags()?;
+    tags.retain(|t| options.changes.keeps_tag(&t.name));
     let mut candidates: Vec<Candidate<'_>> = published
         .iter()
         .map(|package| Candidate {
@@ -473,6 +481,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                 .to_owned(),
         );
     }
+    let mut pulls = crate::pr::PullRequests::new(&walk.commits);
     let mut unattributed = Vec::new();
     for record in &walk.commits {
         let message = Message::parse(&record.message);
@@ -487,7 +496,10 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
             merge: is_merge,
             level: level_of(&message),
             via,
-            group: group_of(&message, is_merge),
+            group: options
+                .changes
+                .classify(&record.id, &record.message)
+                .unwrap_or_else(|| group_of(&message, is_merge)),
             paths,
         };
         let mut attributed = false;
@@ -745,18 +757,15 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     };
     let mut entries_by_crate: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for candidate in &candidates {
-        let entries = candidate
-            .commits
-            .iter()
-            .filter_map(|(summary, message)| {
-                let group = summary.group?;
-                Some(Entry {
-                    group,
-                    text: entry_text(message, &candidate.package.name, &summary.short_id),
-                    key: summary.short_id.clone(),
-                })
-            })
-            .collect();
+        let repository = (!pulls.is_empty())
+            .then(|| crate::pr::repository_url(workspace, candidate.package))
+            .flatten();
+        let entries = pulls.entries(
+            &candidate.commits,
+            &candidate.package.name,
+            repository.as_deref(),
+            &options.changes,
+        );
         entries_by_crate.insert(candidate.package.name.clone(), entries);
     }
     for release in releases.values_mut() {
@@ -890,6 +899,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         unattributed,
         files,
         warnings,
+        notes: pulls.notes(),
     })
 }
 
@@ -1084,6 +1094,12 @@ impl ReleasePlan {
             out.push_str("\nWarnings:\n");
             for warning in &self.warnings {
                 let _ = writeln!(out, "  - {warning}");
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push_str("\nNotes:\n");
+            for note in &self.notes {
+                let _ = writeln!(out, "  - {note}");
             }
         }
         out

@@ -67,7 +67,8 @@ pub fn regenerate(
     let all_published = workspace.published().count();
     let template =
         options.tag_template.clone().unwrap_or_else(|| TagTemplate::default_for(all_published));
-    let tags = repo.tags()?;
+    let mut tags = repo.tags()?;
+    tags.retain(|t| options.changes.keeps_tag(&t.name));
     let walk_crates: Vec<WalkCrate> = published
         .iter()
         .map(|p| WalkCrate {
@@ -141,7 +142,9 @@ pub fn regenerate(
     let mut targets = Vec::new();
     for (c, record) in walk.commits.iter().enumerate() {
         let message = &messages[c];
-        let Some(group) = plan::group_of(message, record.parents.len() > 1) else { continue };
+        let group = options.changes.classify(&record.id, &record.message);
+        let group = group.unwrap_or_else(|| plan::group_of(message, record.parents.len() > 1));
+        let Some(group) = group else { continue };
         targets.clear();
         targets.extend(record.touched.iter().copied());
         if let Some(scope) = message.conventional.as_ref().and_then(|h| h.scope.as_deref()) {

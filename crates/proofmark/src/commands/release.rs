@@ -5,8 +5,9 @@
 //! (which crates, which versions, in which order, which tags, the changelog sections to commit
 //! before tagging, the files that change, and the commits no published crate owns). Offline,
 //! read-only. `check` runs the readiness gate on a preview of the release commit, `status`
-//! shows the release scope from `release.toml`, `audit` compares registry, tags and
-//! changelogs, `--execute` and `--resume` perform the release (see docs/release.md).
+//! shows the release scope from `proofmark.toml`, `audit` compares registry, tags and
+//! changelogs, `--execute` and `--resume` perform the release (see docs/release.md). `config`
+//! prints the effective settings, also read from cargo-release, release-plz and git-cliff.
 
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ pub enum Action {
     /// The readiness gate on a preview of the release commit, as a Markdown checklist (or
     /// JSON); exits 1 when a check fails.
     Check,
-    /// What is left of the release scope in release.toml (date train, required features).
+    /// What is left of the release scope in proofmark.toml (date train, required features).
     Status,
     /// Compare registry versions, release tags and changelog sections; exit 1 on drift.
     Audit,
@@ -38,6 +39,9 @@ pub enum Action {
         #[arg(long)]
         write: bool,
     },
+    /// The effective release settings and the file and key each came from (proofmark.toml,
+    /// cargo-release, release-plz, git-cliff), and what is not honoured.
+    Config,
 }
 
 /// Output format of the plan.
@@ -138,7 +142,7 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
         out_dir: args.out.clone(),
         no_verify: args.no_verify || args.offline,
         offline: args.offline,
-        skip_semver_checks: args.skip_semver_checks,
+        skip_semver_checks: args.skip_semver_checks || config.semver_checks == Some(false),
         fail_after: std::env::var(FAIL_AFTER_VAR).ok().filter(|s| !s.is_empty()),
         cargo_home: args.cargo_home.clone(),
         config: config.clone(),
@@ -146,6 +150,15 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
         ..ExecuteOptions::default()
     };
     match args.action {
+        Some(Action::Config) => {
+            let workspace = proofmark_release::Workspace::load(&root)?;
+            let config = ReleaseConfig::load_workspace(&workspace)?;
+            match args.format {
+                Format::Human => print!("{}", config.to_human()),
+                Format::Json => println!("{}", config.to_json()),
+            }
+            return Ok(());
+        }
         Some(Action::Status) => {
             let scope = Scope::compute(&root, &config, date)?;
             match args.format {
@@ -163,7 +176,12 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
                     exec.cargo_home.as_deref(),
                 )?,
             };
-            let findings = execute::audit(&root, &index, options.tag_template.as_ref())?;
+            let workspace = proofmark_release::Workspace::load(&root)?;
+            let template = options
+                .tag_template
+                .clone()
+                .or(ReleaseConfig::load_workspace(&workspace)?.tag_template);
+            let findings = execute::audit(&root, &index, template.as_ref())?;
             match args.format {
                 Format::Human => {
                     for f in &findings {
@@ -177,7 +195,9 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
             return Ok(());
         }
         Some(Action::Changelog { write }) => {
-            let workspace = proofmark_release::Workspace::load(&root)?;
+            let mut workspace = proofmark_release::Workspace::load(&root)?;
+            let options =
+                ReleaseConfig::load_workspace(&workspace)?.apply(&mut workspace, &options);
             let repo = proofmark_release::history::Repo::open(&workspace.root)?;
             let regenerated =
                 proofmark_release::regenerate::regenerate(&workspace, &repo, &options)?;
