@@ -71,6 +71,11 @@ const COMPONENTS: &[Component] = &[
     Component { package: "pass", probe: Probe::Tool("pass"), why: "the credential helper's store" },
     Component { package: "gnupg", probe: Probe::Tool("gpg"), why: "encrypts the pass store" },
     Component { package: "git", probe: Probe::Tool("git"), why: "release history tests" },
+    Component {
+        package: "curl",
+        probe: Probe::Tool("curl"),
+        why: "docs/cosign.md pushes its example image with curl",
+    },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },
 ];
