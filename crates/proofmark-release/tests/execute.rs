@@ -367,21 +367,22 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
 
         - [x] **clean-tree** no uncommitted changes
         - [x] **branch** on `main`
+        - [x] **history** the full history is here (not a shallow clone)
         - [x] **dependencies** a: no git or path-only dependencies
         - [x] **dependencies** b: no git or path-only dependencies
         - [x] **dependencies** c: no git or path-only dependencies
         - [x] **package** packaged a, b, c without build (--no-verify)
         - [ ] **changelog** a: a-0.1.0.crate does not contain CHANGELOG.md, so it lacks the section for 0.1.0 (is it left out by `include`/`exclude`, or outside the crate folder?)
-        - [x] **changelog** b: CHANGELOG.md in b-0.1.0.crate has the section for 0.1.0
+        - [x] **changelog** b: CHANGELOG.md in b-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** b: section states MSRV 1.85
-        - [x] **changelog** c: CHANGELOG.md in c-0.1.0.crate has the section for 0.1.0
+        - [x] **changelog** c: CHANGELOG.md in c-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** c: section states MSRV 1.85
         - [x] **patch** no [patch] or [replace] overrides
         - [x] **one-version** one version of each family crate across 1 lockfile(s)
         - [x] ⚠ **semver** skipped (--skip-semver-checks): the declared bumps were not checked against the API
         - [x] **rate-limit** on crates.io: 3 new crate(s), 0 new version(s), within the burst limits (no wait)
 
-        15 check(s), 1 failed: not ready
+        16 check(s), 1 failed: not ready
     "#]]
     .assert_eq(&readiness.to_markdown());
     // --execute stops at the gate, before writing anything.
@@ -394,6 +395,119 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
     }
     assert_eq!(git(dir, &["status", "--porcelain"]), "");
     assert_eq!(registry.published(), Vec::<String>::new());
+}
+
+/// `tar -xzf` of a `.crate` into `into`; the text of `<name>-<version>/CHANGELOG.md`.
+fn unpacked_changelog(archive: &[u8], name: &str, version: &str, into: &Path) -> String {
+    let file = into.join(format!("{name}-{version}.crate"));
+    std::fs::write(&file, archive).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&file)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .unwrap_or_else(|e| panic!("tar: {e}"));
+    assert!(out.status.success(), "tar: {}", String::from_utf8_lossy(&out.stderr));
+    let path = into.join(format!("{name}-{version}")).join("CHANGELOG.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Issue 16, item 1: `[Unreleased]` as `release changelog --write` leaves it, then edited by
+/// hand, *becomes* the released section; the published `.crate` (unpacked by `tar`) lists
+/// every entry once, the hand edit in the version's section and nothing under
+/// `[Unreleased]`.
+#[test]
+fn unreleased_becomes_the_release_and_each_entry_is_published_once() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let workspace = proofmark_release::Workspace::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    let history =
+        proofmark_release::history::Repo::open(&workspace.root).unwrap_or_else(|e| panic!("{e}"));
+    let regenerated =
+        proofmark_release::regenerate::regenerate(&workspace, &history, &PlanOptions::new(date()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    proofmark_release::regenerate::write(&workspace.root, &regenerated)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = std::fs::read_to_string(dir.join("a/CHANGELOG.md")).unwrap_or_default();
+    assert!(a.contains("## [Unreleased]\n\n### Added\n\n- the family ("), "{a}");
+    write(
+        dir,
+        "a/CHANGELOG.md",
+        &a.replace("### Added\n\n", "### Added\n\n- A hand-written entry.\n")
+            .replace("- return two (", "- Return two, reworded by hand ("),
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "chore: changelogs"]);
+
+    run_execute(dir, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let published =
+        unpacked_changelog(&registry.archive("a", "0.1.0"), "a", "0.1.0", scratch.path());
+    expect![[r#"
+        # Changelog
+
+        All notable changes to this crate are documented in this file.
+
+        The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),
+        and this crate adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+
+        ## [Unreleased]
+
+        ## [0.1.0] - 2026-11-28
+
+        MSRV: 1.85
+
+        ### Added
+
+        - A hand-written entry.
+        - the family (COMMIT)
+
+        ### Fixed
+
+        - Return two, reworded by hand (COMMIT)
+    "#]]
+    .assert_eq(&mask_ids(&published));
+    for id in [
+        git(dir, &["rev-parse", "--short=7", "HEAD~2"]),
+        git(dir, &["rev-parse", "--short=7", "HEAD~3"]),
+    ] {
+        assert_eq!(published.matches(&format!("({id})")).count(), 1, "{id} once: {published}");
+    }
+    // The committed file is the published one.
+    assert_eq!(git(dir, &["show", "HEAD:a/CHANGELOG.md"]), published.trim_end());
+}
+
+/// The gate reads the packaged changelog: `[Unreleased]` entries left in it, or an entry of
+/// the version listed twice, fail the release before anything is written.
+#[test]
+fn the_gate_fails_on_unreleased_entries_and_duplicates_in_the_package() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let plan = plan_workspace(dir, &PlanOptions::new(date())).unwrap_or_else(|e| panic!("{e}"));
+    let workspace = proofmark_release::Workspace::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut prepared = execute::prepare(dir, &plan, &workspace).unwrap_or_else(|e| panic!("{e}"));
+    // The changelog as releases wrote it before the fix: the entry under `[Unreleased]` too.
+    let id = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    for file in &mut prepared.files {
+        if file.path == "a/CHANGELOG.md" {
+            file.contents = file.contents.replace(
+                "## [Unreleased]\n",
+                &format!("## [Unreleased]\n\n### Fixed\n\n- return two ({id})\n"),
+            );
+        }
+    }
+    let readiness =
+        execute::check(dir, &prepared, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        [unreleased] a: CHANGELOG.md in a-0.1.0.crate still has 2 line(s) under [Unreleased] (first: `- return two (COMMIT)`): they belong in the 0.1.0 section (a release moves them there when it writes the section)
+        [duplicate] a: CHANGELOG.md in a-0.1.0.crate lists 1 entr(ies) of the 0.1.0 section twice: `- return two (COMMIT)`; keep each once"#]]
+    .assert_eq(&mask_ids(&readiness.failures().join("\n")));
+    assert_eq!(git(dir, &["status", "--porcelain"]), "");
 }
 
 /// A registry API that answers every publish with crates.io's HTTP 429, behind a local git
