@@ -319,9 +319,9 @@ fn dependency_home(manifest: &Path, root: &Path, dependency: &str) -> String {
             })
         });
     if inherited {
-        format!("{} [workspace.dependencies] `{dependency}`", relative(&root.join("Cargo.toml")))
+        format!("`{dependency}` in {} [workspace.dependencies]", relative(&root.join("Cargo.toml")))
     } else {
-        format!("{} `{dependency}`", relative(manifest))
+        format!("`{dependency}` in {}", relative(manifest))
     }
 }
 

@@ -510,6 +510,55 @@ fn the_gate_fails_on_unreleased_entries_and_duplicates_in_the_package() {
     assert_eq!(git(dir, &["status", "--porcelain"]), "");
 }
 
+/// Issue 16, item 16: releasing a family to an alternate registry when the members'
+/// dependencies on each other do not name it (cargo then resolves them from crates.io and
+/// `cargo package` fails). The gate stops before anything is written and names each entry to
+/// fix; once the entries say `registry = "local"`, the release reaches cargo-http-registry.
+#[test]
+fn an_alternate_registry_needs_the_family_dependencies_to_name_it() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let manifests: Vec<(String, String)> = ["b/Cargo.toml", "c/Cargo.toml"]
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(dir.join(path)).unwrap_or_default();
+            assert!(text.contains(", registry = \"local\""), "{text}");
+            ((*path).to_owned(), text)
+        })
+        .collect();
+    for (path, text) in &manifests {
+        write(dir, path, &text.replace(", registry = \"local\"", ""));
+    }
+    git(dir, &["commit", "-q", "-am", "chore: depend on the siblings by path and version"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    match run_execute(dir, &options(&registry)) {
+        Err(Error::NotReady { failures }) => {
+            let dependencies: Vec<&String> =
+                failures.iter().filter(|f| f.starts_with("[dependencies]")).collect();
+            expect![[r#"
+                [
+                    "[dependencies] b: releasing to registry `local`, but these dependencies on family members resolve from crates.io: `a` in b/Cargo.toml; add `registry = \"local\"` to each entry (the published manifests need it too)",
+                    "[dependencies] c: releasing to registry `local`, but these dependencies on family members resolve from crates.io: `b` in c/Cargo.toml; add `registry = \"local\"` to each entry (the published manifests need it too)",
+                ]"#]].assert_eq(&format!("{dependencies:#?}"));
+        }
+        other => panic!("expected NotReady, got {other:?}"),
+    }
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), base, "no release commit");
+    assert_eq!(git(dir, &["status", "--porcelain"]), "", "nothing written");
+    assert!(!execute::journal_path(dir).unwrap_or_else(|e| panic!("{e}")).exists());
+    assert_eq!(registry.published(), Vec::<String>::new());
+
+    // Do what the message says: the release goes through.
+    for (path, text) in &manifests {
+        write(dir, path, text);
+    }
+    git(dir, &["commit", "-q", "-am", "chore: the siblings come from the local registry"]);
+    run_execute(dir, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(registry.published(), ["a 0.1.0", "b 0.1.0", "c 0.1.0"]);
+}
+
 /// A registry API that answers every publish with crates.io's HTTP 429, behind a local git
 /// index whose `config.json` points at it. Serves `requests` connections, then ends.
 fn rate_limited_registry(dir: &Path, requests: usize) -> (String, std::thread::JoinHandle<()>) {
