@@ -1071,6 +1071,28 @@ mod tests {
     }
 
     #[test]
+    fn where_a_dependency_entry_is_written() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = temp.path();
+        let manifest = root.join("b/Cargo.toml");
+        std::fs::create_dir_all(root.join("b")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &manifest,
+            "[package]\nname = \"b\"\n\n[dependencies]\na.workspace = true\n\
+             c = { path = \"../c\", version = \"0.1\" }\n\n[build-dependencies]\n\
+             d = { workspace = true }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let homes: Vec<String> =
+            ["a", "c", "d"].iter().map(|dep| dependency_home(&manifest, root, dep)).collect();
+        expect![[r#"
+            `a` in Cargo.toml [workspace.dependencies]
+            `c` in b/Cargo.toml
+            `d` in Cargo.toml [workspace.dependencies]"#]]
+        .assert_eq(&homes.join("\n"));
+    }
+
+    #[test]
     fn patch_overrides_fail_the_gate() {
         let cases = [
             "[workspace]\nmembers = []\n",

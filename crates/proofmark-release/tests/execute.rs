@@ -555,8 +555,24 @@ fn an_alternate_registry_needs_the_family_dependencies_to_name_it() {
         write(dir, path, text);
     }
     git(dir, &["commit", "-q", "-am", "chore: the siblings come from the local registry"]);
-    run_execute(dir, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    // The long steps are reported as they start and finish (the binary draws them).
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let progress = execute::ProgressSink::new(move |event| {
+        let line = match event {
+            execute::Progress::Started { step, .. } => format!("start {step}"),
+            execute::Progress::Finished { step } => format!("done {step}"),
+            execute::Progress::Waiting { step, .. } => format!("wait {step}"),
+        };
+        if let Ok(mut events) = sink.lock() {
+            events.push(line);
+        }
+    });
+    run_execute(dir, &ExecuteOptions { progress, ..options(&registry) })
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(registry.published(), ["a 0.1.0", "b 0.1.0", "c 0.1.0"]);
+    let events = events.lock().map(|e| e.join(", ")).unwrap_or_default();
+    expect!["start package, done package, start edit, done edit, start commit, done commit, start gate, done gate, start publish:a, done publish:a, start wait:a, done wait:a, start publish:b, done publish:b, start wait:b, done wait:b, start publish:c, done publish:c, start wait:c, done wait:c, start tag:a, done tag:a, start tag:b, done tag:b, start tag:c, done tag:c, start notes, done notes"].assert_eq(&events);
 }
 
 /// A registry API that answers every publish with crates.io's HTTP 429, behind a local git
@@ -638,7 +654,14 @@ fn http_429_stops_the_release_and_resume_does_not_duplicate() {
         "config.toml",
         &format!("[registries.local]\nindex = \"{index_url}\"\ntoken = \"t\"\n"),
     );
-    let options = ExecuteOptions { cargo_home: Some(home), ..options(&registry) };
+    let waits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = waits.clone();
+    let progress = execute::ProgressSink::new(move |event| {
+        if let (execute::Progress::Waiting { step, .. }, Ok(mut waits)) = (event, sink.lock()) {
+            waits.push(step.clone());
+        }
+    });
+    let options = ExecuteOptions { cargo_home: Some(home), progress, ..options(&registry) };
     let mut until = 0;
     for attempt in ["execute", "resume"] {
         let started = unix_now();
@@ -662,6 +685,8 @@ fn http_429_stops_the_release_and_resume_does_not_duplicate() {
         }
     }
     let _ = server.join();
+    // The resumed run said it was waiting for the registry's time (a progress display shows it).
+    assert_eq!(waits.lock().map(|w| w.clone()).unwrap_or_default(), ["publish:a"]);
     let journal = read_journal(&execute::journal_path(dir).unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("{e}"));
     let steps: Vec<String> = journal
