@@ -406,10 +406,10 @@ fn plan_options_work_after_the_subcommand() {
         stderr.trim().to_owned()
     };
     expect_test::expect![[r#"
-        error: --pre do(es) nothing with `release status` (see `release status --help`)
-        error: --execute do(es) nothing with `release check` (see `release check --help`)
-        error: --crate do(es) nothing with `release --resume` (see `release --resume --help`)
-        error: --registry, --offline only appl(ies) to --execute and --resume (the dry run reads the workspace only; `release check` takes the gate options)"#]]
+        error: --pre does nothing with `release status` (see `release status --help`)
+        error: --execute does nothing with `release check` (see `release check --help`)
+        error: --crate does nothing with `release --resume` (it finishes the release recorded in the journal)
+        error: --registry, --offline only apply to --execute and --resume (the dry run reads the workspace only; `release check` takes the gate options)"#]]
     .assert_eq(
         &[
             refused(&["release", "--pre", "rc", "status"]),

@@ -288,10 +288,16 @@ pub struct ReleaseArgs {
 
 /// Refuses `flags` (given before `release NAME`) that `release NAME` does not use.
 fn refuse(subcommand: &str, flags: &[&str]) -> anyhow::Result<()> {
+    let hint = if subcommand.starts_with("--") {
+        "it finishes the release recorded in the journal".to_owned()
+    } else {
+        format!("see `release {subcommand} --help`")
+    };
     anyhow::ensure!(
         flags.is_empty(),
-        "{} do(es) nothing with `release {subcommand}` (see `release {subcommand} --help`)",
-        flags.join(", ")
+        "{} {} nothing with `release {subcommand}` ({hint})",
+        flags.join(", "),
+        if flags.len() == 1 { "does" } else { "do" }
     );
     Ok(())
 }
@@ -478,9 +484,10 @@ fn plan_or_execute(
         unused.extend(out.is_some().then_some("--out"));
         anyhow::ensure!(
             unused.is_empty(),
-            "{} only appl(ies) to --execute and --resume (the dry run reads the workspace only; \
+            "{} only {} to --execute and --resume (the dry run reads the workspace only; \
              `release check` takes the gate options)",
-            unused.join(", ")
+            unused.join(", "),
+            if unused.len() == 1 { "applies" } else { "apply" }
         );
         let planned = proofmark_release::plan_workspace(root, &plan.options()?)
             .with_context(|| format!("planning the release of {}", root.display()))?;
