@@ -26,6 +26,13 @@
 //! reconciled with reality and only performed when reality says it has not happened. When the
 //! release is finished the journal is renamed to `<release-id>.jsonl`.
 //!
+//! # Progress
+//!
+//! Packaging, semver checks, publishes, index polls and rate-limit waits take seconds to
+//! minutes. [`ExecuteOptions::progress`] receives a [`Progress`] event when each starts and
+//! ends (and when a run waits for a registry's "try again after"); drawing them is the
+//! caller's job.
+//!
 //! # Waiting for the registry
 //!
 //! cargo since 1.66 waits after `cargo publish` until the version is in the index
@@ -506,7 +513,10 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             cargo_home: options.cargo_home.clone(),
         };
         let names: Vec<&str> = prepared.items.iter().map(|i| i.name.as_str()).collect();
-        options.progress.started("package", format!("cargo package -p {}", names.join(" -p ")));
+        if !names.is_empty() {
+            let what = format!("cargo package -p {}", names.join(" -p "));
+            options.progress.started("package", what);
+        }
         let mut readiness = readiness::check_packages(
             &preview,
             &targets(prepared),
@@ -514,7 +524,9 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             &options.config,
             &package,
         )?;
-        options.progress.finished("package");
+        if !names.is_empty() {
+            options.progress.finished("package");
+        }
         if options.skip_semver_checks {
             readiness.checks.push(readiness::Check {
                 id: "semver",
