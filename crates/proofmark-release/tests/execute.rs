@@ -571,6 +571,15 @@ fn an_alternate_registry_needs_the_family_dependencies_to_name_it() {
     run_execute(dir, &ExecuteOptions { progress, ..options(&registry) })
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(registry.published(), ["a 0.1.0", "b 0.1.0", "c 0.1.0"]);
+    // cargo's normalized manifest in the published `.crate` takes `a` from this registry.
+    let b_manifest = read_member(&registry.archive("b", "0.1.0"), "b-0.1.0/Cargo.toml")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        b_manifest.contains(&format!("registry-index = \"{}\"", registry.0.index_url())),
+        "{b_manifest}"
+    );
     let events = events.lock().map(|e| e.join(", ")).unwrap_or_default();
     expect!["start package, done package, start edit, done edit, start commit, done commit, start gate, done gate, start publish:a, done publish:a, start wait:a, done wait:a, start publish:b, done publish:b, start wait:b, done wait:b, start publish:c, done publish:c, start wait:c, done wait:c, start tag:a, done tag:a, start tag:b, done tag:b, start tag:c, done tag:c, start notes, done notes"].assert_eq(&events);
 }
