@@ -173,9 +173,45 @@ fn is_heading(line: &str, level: usize) -> bool {
     line.strip_prefix(hashes.as_str()).is_some_and(|rest| rest.starts_with(' '))
 }
 
+/// `## [Unreleased]`, `## Unreleased`, and cargo-release's `## [Unreleased] - ReleaseDate`.
 fn is_unreleased_heading(line: &str) -> bool {
-    is_heading(line, 2)
-        && line[2..].trim().trim_matches(['[', ']']).eq_ignore_ascii_case("unreleased")
+    if !is_heading(line, 2) {
+        return false;
+    }
+    let rest = line[2..].trim_start();
+    let rest = rest.strip_prefix('[').unwrap_or(rest);
+    rest.get(..10).is_some_and(|word| word.eq_ignore_ascii_case("unreleased"))
+        && rest[10..].chars().next().is_none_or(|c| matches!(c, ']' | ' ' | '\t' | '\r' | '\n'))
+}
+
+/// A whole-line HTML comment, such as `<!-- 1a2b3c4 -->` (an entry dropped for good).
+fn is_comment(line: &str) -> bool {
+    line.starts_with("<!--") && line.ends_with("-->")
+}
+
+/// The end (exclusive) of the section starting at `start`: the next `#`/`##` heading or link
+/// definition.
+fn section_end(lines: &[String], start: usize) -> usize {
+    lines[start + 1..]
+        .iter()
+        .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
+        .map_or(lines.len(), |offset| start + 1 + offset)
+}
+
+/// The lines of the `## [Unreleased]` section that are more than blank lines and comments:
+/// what a release must move into its own section.
+pub fn unreleased_lines(changelog: &str) -> Vec<String> {
+    let lines: Vec<String> = changelog.split_inclusive('\n').map(str::to_owned).collect();
+    let Some(start) = lines.iter().position(|l| is_unreleased_heading(l)) else {
+        return Vec::new();
+    };
+    let end = section_end(&lines, start);
+    lines[start + 1..end]
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !is_comment(l))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Whether a `## ` heading names `version` (`## [1.0.0] ...` or `## 1.0.0 ...`).
@@ -257,9 +293,7 @@ pub fn update(existing: Option<&str>, section: &Section) -> String {
     };
     let mut lines: Vec<String> = existing.split_inclusive('\n').map(str::to_owned).collect();
     let version = section.version.to_string();
-    if section.version.pre.is_empty() {
-        fold_candidates(&mut lines, section);
-    }
+    fold_into_release(&mut lines, section);
     match lines.iter().position(|l| heading_names(l, &version)) {
         Some(start) => merge(&mut lines, start, section),
         None => insert(&mut lines, section),
@@ -400,42 +434,58 @@ fn heading_version(line: &str) -> Option<semver::Version> {
     rest[..end].parse().ok()
 }
 
-/// Moves the entry lines of the candidate sections of `section.version` into that version's
-/// section (created where the newest candidate was, if missing) and removes the candidates.
-fn fold_candidates(lines: &mut Vec<String>, section: &Section) {
-    let section_end = |lines: &[String], start: usize| {
-        lines[start + 1..]
-            .iter()
-            .position(|l| is_heading(l, 1) || is_heading(l, 2) || is_link_definition(l))
-            .map_or(lines.len(), |offset| start + 1 + offset)
-    };
+/// Moves what the release absorbs into `section.version`'s section (created where the first
+/// absorbed section was, if missing): the body of `## [Unreleased]`, whose heading stays, empty,
+/// for the next changes; and for a final release the sections of its candidates, which are
+/// removed. Lines keep their group, newest first (unreleased, then the newest candidate).
+fn fold_into_release(lines: &mut Vec<String>, section: &Section) {
     let mut carried: Vec<(Option<Group>, Vec<String>)> = Vec::new();
     let mut first_at = None;
-    while let Some(start) = lines
-        .iter()
-        .position(|l| heading_version(l).is_some_and(|v| is_candidate_of(&v, &section.version)))
-    {
-        let end = section_end(lines, start);
+    let mut carry = |body: &[String]| {
         let mut group = None;
-        for line in &lines[start + 1..end] {
+        for line in body {
             if is_heading(line, 3) {
                 let title = line[3..].trim();
                 group = Group::ALL.iter().copied().find(|g| g.title().eq_ignore_ascii_case(title));
+                if group.is_none() {
+                    // A heading of the project's own (`### Upgrade notes`) travels as prose.
+                    push_carried(&mut carried, None, line);
+                }
                 continue;
             }
-            // The MSRV line and blank lines are written again by the final section.
-            if line.trim().is_empty() || (group.is_none() && msrv_of(line).is_some()) {
+            // The MSRV line and the blank lines around groups are written again by the
+            // release's section; prose keeps its paragraphs.
+            if line.trim().is_empty() {
+                let prose = carried.iter().find(|(g, _)| g.is_none());
+                if group.is_none()
+                    && prose.is_some_and(|(_, b)| b.last().is_some_and(|l| l != "\n"))
+                {
+                    push_carried(&mut carried, None, line);
+                }
                 continue;
             }
-            let mut text = line.clone();
-            if !text.ends_with('\n') {
-                text.push('\n');
+            if group.is_none() && msrv_of(line).is_some() {
+                continue;
             }
-            match carried.iter_mut().find(|(g, _)| *g == group) {
-                Some((_, block)) => block.push(text),
-                None => carried.push((group, vec![text])),
-            }
+            push_carried(&mut carried, group, line);
         }
+    };
+    if let Some(start) = lines.iter().position(|l| is_unreleased_heading(l)) {
+        let end = section_end(lines, start);
+        if lines[start + 1..end].iter().any(|l| !l.trim().is_empty()) {
+            carry(&lines[start + 1..end]);
+            lines.drain(start + 1..end);
+            ensure_newline(lines, start);
+            // A fresh, empty `[Unreleased]`; the release's section goes right below it.
+            lines.insert(start + 1, "\n".to_owned());
+            first_at = Some(start + 2);
+        }
+    }
+    let is_candidate =
+        |l: &String| heading_version(l).is_some_and(|v| is_candidate_of(&v, &section.version));
+    while let Some(start) = lines.iter().position(is_candidate) {
+        let end = section_end(lines, start);
+        carry(&lines[start + 1..end]);
         lines.drain(start..end);
         first_at.get_or_insert(start);
     }
@@ -461,6 +511,9 @@ fn fold_candidates(lines: &mut Vec<String>, section: &Section) {
         if group.is_none() {
             prose.extend(block.iter().cloned());
         }
+    }
+    while prose.last().is_some_and(|l| l.trim().is_empty()) {
+        prose.pop();
     }
     for group in Group::ALL.iter().rev() {
         let Some((_, block)) = carried.iter().find(|(g, _)| *g == Some(*group)) else { continue };
@@ -519,6 +572,17 @@ fn fold_candidates(lines: &mut Vec<String>, section: &Section) {
     lines.drain(last + 1..end);
     if last + 1 < lines.len() {
         lines.insert(last + 1, "\n".to_owned());
+    }
+}
+
+fn push_carried(carried: &mut Vec<(Option<Group>, Vec<String>)>, group: Option<Group>, line: &str) {
+    let mut text = line.to_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match carried.iter_mut().find(|(g, _)| *g == group) {
+        Some((_, block)) => block.push(text),
+        None => carried.push((group, vec![text])),
     }
 }
 
@@ -620,9 +684,9 @@ Hand-written intro, kept as is.\n\
 
             ## [Unreleased]
 
-            - something a person noted
-
             ## [0.2.0] - 2026-11-28
+
+            - something a person noted
 
             ### Fixed
 
@@ -637,9 +701,77 @@ Hand-written intro, kept as is.\n\
             [0.1.0]: https://example.org/compare/0.1.0
         "#]]
         .assert_eq(&updated);
-        // Removing the inserted block gives back the original bytes.
+        // With an empty `[Unreleased]`, removing the inserted block gives back the original
+        // bytes.
+        let empty = EXISTING.replace("- something a person noted\n\n", "");
         let inserted = "## [0.2.0] - 2026-11-28\n\n### Fixed\n\n- fix (aaaaaaa)\n\n";
-        assert_eq!(updated.replacen(inserted, "", 1), EXISTING);
+        assert_eq!(update(Some(&empty), &section).replacen(inserted, "", 1), empty);
+    }
+
+    #[test]
+    fn unreleased_becomes_the_release_with_hand_edits_and_no_entry_twice() {
+        // What `release changelog --write` leaves, then edited by hand: an entry reworded
+        // (its id kept), one dropped (its id in a comment), a note and a heading of our own.
+        let existing = "# Changelog\n\n<!-- next-header -->\n## [Unreleased] - ReleaseDate\n\n\
+            Upgrade with care.\n\n### Added\n\n- Widgets, reworded by hand (aaaaaaa)\n\
+            - A hand-written entry without commit\n\n### Fixed\n\n<!-- ccccccc -->\n\n\
+            ### Upgrade notes\n\nNothing to do.\n\n\
+            ## [0.1.0] - 2026-01-01\n\n### Added\n\n- first release (0000000)\n";
+        let mut release = section(
+            "0.2.0",
+            vec![
+                entry(Group::Added, "add widgets", "aaaaaaa"),
+                entry(Group::Fixed, "fix one", "bbbbbbb"),
+                entry(Group::Fixed, "fix two", "ccccccc"),
+            ],
+        );
+        release.msrv = Some("1.85".to_owned());
+        let released = update(Some(existing), &release);
+        expect![[r#"
+            # Changelog
+
+            <!-- next-header -->
+            ## [Unreleased] - ReleaseDate
+
+            ## [0.2.0] - 2026-11-28
+
+            MSRV: 1.85
+
+            Upgrade with care.
+
+            ### Upgrade notes
+
+            Nothing to do.
+
+            ### Added
+
+            - Widgets, reworded by hand (aaaaaaa)
+            - A hand-written entry without commit
+
+            ### Fixed
+
+            <!-- ccccccc -->
+            - fix one (bbbbbbb)
+
+            ## [0.1.0] - 2026-01-01
+
+            ### Added
+
+            - first release (0000000)
+        "#]]
+        .assert_eq(&released);
+        assert_eq!(unreleased_lines(&released), Vec::<String>::new());
+        // Writing the section again changes nothing.
+        assert_eq!(update(Some(&released), &release), released);
+        // A candidate takes `[Unreleased]` too, and its final release folds the candidate.
+        let rc = section("0.2.0-rc.1", release.entries.clone());
+        let candidate = update(Some(existing), &rc);
+        assert!(candidate.contains("## [Unreleased] - ReleaseDate\n\n## [0.2.0-rc.1]"));
+        assert_eq!(unreleased_lines(&candidate), Vec::<String>::new());
+        let folded = update(Some(&candidate), &release);
+        assert!(!folded.contains("rc.1"), "{folded}");
+        assert_eq!(folded.matches("(aaaaaaa)").count(), 1, "{folded}");
+        assert_eq!(folded.matches("(bbbbbbb)").count(), 1, "{folded}");
     }
 
     #[test]
@@ -703,9 +835,9 @@ Hand-written intro, kept as is.\n\
 
             ## [Unreleased]
 
-            - something a person noted
-
             ## [0.2.0] - 2026-12-01
+
+            - something a person noted
 
             ### Added
 

@@ -145,7 +145,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// `release.toml` is not valid.
+    /// A release configuration file (`proofmark.toml`, or a legacy `release.toml`) is not valid.
     #[error("{}: {reason}", path.display())]
     Config {
         /// The file.

@@ -26,6 +26,13 @@
 //! reconciled with reality and only performed when reality says it has not happened. When the
 //! release is finished the journal is renamed to `<release-id>.jsonl`.
 //!
+//! # Progress
+//!
+//! Packaging, semver checks, publishes, index polls and rate-limit waits take seconds to
+//! minutes. [`ExecuteOptions::progress`] receives a [`Progress`] event when each starts and
+//! ends (and when a run waits for a registry's "try again after"); drawing them is the
+//! caller's job.
+//!
 //! # Waiting for the registry
 //!
 //! cargo since 1.66 waits after `cargo publish` until the version is in the index
@@ -54,6 +61,70 @@ use crate::registry::Index;
 use crate::tags::{ReleaseTag, TagTemplate};
 use crate::workspace::Workspace;
 
+/// What a long-running check or release step is doing, for a progress display. The library
+/// only reports; the binary draws (a spinner on a terminal, one line per step in a log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    /// A step started: its id (`package`, `semver:a`, `publish:a`, `wait:a`, …) and what it does.
+    Started {
+        /// The step id.
+        step: String,
+        /// What it does, in words.
+        what: String,
+    },
+    /// A step finished.
+    Finished {
+        /// The step id.
+        step: String,
+    },
+    /// Waiting for the registry's "try again after" (HTTP 429) before publishing again.
+    Waiting {
+        /// The step that waits.
+        step: String,
+        /// Until when, in Unix seconds.
+        until: u64,
+    },
+}
+
+/// Receives [`Progress`] reports; the default ignores them.
+#[derive(Clone, Default)]
+pub struct ProgressSink(Option<std::sync::Arc<Report>>);
+
+/// The function a [`ProgressSink`] calls.
+type Report = dyn Fn(&Progress) + Send + Sync;
+
+impl ProgressSink {
+    /// A sink calling `report` for every event.
+    pub fn new(report: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(report)))
+    }
+
+    fn started(&self, step: &str, what: impl Into<String>) {
+        if let Some(report) = &self.0 {
+            report(&Progress::Started { step: step.to_owned(), what: what.into() });
+        }
+    }
+
+    fn finished(&self, step: &str) {
+        if let Some(report) = &self.0 {
+            report(&Progress::Finished { step: step.to_owned() });
+        }
+    }
+
+    fn waiting(&self, step: &str, until: u64) {
+        if let Some(report) = &self.0 {
+            report(&Progress::Waiting { step: step.to_owned(), until });
+        }
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ProgressSink(..)" } else { "ProgressSink(none)" })
+    }
+}
+
 /// How a release is executed.
 #[derive(Clone, Debug, Default)]
 pub struct ExecuteOptions {
@@ -80,10 +151,12 @@ pub struct ExecuteOptions {
     pub publish_timeout: Option<Duration>,
     /// Run cargo with this `CARGO_HOME` (where the registry and its token are configured).
     pub cargo_home: Option<PathBuf>,
-    /// `release.toml`.
+    /// `proofmark.toml` (or another release tool's config).
     pub config: ReleaseConfig,
     /// Today, for the date train check.
     pub today: Option<Date>,
+    /// Where progress of the long steps goes.
+    pub progress: ProgressSink,
 }
 
 /// One crate of a prepared release.
@@ -419,6 +492,7 @@ fn family(workspace: &Workspace) -> Vec<String> {
 pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Result<Readiness> {
     let workspace = Workspace::load(root)?;
     let mut checks = readiness::check_repository(root, &options.config)?;
+    checks.push(readiness::check_history(root, &baselines(prepared))?);
     let today = options.today.unwrap_or_else(Date::today_utc);
     checks.extend(Scope::compute(root, &options.config, today)?.checks());
     let dir = journal_dir(root)?;
@@ -438,6 +512,11 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             target_dir: Some(workspace.root.join("target")),
             cargo_home: options.cargo_home.clone(),
         };
+        let names: Vec<&str> = prepared.items.iter().map(|i| i.name.as_str()).collect();
+        if !names.is_empty() {
+            let what = format!("cargo package -p {}", names.join(" -p "));
+            options.progress.started("package", what);
+        }
         let mut readiness = readiness::check_packages(
             &preview,
             &targets(prepared),
@@ -445,6 +524,9 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             &options.config,
             &package,
         )?;
+        if !names.is_empty() {
+            options.progress.finished("package");
+        }
         if options.skip_semver_checks {
             readiness.checks.push(readiness::Check {
                 id: "semver",
@@ -455,11 +537,24 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
                     .to_owned(),
             });
         } else {
+            let mut current: Option<String> = None;
+            let mut report = |name: &str| {
+                if let Some(done) = current.take() {
+                    options.progress.finished(&done);
+                }
+                let step = format!("semver:{name}");
+                options.progress.started(&step, format!("cargo semver-checks on {name}"));
+                current = Some(step);
+            };
             readiness.checks.extend(readiness::check_semver(
                 &preview,
                 &baselines(prepared),
                 &package,
+                &mut report,
             ));
+            if let Some(done) = current {
+                options.progress.finished(&done);
+            }
         }
         Ok(readiness)
     })();
@@ -546,6 +641,11 @@ pub fn resume(root: &Path, options: &ExecuteOptions) -> Result<Outcome> {
             path: path.clone(),
             reason: "no plan record".to_owned(),
         })?;
+    // The release was planned on a complete history; a shallow copy cannot confirm it.
+    let history = readiness::check_history(root, &baselines(&prepared))?;
+    if history.status == readiness::Status::Fail {
+        return Err(Error::NotReady { failures: vec![format!("[history] {}", history.message)] });
+    }
     let mut journal = Journal { path, records };
     run(root, &prepared, &mut journal, options)
 }
@@ -563,6 +663,7 @@ impl Runner<'_> {
     fn step(
         &mut self,
         step: &str,
+        what: &str,
         reality: impl FnOnce() -> Result<Option<serde_json::Value>>,
         action: impl FnOnce() -> Result<serde_json::Value>,
     ) -> Result<serde_json::Value> {
@@ -575,9 +676,11 @@ impl Runner<'_> {
             return Ok(detail);
         }
         self.journal.append("begin", step, serde_json::Value::Null)?;
+        self.options.progress.started(step, what);
         let detail = action()?;
         self.interrupt(step)?;
         self.journal.append("performed", step, detail.clone())?;
+        self.options.progress.finished(step);
         self.performed.push(step.to_owned());
         Ok(detail)
     }
@@ -626,8 +729,10 @@ fn run(
             std::fs::read_to_string(root.join(&f.path)).is_ok_and(|text| text == f.contents)
         })
     };
+    let what = format!("writing {} file(s)", prepared.files.len());
     runner.step(
         "edit",
+        &what,
         || {
             Ok((release_commit(root, prepared)?.is_some() || files_written())
                 .then_some(serde_json::Value::Null))
@@ -641,6 +746,7 @@ fn run(
     )?;
     let commit = runner.step(
         "commit",
+        "the release commit",
         || Ok(release_commit(root, prepared)?.map(serde_json::Value::String)),
         || {
             let mut add = vec!["add".to_owned(), "--".to_owned()];
@@ -667,8 +773,11 @@ fn run(
     )?;
     let commit = commit.as_str().unwrap_or_default().to_owned();
     let workspace = Workspace::load(root)?;
+    let names: Vec<&str> = prepared.items.iter().map(|i| i.name.as_str()).collect();
+    let what = format!("the gate on the release commit: cargo package -p {}", names.join(" -p "));
     let gate = runner.step(
         "gate",
+        &what,
         || Ok(None),
         || {
             let mut checks = readiness::check_repository(root, &options.config)?;
@@ -755,6 +864,8 @@ fn run(
                 .and_then(|r| r.detail.get("until").and_then(serde_json::Value::as_u64));
             let now = unix_now();
             if let Some(until) = until.filter(|u| *u > now) {
+                let step = format!("publish:{}", pending[0].name);
+                options.progress.waiting(&step, until);
                 std::thread::sleep(Duration::from_secs(until - now));
             }
             let mut args = vec!["publish".to_owned(), "--no-verify".to_owned()];
@@ -771,7 +882,10 @@ fn run(
                 (None, Some(index)) => args.extend(["--index".to_owned(), index.clone()]),
                 (None, None) => {}
             }
+            let publish_step = format!("publish:{}", pending[0].name);
+            options.progress.started(&publish_step, format!("cargo {}", args.join(" ")));
             let (command, out) = process::cargo(root, &args, options.cargo_home.as_deref())?;
+            options.progress.finished(&publish_step);
             if !out.status.success() {
                 let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
                 if stderr.contains("429") || stderr.contains("Too Many Requests") {
@@ -804,8 +918,10 @@ fn run(
         }
         for item in &items {
             let step = format!("wait:{}", item.name);
+            let what = format!("polling {} for {} {}", index.url(), item.name, item.version);
             runner.step(
                 &step,
+                &what,
                 || Ok(None),
                 || match index.wait_for(&item.name, &item.version, timeout)? {
                     // cargo packages deterministically: the registry must hold the very bytes
@@ -838,6 +954,7 @@ fn run(
         let step = format!("tag:{}", item.name);
         runner.step(
             &step,
+            &format!("git tag {}", item.tag),
             || tag_reality(root, &item.tag, &commit),
             || {
                 process::git(
@@ -853,6 +970,7 @@ fn run(
     let manifest = out_dir.join(format!("{}.manifest.json", prepared.id));
     runner.step(
         "notes",
+        "the release manifest and notes",
         || Ok(None),
         || {
             write_notes(&out_dir, &manifest, prepared, &commit, &sha256)?;
@@ -862,6 +980,7 @@ fn run(
     if let Some(remote) = &options.push_remote {
         runner.step(
             "push",
+            &format!("git push --atomic {remote}"),
             || Ok(None),
             || {
                 let mut args = vec![

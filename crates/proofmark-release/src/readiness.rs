@@ -4,14 +4,18 @@
 //! Checks, with their ids:
 //!
 //! - `clean-tree`: no modified or untracked files (`git status --porcelain`);
-//! - `branch`: `HEAD` is on a branch allowed by `release.toml`;
+//! - `branch`: `HEAD` is on a branch allowed by `proofmark.toml` (or another release tool's config);
+//! - `history`: not a shallow clone, or one that has every tag and commit the plan needs;
 //! - `dependencies` (per crate): no git dependency and no path dependency without a version
-//!   in `[dependencies]`/`[build-dependencies]` (dev-dependencies are stripped by cargo);
+//!   in `[dependencies]`/`[build-dependencies]` (dev-dependencies are stripped by cargo), and,
+//!   when publishing to an alternate registry, every path dependency names it;
 //! - `package`: `cargo package` of every crate to release succeeds, in one invocation so
 //!   cargo resolves unpublished family members from its local overlay (`--no-verify` when
 //!   asked, e.g. offline);
 //! - `changelog` (per crate): the packaged `.crate` (read as gzip + tar) contains
 //!   `CHANGELOG.md` with the section of the version being released — the founding bug;
+//! - `unreleased` (per crate): that changelog has nothing left under `## [Unreleased]`;
+//! - `duplicate` (per crate): no entry of that section appears twice in it;
 //! - `msrv` (per crate): that section states the crate's `rust-version` (`MSRV: 1.85`);
 //! - `patch`: the root manifest has no `[patch]`/`[replace]` (ignored by `cargo publish`);
 //! - `one-version` (per family crate): every lockfile resolves one version of it;
@@ -195,7 +199,7 @@ pub fn check_repository(root: &Path, config: &ReleaseConfig) -> Result<Vec<Check
             None,
             Status::Fail,
             format!(
-                "`{branch}` is not an allowed branch ({}; set allowed-branches in release.toml)",
+                "`{branch}` is not an allowed branch ({}; set allowed-branches under [release] in proofmark.toml)",
                 config.allowed_branches.join(", ")
             ),
         )
@@ -203,11 +207,76 @@ pub fn check_repository(root: &Path, config: &ReleaseConfig) -> Result<Vec<Check
     Ok(checks)
 }
 
+/// `history`: the history the plan read is complete. A shallow clone (CI checkouts are often
+/// `--depth 1`) lacks the release tags and the commits before its boundary, so crates look
+/// never released and commits are attributed wrongly. It passes when the repository is not
+/// shallow, or when every crate's previous release tag (`needs`: crate and tag, `None` for a
+/// crate with no release tag here) is present and no commit between it and `HEAD` lacks its
+/// parents.
+pub fn check_history(root: &Path, needs: &[(String, Option<String>)]) -> Result<Check> {
+    let shallow = process::git(root, ["rev-parse", "--is-shallow-repository"])?;
+    if shallow.trim() != "true" {
+        return Ok(Check::new(
+            "history",
+            None,
+            Status::Pass,
+            "the full history is here (not a shallow clone)".to_owned(),
+        ));
+    }
+    let shallow_file =
+        process::git(root, ["rev-parse", "--path-format=absolute", "--git-path", "shallow"])?;
+    let boundary: BTreeSet<String> = std::fs::read_to_string(shallow_file.trim())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut missing = Vec::new();
+    for (name, tag) in needs {
+        let Some(tag) = tag else {
+            missing.push(format!("{name}: no release tag here, so it looks like a first release"));
+            continue;
+        };
+        let reference = format!("refs/tags/{tag}^{{commit}}");
+        let (_, out) = process::output("git", root, ["rev-parse", "-q", "--verify", &reference])?;
+        if !out.status.success() {
+            missing.push(format!("{name}: tag {tag} is missing"));
+            continue;
+        }
+        let range = process::git(root, ["rev-list", "HEAD", "--not", &reference])?;
+        if range.lines().any(|id| boundary.contains(id.trim())) {
+            missing.push(format!("{name}: commits between {tag} and HEAD are missing"));
+        }
+    }
+    Ok(if missing.is_empty() {
+        Check::new(
+            "history",
+            None,
+            Status::Pass,
+            "a shallow clone, but the history since each crate's last release tag is here"
+                .to_owned(),
+        )
+    } else {
+        Check::new(
+            "history",
+            None,
+            Status::Fail,
+            format!(
+                "this is a shallow clone and the release needs history it lacks ({}): run `git \
+                 fetch --unshallow --tags` (in CI, check out with full history, e.g. \
+                 `fetch-depth: 0`) and plan again",
+                missing.join("; ")
+            ),
+        )
+    })
+}
+
 #[derive(Deserialize)]
 struct Metadata {
     packages: Vec<MetaPackage>,
     workspace_members: Vec<String>,
     target_directory: PathBuf,
+    workspace_root: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +284,9 @@ struct MetaPackage {
     name: String,
     id: String,
     dependencies: Vec<MetaDependency>,
+    manifest_path: PathBuf,
+    #[serde(default)]
+    publish: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -224,16 +296,45 @@ struct MetaDependency {
     req: String,
     kind: Option<String>,
     path: Option<PathBuf>,
+    /// The index URL of an alternate registry (`registry = "NAME"`); `None` is crates.io.
+    #[serde(default)]
+    registry: Option<String>,
+}
+
+/// Where a member's dependency entry on `dependency` is written: the member's own manifest, or
+/// the root manifest's `[workspace.dependencies]` when the member inherits it.
+fn dependency_home(manifest: &Path, root: &Path, dependency: &str) -> String {
+    let relative = |path: &Path| path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let inherited = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| text.parse::<toml::Value>().ok())
+        .is_some_and(|value| {
+            ["dependencies", "build-dependencies"].iter().any(|table| {
+                value
+                    .get(table)
+                    .and_then(|t| t.get(dependency))
+                    .and_then(|d| d.get("workspace"))
+                    .and_then(toml::Value::as_bool)
+                    == Some(true)
+            })
+        });
+    if inherited {
+        format!("`{dependency}` in {} [workspace.dependencies]", relative(&root.join("Cargo.toml")))
+    } else {
+        format!("`{dependency}` in {}", relative(manifest))
+    }
 }
 
 /// `semver`: whether cargo-semver-checks, when installed, agrees with each crate's declared
 /// bump. It compares the crate in `dir` (a preview with the new version in its manifest, so
 /// the release type is the declared one) with its previous release tag; crates without one
-/// pass. When the tool is missing the check warns and names the install command.
+/// pass. When the tool is missing the check warns and names the install command. `on_crate`
+/// is called before each crate's run (it takes seconds to minutes: a progress display).
 pub fn check_semver(
     dir: &Path,
     crates: &[(String, Option<String>)],
     options: &PackageOptions,
+    on_crate: &mut dyn FnMut(&str),
 ) -> Vec<Check> {
     let probe = ["semver-checks".to_owned(), "--version".to_owned()];
     let version = process::cargo(dir, &probe, options.cargo_home.as_deref());
@@ -259,6 +360,7 @@ pub fn check_semver(
             ));
             continue;
         };
+        on_crate(name);
         let args: Vec<String> = [
             "semver-checks",
             "check-release",
@@ -349,12 +451,36 @@ pub fn check_packages(
             continue;
         };
         let mut problems = Vec::new();
+        // `cargo publish` without `--registry` uses the only registry `publish` allows.
+        let registry = options.registry.clone().or_else(|| match package.publish.as_deref() {
+            Some([only]) => Some(only.clone()),
+            _ => None,
+        });
+        let registry = registry.filter(|r| r != "crates-io");
+        let mut unnamed = Vec::new();
         for dep in package.dependencies.iter().filter(|d| d.kind.as_deref() != Some("dev")) {
             if dep.source.as_deref().is_some_and(|s| s.starts_with("git+")) {
                 problems.push(format!("`{}` is a git dependency", dep.name));
             } else if dep.path.is_some() && dep.req == "*" {
                 problems.push(format!("`{}` is a path dependency without a version", dep.name));
+            } else if dep.path.is_some() && dep.registry.is_none() && registry.is_some() {
+                // A path dependency published to an alternate registry resolves from crates.io
+                // unless it names the registry: `cargo package` fails, and the published
+                // manifest would point at crates.io.
+                unnamed.push(dependency_home(
+                    &package.manifest_path,
+                    &metadata.workspace_root,
+                    &dep.name,
+                ));
             }
+        }
+        if let (Some(registry), false) = (&registry, unnamed.is_empty()) {
+            problems.push(format!(
+                "releasing to registry `{registry}`, but these dependencies on family members \
+                 resolve from crates.io: {}; add `registry = \"{registry}\"` to each entry \
+                 (the published manifests need it too)",
+                unnamed.join(", ")
+            ));
         }
         readiness.checks.push(if problems.is_empty() {
             Check::new(
@@ -483,6 +609,10 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
     let name = Some(target.name.as_str());
     let mut checks = Vec::new();
     let section = changelog.as_deref().and_then(|t| changelog::section_text(t, &target.version));
+    let problems = changelog
+        .as_deref()
+        .map(|text| check_changelog_text(text, &target.version, &file_name, name))
+        .unwrap_or_default();
     match (&changelog, &section) {
         (None, _) => checks.push(Check::new(
             "changelog",
@@ -507,7 +637,15 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
             "changelog",
             name,
             Status::Pass,
-            format!("CHANGELOG.md in {file_name} has the section for {}", target.version),
+            format!(
+                "CHANGELOG.md in {file_name} has the section for {}{}",
+                target.version,
+                if problems.is_empty() {
+                    ", nothing under [Unreleased], no entry twice"
+                } else {
+                    ""
+                }
+            ),
         )),
     }
     if let Some(section) = &section {
@@ -537,6 +675,7 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
             ),
         });
     }
+    checks.extend(problems);
     let packaged = Packaged {
         name: target.name.clone(),
         version: target.version.clone(),
@@ -545,6 +684,77 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
         section,
     };
     Ok((checks, packaged))
+}
+
+/// The failed `unreleased` and `duplicate` checks: a released changelog lists nothing under `[Unreleased]` (its
+/// entries belong to the version being released) and no entry of the version's section twice.
+/// An entry ending in a commit id, `(1a2b3c4)`, is a duplicate wherever else in the file that id
+/// ends an entry (the commit would be announced in two releases); other entries only when the
+/// section repeats their text (older sections may well say "Updated dependencies" too).
+fn check_changelog_text(
+    text: &str,
+    version: &Version,
+    file_name: &str,
+    name: Option<&str>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let unreleased = changelog::unreleased_lines(text);
+    if let Some(first) = unreleased.iter().find(|l| !l.starts_with('#')).or(unreleased.first()) {
+        checks.push(Check::new(
+            "unreleased",
+            name,
+            Status::Fail,
+            format!(
+                "CHANGELOG.md in {file_name} still has {} line(s) under [Unreleased] (first: \
+                 `{first}`): they belong in the {version} section (a release moves them there \
+                 when it writes the section)",
+                unreleased.len()
+            ),
+        ));
+    }
+    let Some(section) = changelog::section_text(text, version) else { return checks };
+    let ids: Vec<&str> = text.lines().filter_map(entry_id).collect();
+    let mut seen_text: BTreeSet<&str> = BTreeSet::new();
+    let mut duplicates: Vec<String> = Vec::new();
+    for line in section.lines().filter(|l| is_entry(l)) {
+        let twice = match entry_id(line) {
+            Some(id) => ids.iter().filter(|other| **other == id).count() > 1,
+            None => !seen_text.insert(line.trim()),
+        };
+        if twice && !duplicates.iter().any(|d| d == line.trim()) {
+            duplicates.push(line.trim().to_owned());
+        }
+    }
+    if !duplicates.is_empty() {
+        let shown: Vec<String> = duplicates.iter().take(3).map(|d| format!("`{d}`")).collect();
+        checks.push(Check::new(
+            "duplicate",
+            name,
+            Status::Fail,
+            format!(
+                "CHANGELOG.md in {file_name} lists {} entr(ies) of the {version} section twice: \
+                 {}; keep each once",
+                duplicates.len(),
+                shown.join(", ")
+            ),
+        ));
+    }
+    checks
+}
+
+/// A top-level list item (`- …` or `* …`).
+fn is_entry(line: &str) -> bool {
+    line.starts_with("- ") || line.starts_with("* ")
+}
+
+/// The commit id that ends an entry's first line, `- text (1a2b3c4)`.
+fn entry_id(line: &str) -> Option<&str> {
+    if !is_entry(line) {
+        return None;
+    }
+    let inner = line.trim_end().strip_suffix(')')?;
+    let id = &inner[inner.rfind('(')? + 1..];
+    ((7..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 /// The UTF-8 text of `inner` in a gzip'd tar, `None` when absent.
@@ -606,7 +816,7 @@ pub fn check_lockfiles(lockfiles: &[PathBuf], family: &[String]) -> Result<Vec<C
             "one-version",
             None,
             Status::Warn,
-            "no Cargo.lock to check (commit the lockfile, or list others in release.toml)"
+            "no Cargo.lock to check (commit the lockfile, or list others under [release] in proofmark.toml)"
                 .to_owned(),
         )
     } else if split.is_empty() {
@@ -627,7 +837,7 @@ pub fn check_lockfiles(lockfiles: &[PathBuf], family: &[String]) -> Result<Vec<C
     Ok(checks)
 }
 
-/// The scope of the release from `release.toml`, as checks (`scope`) and as the lines of
+/// The scope of the release from `proofmark.toml`, as checks (`scope`) and as the lines of
 /// `release status`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Scope {
@@ -792,6 +1002,14 @@ mod tests {
     fn archive_checks() {
         let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let good = "# Changelog\n\n## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n\n## [1.1.0]\n";
+        let left = "# Changelog\n\n## [Unreleased]\n\n### Fixed\n\n- fix (aaaaaaa)\n\n\
+                    ## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n\n### Fixed\n\n- fix (aaaaaaa)\n\
+                    - Updated dependencies\n\n## [1.1.0]\n\n- Updated dependencies\n\
+                    - old (bbbbbbb)\n";
+        let twice = "## [Unreleased]\n\n## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n\n- note\n\
+                     - note\n- old (bbbbbbb)\n\n## [1.1.0]\n\n- old (bbbbbbb)\n";
+        let comment = "## [Unreleased] - ReleaseDate\n\n<!-- aaaaaaa -->\n\n\
+                       ## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n";
         let cases: &[ArchiveCase<'_>] = &[
             ("no changelog", &[("Cargo.toml", "")], Some("1.85")),
             ("old section only", &[("CHANGELOG.md", "## [1.1.0] - 2026-01-01\n")], Some("1.85")),
@@ -799,6 +1017,10 @@ mod tests {
             ("other MSRV", &[("CHANGELOG.md", good)], Some("1.80")),
             ("no rust-version", &[("CHANGELOG.md", good)], None),
             ("all good", &[("CHANGELOG.md", good)], Some("1.85")),
+            // The bug of issue 16: `[Unreleased]` left in place and its entries released too.
+            ("unreleased left", &[("CHANGELOG.md", left)], Some("1.85")),
+            ("same text twice", &[("CHANGELOG.md", twice)], Some("1.85")),
+            ("only a comment left", &[("CHANGELOG.md", comment)], Some("1.85")),
         ];
         let mut out = String::new();
         for (label, files, rust_version) in cases {
@@ -821,19 +1043,53 @@ mod tests {
             old section only: section found = false
               Fail changelog: CHANGELOG.md in a-1.2.0.crate has no section for 1.2.0 (missing `## [1.2.0]`)
             no MSRV line: section found = true
-              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section does not state the MSRV (add `MSRV: 1.85`)
             other MSRV: section found = true
-              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section states MSRV 1.85 but rust-version is 1.80
             no rust-version: section found = true
-              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Warn msrv: no rust-version in Cargo.toml: packagers cannot tell which compiler it needs
             all good: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+            unreleased left: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
+              Pass msrv: section states MSRV 1.85
+              Fail unreleased: CHANGELOG.md in a-1.2.0.crate still has 2 line(s) under [Unreleased] (first: `- fix (aaaaaaa)`): they belong in the 1.2.0 section (a release moves them there when it writes the section)
+              Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 1 entr(ies) of the 1.2.0 section twice: `- fix (aaaaaaa)`; keep each once
+            same text twice: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
+              Pass msrv: section states MSRV 1.85
+              Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 2 entr(ies) of the 1.2.0 section twice: `- note`, `- old (bbbbbbb)`; keep each once
+            only a comment left: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Pass msrv: section states MSRV 1.85
         "#]]
         .assert_eq(&out);
+    }
+
+    #[test]
+    fn where_a_dependency_entry_is_written() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = temp.path();
+        let manifest = root.join("b/Cargo.toml");
+        std::fs::create_dir_all(root.join("b")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &manifest,
+            "[package]\nname = \"b\"\n\n[dependencies]\na.workspace = true\n\
+             c = { path = \"../c\", version = \"0.1\" }\n\n[build-dependencies]\n\
+             d = { workspace = true }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let homes: Vec<String> =
+            ["a", "c", "d"].iter().map(|dep| dependency_home(&manifest, root, dep)).collect();
+        expect![[r#"
+            `a` in Cargo.toml [workspace.dependencies]
+            `c` in b/Cargo.toml
+            `d` in Cargo.toml [workspace.dependencies]"#]]
+        .assert_eq(&homes.join("\n"));
     }
 
     #[test]
@@ -887,7 +1143,7 @@ mod tests {
         expect![[r#"
             Pass: one version of each family crate across 2 lockfile(s)
             Fail: several versions: tss-esapi: 7.6.0 in T/service.lock; 7.7.0 in T/tool.lock
-            Warn: no Cargo.lock to check (commit the lockfile, or list others in release.toml)
+            Warn: no Cargo.lock to check (commit the lockfile, or list others under [release] in proofmark.toml)
         "#]]
         .assert_eq(&out);
     }

@@ -367,21 +367,22 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
 
         - [x] **clean-tree** no uncommitted changes
         - [x] **branch** on `main`
+        - [x] **history** the full history is here (not a shallow clone)
         - [x] **dependencies** a: no git or path-only dependencies
         - [x] **dependencies** b: no git or path-only dependencies
         - [x] **dependencies** c: no git or path-only dependencies
         - [x] **package** packaged a, b, c without build (--no-verify)
         - [ ] **changelog** a: a-0.1.0.crate does not contain CHANGELOG.md, so it lacks the section for 0.1.0 (is it left out by `include`/`exclude`, or outside the crate folder?)
-        - [x] **changelog** b: CHANGELOG.md in b-0.1.0.crate has the section for 0.1.0
+        - [x] **changelog** b: CHANGELOG.md in b-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** b: section states MSRV 1.85
-        - [x] **changelog** c: CHANGELOG.md in c-0.1.0.crate has the section for 0.1.0
+        - [x] **changelog** c: CHANGELOG.md in c-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** c: section states MSRV 1.85
         - [x] **patch** no [patch] or [replace] overrides
         - [x] **one-version** one version of each family crate across 1 lockfile(s)
         - [x] ⚠ **semver** skipped (--skip-semver-checks): the declared bumps were not checked against the API
         - [x] **rate-limit** on crates.io: 3 new crate(s), 0 new version(s), within the burst limits (no wait)
 
-        15 check(s), 1 failed: not ready
+        16 check(s), 1 failed: not ready
     "#]]
     .assert_eq(&readiness.to_markdown());
     // --execute stops at the gate, before writing anything.
@@ -394,6 +395,193 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
     }
     assert_eq!(git(dir, &["status", "--porcelain"]), "");
     assert_eq!(registry.published(), Vec::<String>::new());
+}
+
+/// `tar -xzf` of a `.crate` into `into`; the text of `<name>-<version>/CHANGELOG.md`.
+fn unpacked_changelog(archive: &[u8], name: &str, version: &str, into: &Path) -> String {
+    let file = into.join(format!("{name}-{version}.crate"));
+    std::fs::write(&file, archive).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&file)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .unwrap_or_else(|e| panic!("tar: {e}"));
+    assert!(out.status.success(), "tar: {}", String::from_utf8_lossy(&out.stderr));
+    let path = into.join(format!("{name}-{version}")).join("CHANGELOG.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Issue 16, item 1: `[Unreleased]` as `release changelog --write` leaves it, then edited by
+/// hand, *becomes* the released section; the published `.crate` (unpacked by `tar`) lists
+/// every entry once, the hand edit in the version's section and nothing under
+/// `[Unreleased]`.
+#[test]
+fn unreleased_becomes_the_release_and_each_entry_is_published_once() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let workspace = proofmark_release::Workspace::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    let history =
+        proofmark_release::history::Repo::open(&workspace.root).unwrap_or_else(|e| panic!("{e}"));
+    let regenerated =
+        proofmark_release::regenerate::regenerate(&workspace, &history, &PlanOptions::new(date()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    proofmark_release::regenerate::write(&workspace.root, &regenerated)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = std::fs::read_to_string(dir.join("a/CHANGELOG.md")).unwrap_or_default();
+    assert!(a.contains("## [Unreleased]\n\n### Added\n\n- the family ("), "{a}");
+    write(
+        dir,
+        "a/CHANGELOG.md",
+        &a.replace("### Added\n\n", "### Added\n\n- A hand-written entry.\n")
+            .replace("- return two (", "- Return two, reworded by hand ("),
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "chore: changelogs"]);
+
+    run_execute(dir, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let published =
+        unpacked_changelog(&registry.archive("a", "0.1.0"), "a", "0.1.0", scratch.path());
+    expect![[r#"
+        # Changelog
+
+        All notable changes to this crate are documented in this file.
+
+        The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),
+        and this crate adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+
+        ## [Unreleased]
+
+        ## [0.1.0] - 2026-11-28
+
+        MSRV: 1.85
+
+        ### Added
+
+        - A hand-written entry.
+        - the family (COMMIT)
+
+        ### Fixed
+
+        - Return two, reworded by hand (COMMIT)
+    "#]]
+    .assert_eq(&mask_ids(&published));
+    for id in [
+        git(dir, &["rev-parse", "--short=7", "HEAD~2"]),
+        git(dir, &["rev-parse", "--short=7", "HEAD~3"]),
+    ] {
+        assert_eq!(published.matches(&format!("({id})")).count(), 1, "{id} once: {published}");
+    }
+    // The committed file is the published one.
+    assert_eq!(git(dir, &["show", "HEAD:a/CHANGELOG.md"]), published.trim_end());
+}
+
+/// The gate reads the packaged changelog: `[Unreleased]` entries left in it, or an entry of
+/// the version listed twice, fail the release before anything is written.
+#[test]
+fn the_gate_fails_on_unreleased_entries_and_duplicates_in_the_package() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let plan = plan_workspace(dir, &PlanOptions::new(date())).unwrap_or_else(|e| panic!("{e}"));
+    let workspace = proofmark_release::Workspace::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut prepared = execute::prepare(dir, &plan, &workspace).unwrap_or_else(|e| panic!("{e}"));
+    // The changelog as releases wrote it before the fix: the entry under `[Unreleased]` too.
+    let id = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    for file in &mut prepared.files {
+        if file.path == "a/CHANGELOG.md" {
+            file.contents = file.contents.replace(
+                "## [Unreleased]\n",
+                &format!("## [Unreleased]\n\n### Fixed\n\n- return two ({id})\n"),
+            );
+        }
+    }
+    let readiness =
+        execute::check(dir, &prepared, &options(&registry)).unwrap_or_else(|e| panic!("{e}"));
+    expect![[r#"
+        [unreleased] a: CHANGELOG.md in a-0.1.0.crate still has 2 line(s) under [Unreleased] (first: `- return two (COMMIT)`): they belong in the 0.1.0 section (a release moves them there when it writes the section)
+        [duplicate] a: CHANGELOG.md in a-0.1.0.crate lists 1 entr(ies) of the 0.1.0 section twice: `- return two (COMMIT)`; keep each once"#]]
+    .assert_eq(&mask_ids(&readiness.failures().join("\n")));
+    assert_eq!(git(dir, &["status", "--porcelain"]), "");
+}
+
+/// Issue 16, item 16: releasing a family to an alternate registry when the members'
+/// dependencies on each other do not name it (cargo then resolves them from crates.io and
+/// `cargo package` fails). The gate stops before anything is written and names each entry to
+/// fix; once the entries say `registry = "local"`, the release reaches cargo-http-registry.
+#[test]
+fn an_alternate_registry_needs_the_family_dependencies_to_name_it() {
+    let Some(registry) = LocalRegistry::start() else { return };
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = repo.path();
+    family(dir, "", &registry);
+    let manifests: Vec<(String, String)> = ["b/Cargo.toml", "c/Cargo.toml"]
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(dir.join(path)).unwrap_or_default();
+            assert!(text.contains(", registry = \"local\""), "{text}");
+            ((*path).to_owned(), text)
+        })
+        .collect();
+    for (path, text) in &manifests {
+        write(dir, path, &text.replace(", registry = \"local\"", ""));
+    }
+    git(dir, &["commit", "-q", "-am", "chore: depend on the siblings by path and version"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    match run_execute(dir, &options(&registry)) {
+        Err(Error::NotReady { failures }) => {
+            let dependencies: Vec<&String> =
+                failures.iter().filter(|f| f.starts_with("[dependencies]")).collect();
+            expect![[r#"
+                [
+                    "[dependencies] b: releasing to registry `local`, but these dependencies on family members resolve from crates.io: `a` in b/Cargo.toml; add `registry = \"local\"` to each entry (the published manifests need it too)",
+                    "[dependencies] c: releasing to registry `local`, but these dependencies on family members resolve from crates.io: `b` in c/Cargo.toml; add `registry = \"local\"` to each entry (the published manifests need it too)",
+                ]"#]].assert_eq(&format!("{dependencies:#?}"));
+        }
+        other => panic!("expected NotReady, got {other:?}"),
+    }
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), base, "no release commit");
+    assert_eq!(git(dir, &["status", "--porcelain"]), "", "nothing written");
+    assert!(!execute::journal_path(dir).unwrap_or_else(|e| panic!("{e}")).exists());
+    assert_eq!(registry.published(), Vec::<String>::new());
+
+    // Do what the message says: the release goes through.
+    for (path, text) in &manifests {
+        write(dir, path, text);
+    }
+    git(dir, &["commit", "-q", "-am", "chore: the siblings come from the local registry"]);
+    // The long steps are reported as they start and finish (the binary draws them).
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let progress = execute::ProgressSink::new(move |event| {
+        let line = match event {
+            execute::Progress::Started { step, .. } => format!("start {step}"),
+            execute::Progress::Finished { step } => format!("done {step}"),
+            execute::Progress::Waiting { step, .. } => format!("wait {step}"),
+        };
+        if let Ok(mut events) = sink.lock() {
+            events.push(line);
+        }
+    });
+    run_execute(dir, &ExecuteOptions { progress, ..options(&registry) })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(registry.published(), ["a 0.1.0", "b 0.1.0", "c 0.1.0"]);
+    // cargo's normalized manifest in the published `.crate` takes `a` from this registry.
+    let b_manifest = read_member(&registry.archive("b", "0.1.0"), "b-0.1.0/Cargo.toml")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        b_manifest.contains(&format!("registry-index = \"{}\"", registry.0.index_url())),
+        "{b_manifest}"
+    );
+    let events = events.lock().map(|e| e.join(", ")).unwrap_or_default();
+    expect!["start package, done package, start edit, done edit, start commit, done commit, start gate, done gate, start publish:a, done publish:a, start wait:a, done wait:a, start publish:b, done publish:b, start wait:b, done wait:b, start publish:c, done publish:c, start wait:c, done wait:c, start tag:a, done tag:a, start tag:b, done tag:b, start tag:c, done tag:c, start notes, done notes"].assert_eq(&events);
 }
 
 /// A registry API that answers every publish with crates.io's HTTP 429, behind a local git
@@ -475,7 +663,14 @@ fn http_429_stops_the_release_and_resume_does_not_duplicate() {
         "config.toml",
         &format!("[registries.local]\nindex = \"{index_url}\"\ntoken = \"t\"\n"),
     );
-    let options = ExecuteOptions { cargo_home: Some(home), ..options(&registry) };
+    let waits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = waits.clone();
+    let progress = execute::ProgressSink::new(move |event| {
+        if let (execute::Progress::Waiting { step, .. }, Ok(mut waits)) = (event, sink.lock()) {
+            waits.push(step.clone());
+        }
+    });
+    let options = ExecuteOptions { cargo_home: Some(home), progress, ..options(&registry) };
     let mut until = 0;
     for attempt in ["execute", "resume"] {
         let started = unix_now();
@@ -499,6 +694,8 @@ fn http_429_stops_the_release_and_resume_does_not_duplicate() {
         }
     }
     let _ = server.join();
+    // The resumed run said it was waiting for the registry's time (a progress display shows it).
+    assert_eq!(waits.lock().map(|w| w.clone()).unwrap_or_default(), ["publish:a"]);
     let journal = read_journal(&execute::journal_path(dir).unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("{e}"));
     let steps: Vec<String> = journal
