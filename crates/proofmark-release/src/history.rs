@@ -107,6 +107,11 @@ pub struct Walk {
     pub visited: usize,
     /// Whether some parent commit was missing (a shallow clone).
     pub truncated: bool,
+    /// Commits the walk found reachable from `HEAD` (processed or queued): a side walk can
+    /// stop at them.
+    pub(crate) head_reached: gix::hashtable::HashSet<ObjectId>,
+    /// The committer time of the oldest commit the walk processed.
+    pub(crate) oldest_time: Option<i64>,
 }
 
 /// A git repository opened for reading.
@@ -323,7 +328,13 @@ impl Repo {
     /// Walks from `HEAD` and attributes commits to `crates`. See the module documentation.
     pub fn walk(&self, crates: &[WalkCrate]) -> Result<Walk> {
         let Some(head) = self.repo.head().map_err(|e| Error::git("read HEAD", e))?.id() else {
-            return Ok(Walk { commits: Vec::new(), visited: 0, truncated: false });
+            return Ok(Walk {
+                commits: Vec::new(),
+                visited: 0,
+                truncated: false,
+                head_reached: Default::default(),
+                oldest_time: None,
+            });
         };
         let mut engine = Engine {
             repo: &self.repo,
@@ -361,6 +372,12 @@ impl Repo {
         let Queue { paint, all, .. } = queue;
         let interesting = |p: &Paint| p.from_head && !p.released.covers(&all);
         let visited = paint.values().filter(|p| p.seq.is_some()).count();
+        let head_reached = paint.iter().filter(|(_, p)| p.from_head).map(|(id, _)| *id).collect();
+        let oldest_time = paint
+            .iter()
+            .filter(|(_, p)| p.seq.is_some())
+            .filter_map(|(id, _)| engine.commits.get(id).map(|c| c.time))
+            .min();
         let mut selected: Vec<(ObjectId, Paint)> =
             paint.into_iter().filter(|(_, p)| p.seq.is_some() && interesting(p)).collect();
         selected.sort_by_key(|(id, p)| {
@@ -415,7 +432,17 @@ impl Repo {
         for part in results {
             commits.extend(part?);
         }
-        Ok(Walk { commits, visited, truncated })
+        Ok(Walk { commits, visited, truncated, head_reached, oldest_time })
+    }
+
+    /// The gix repository, for the modules that read trees and blobs of their own.
+    pub(crate) fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The workspace root relative to the work tree, as path components.
+    pub(crate) fn prefix(&self) -> &[String] {
+        &self.prefix
     }
 }
 

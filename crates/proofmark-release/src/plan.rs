@@ -57,8 +57,11 @@ use crate::changelog::{self, Entry, Group, Section};
 use crate::conventional::Message;
 use crate::date::Date;
 use crate::error::{Error, Result};
+use crate::content::{Packaged, Trees};
 use crate::history::{Repo, WalkCrate};
+use crate::skip::{self, AlreadyReleased, CrateCommits, NoEffect};
 use crate::tags::{ReleaseTag, TagTemplate};
+use crate::tagscheme::{self, Owners};
 use crate::workspace::{DependencyKind, Package, Workspace};
 
 /// What the caller decides for a plan.
@@ -111,6 +114,10 @@ pub struct ReleasePlan {
     pub unchanged: Vec<UnchangedCrate>,
     /// Commits in the walked range that belong to no published crate.
     pub unattributed: Vec<CommitSummary>,
+    /// Attributed commits without net effect on their crate's packaged files (no entry).
+    pub no_effect: Vec<NoEffect>,
+    /// Attributed commits whose patch is already in one of the crate's releases (no entry).
+    pub already_released: Vec<AlreadyReleased>,
     /// Every file the release changes, once.
     pub files: Vec<FileChange>,
     /// Things a person should look at.
@@ -419,6 +426,10 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
 
     // 1. Release tags of each crate.
     let tags = repo.tags()?;
+    let owners = Owners::read(repo, workspace, &tags)?;
+    // Every release tag of each crate (tag, commit, version), its versions, and its scheme.
+    let mut crate_releases: BTreeMap<String, Vec<(String, String, Version)>> = BTreeMap::new();
+    let mut schemes = BTreeMap::new();
     let mut candidates: Vec<Candidate<'_>> = published
         .iter()
         .map(|package| Candidate {
@@ -433,8 +444,17 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let tag_names: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
     for candidate in &mut candidates {
         let name = candidate.package.name.as_str();
-        let mine =
-            crate_tags(&tags, &template, name, &candidate.package.version, published.len() == 1);
+        let mine = crate_tags(&tags, options.tag_template.as_ref(), name, &owners);
+        let (scheme, mixed) = tagscheme::infer(
+            name,
+            &mine.iter().map(|(tag, _, _, version)| (*tag, version)).collect::<Vec<_>>(),
+        );
+        schemes.insert(name.to_owned(), scheme);
+        warnings.extend(mixed.filter(|_| options.tag_template.is_none()));
+        crate_releases.insert(
+            name.to_owned(),
+            mine.iter().map(|(t, c, _, v)| ((*t).to_owned(), (*c).to_owned(), v.clone())).collect(),
+        );
         let newest = |tags: &mut dyn Iterator<Item = &CrateTag<'_>>| {
             tags.max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
                 |(tag, _, _, version)| LastRelease {
@@ -455,6 +475,27 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         candidate.last = newest(&mut mine.iter());
         candidate.last_final = newest(&mut mine.iter().filter(|t| t.3.pre.is_empty()));
     }
+
+    // New tags follow each crate's scheme unless a template is given.
+    let family = tagscheme::family_scheme(&schemes.values().flatten().copied().collect::<Vec<_>>());
+    let templates: BTreeMap<String, TagTemplate> = schemes
+        .iter()
+        .map(|(name, scheme)| {
+            let inferred = scheme.or(family).map(tagscheme::Scheme::template);
+            let chosen = match &options.tag_template {
+                Some(given) => given.clone(),
+                None => inferred.unwrap_or_else(|| template.clone()),
+            };
+            (name.clone(), chosen)
+        })
+        .collect();
+    let template_of = |name: &str| templates.get(name).unwrap_or(&template);
+    let released_versions = |name: &str| -> BTreeMap<Version, String> {
+        crate_releases
+            .get(name)
+            .map(|tags| tags.iter().map(|(t, _, v)| (v.clone(), t.clone())).collect())
+            .unwrap_or_default()
+    };
 
     // 2. One walk for all crates.
     let walk_crates: Vec<WalkCrate> = candidates
@@ -507,13 +548,53 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         }
     }
 
+    // 2b. Commits without net effect, and commits already released on another branch.
+    let tag_commit = |tag: &str| tags.iter().find(|t| t.name == tag).map(|t| t.commit.clone());
+    let mut inputs: Vec<CrateCommits<'_>> = candidates
+        .iter_mut()
+        .map(|c| CrateCommits {
+            package: c.package,
+            tags: crate_releases.get(&c.package.name).cloned().unwrap_or_default(),
+            baselines: [&c.last, &c.last_any]
+                .into_iter()
+                .flatten()
+                .filter_map(|l| tag_commit(&l.tag))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            commits: std::mem::take(&mut c.commits),
+        })
+        .collect();
+    let (no_effect, already_released) = skip::filter(repo, &walk, &mut inputs)?;
+    for (candidate, input) in candidates.iter_mut().zip(inputs) {
+        candidate.commits = input.commits;
+    }
+
     // 3. Versions.
+    let head = repo.head()?;
+    let mut trees = Trees::new(repo);
     let mut releases: BTreeMap<String, CrateRelease> = BTreeMap::new();
     let mut unchanged = Vec::new();
     for candidate in &candidates {
         let package = candidate.package;
         let name = package.name.clone();
         let decision = options.overrides.iter().rev().find(|o| o.crate_name == name);
+        // A crate whose packaged files are those of its last release is not released.
+        if let (None, Some(last), Some(head)) = (decision, &candidate.last, &head) {
+            let base = tag_commit(&last.tag);
+            let packaged = Packaged::new(repo, package);
+            if let Some(base) = base.filter(|_| !candidate.commits.is_empty()) {
+                if trees.unchanged_since(head, &base, &packaged)? {
+                    unchanged.push(UnchangedCrate {
+                        name,
+                        version: package.version.clone(),
+                        reason: format!("unchanged since {} ({})", last.version, last.tag),
+                    });
+                    continue;
+                }
+            }
+        }
+        let released = released_versions(&name);
         let inferred = candidate.commits.iter().map(|(c, _)| c.level).max();
         let exact = matches!(decision.map(|o| &o.decision), Some(Override::Version(_)));
         let (next, bump_level, reason) = if let Some(id) = options.pre.as_deref().filter(|_| !exact)
@@ -606,20 +687,39 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                     let computed = bump::apply(&last.version, effective);
                     let why = describe_inference(&candidate.commits, level, effective);
                     if package.version > last.version && package.version >= computed {
-                        let reason =
-                            format!("{why}; the manifest is already at {}", package.version);
-                        (package.version.clone(), Some(effective), reason)
+                        match released.get(&package.version) {
+                            // The manifest's pre-release is out: the final release of its line.
+                            Some(tag) => {
+                                let target = bump::finished(&package.version).max(computed);
+                                let reason = format!(
+                                    "{why}; the manifest's {} is already released as {tag}",
+                                    package.version
+                                );
+                                (target, Some(effective), reason)
+                            }
+                            None => {
+                                let reason = format!(
+                                    "{why}; the manifest is already at {}",
+                                    package.version
+                                );
+                                (package.version.clone(), Some(effective), reason)
+                            }
+                        }
                     } else {
                         (computed, Some(effective), why)
                     }
                 }
             }
         };
+        let (next, reason) = match tagscheme::unreleased(next, &released) {
+            (next, Some(note)) => (next, format!("{reason}; {note}")),
+            (next, None) => (next, reason),
+        };
         let level = levels.get(&name).copied().unwrap_or(0);
         releases.insert(
             name.clone(),
             CrateRelease {
-                tag: template.render(&name, &next),
+                tag: template_of(&name).render(&name, &next),
                 name,
                 current_version: package.version.clone(),
                 last_release: candidate.last.clone(),
@@ -691,10 +791,16 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                             }
                             None => (dependent.version.clone(), None),
                         };
+                        let next_dependent = tagscheme::unreleased(
+                            next_dependent,
+                            &released_versions(&dependent.name),
+                        )
+                        .0;
                         releases.insert(
                             dependent.name.clone(),
                             CrateRelease {
-                                tag: template.render(&dependent.name, &next_dependent),
+                                tag: template_of(&dependent.name)
+                                    .render(&dependent.name, &next_dependent),
                                 name: dependent.name.clone(),
                                 current_version: dependent.version.clone(),
                                 last_release: candidate.last.clone(),
@@ -878,8 +984,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     Ok(ReleasePlan {
         workspace_root: workspace.root.display().to_string(),
         date: options.date,
-        head: repo.head()?,
-        tag_template: template,
+        head,
+        tag_template: template.clone(),
         stats: Stats {
             commits_visited: walk.visited,
             commits_unreleased: walk.commits.len(),
@@ -888,6 +994,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         releases,
         unchanged,
         unattributed,
+        no_effect,
+        already_released,
         files,
         warnings,
     })
@@ -896,30 +1004,31 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
 /// A release tag of one crate: name, commit, the crate its name gives, version.
 pub(crate) type CrateTag<'t> = (&'t str, &'t str, Option<String>, Version);
 
-/// The release tags of crate `name` (at manifest `version`) among `tags`: tags of the
-/// template or a `name-…` scheme; else, when there are none, unprefixed tags (for the only
-/// crate of a single-crate workspace, or for any crate whose manifest version is not lower).
+/// The release tags of crate `name` among `tags` (see [`crate::tagscheme`]): tags of the
+/// given template rendered for the crate, `name-…` tags, and the unprefixed tags `owners`
+/// gives it.
 pub(crate) fn crate_tags<'t>(
     tags: &'t [crate::history::TagRef],
-    template: &TagTemplate,
+    template: Option<&TagTemplate>,
     name: &str,
-    version: &Version,
-    single: bool,
+    owners: &Owners,
 ) -> Vec<CrateTag<'t>> {
-    let parsed: Vec<CrateTag<'t>> = tags
-        .iter()
+    tags.iter()
         .filter_map(|t| {
-            if let Some(version) = template.version_of(name, &t.name) {
+            if let Some(version) = template
+                .filter(|t| t.as_str().contains("{crate}"))
+                .and_then(|template| template.version_of(name, &t.name))
+            {
                 return Some((t.name.as_str(), t.commit.as_str(), Some(name.to_owned()), version));
             }
-            ReleaseTag::parse(&t.name)
-                .map(|r| (t.name.as_str(), t.commit.as_str(), r.crate_name, r.version))
+            let parsed = ReleaseTag::parse(&t.name)?;
+            let mine = match &parsed.crate_name {
+                Some(crate_name) => crate_name == name,
+                None => owners.owns(name, &t.name),
+            };
+            mine.then(|| (t.name.as_str(), t.commit.as_str(), parsed.crate_name, parsed.version))
         })
-        .collect();
-    if parsed.iter().any(|(_, _, c, _)| c.as_deref() == Some(name)) {
-        return parsed.into_iter().filter(|(_, _, c, _)| c.as_deref() == Some(name)).collect();
-    }
-    parsed.into_iter().filter(|(_, _, c, v)| c.is_none() && (single || v <= version)).collect()
+        .collect()
 }
 
 /// The folders of the members nested in `dir`, relative to it.
@@ -1062,6 +1171,42 @@ impl ReleasePlan {
             out.push_str("\nNot released:\n");
             for crate_ in &self.unchanged {
                 let _ = writeln!(out, "  {} {}: {}", crate_.name, crate_.version, crate_.reason);
+            }
+        }
+        if !self.already_released.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAlready released on another branch ({}), not in the new sections:",
+                self.already_released.len()
+            );
+            for c in &self.already_released {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {} already released in {} ({}, as {})",
+                    c.short_id,
+                    c.summary,
+                    c.crate_name,
+                    c.version,
+                    c.tag,
+                    &c.released_as[..c.released_as.len().min(7)]
+                );
+            }
+        }
+        if !self.no_effect.is_empty() {
+            let mut by_commit: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+            for c in &self.no_effect {
+                match by_commit.iter_mut().find(|(id, _, _)| *id == c.short_id) {
+                    Some((_, _, crates)) => crates.push(&c.crate_name),
+                    None => by_commit.push((&c.short_id, &c.summary, vec![&c.crate_name])),
+                }
+            }
+            let _ = writeln!(
+                out,
+                "\nCommits without net effect on the packaged files ({}), no entry:",
+                by_commit.len()
+            );
+            for (id, summary, crates) in by_commit {
+                let _ = writeln!(out, "  {id} {summary} [{}]", crates.join(", "));
             }
         }
         if !self.unattributed.is_empty() {

@@ -291,8 +291,8 @@ fn plan_of_the_scripted_history() {
         level  crate  current             next   bump   tag           commits  reason
         0      alpha  1.0.0               2.0.0  major  alpha-v2.0.0  2        1 breaking change(s)
         0      delta  0.1.0 (unreleased)  0.1.0  -      delta-v0.1.0  2        first release (no release tag)
-        1      beta   0.3.0               0.3.1  patch  beta-v0.3.1   3        1 feature(s); patch below 1.0.0
-        2      gamma  1.0.0               1.0.1  patch  gamma-v1.0.1  2        2 commit(s), no feature or breaking change
+        1      beta   0.3.0               0.3.1  patch  beta-0.3.1    3        1 feature(s); patch below 1.0.0
+        2      gamma  1.0.0               1.0.1  patch  1.0.1         2        2 commit(s), no feature or breaking change
 
         == alpha 1.0.0 → 2.0.0 (tag alpha-v2.0.0) ==
         files:
@@ -324,7 +324,7 @@ fn plan_of_the_scripted_history() {
 
           - add the delta crate (10d64c9)
 
-        == beta 0.3.0 → 0.3.1 (tag beta-v0.3.1) ==
+        == beta 0.3.0 → 0.3.1 (tag beta-0.3.1) ==
         files:
           Cargo.toml: [workspace.package] version `0.3.0` → `0.3.1`
           crates/beta/CHANGELOG.md: create, with the 0.3.1 section
@@ -343,7 +343,7 @@ fn plan_of_the_scripted_history() {
 
           - handle empty input (0a20347)
 
-        == gamma 1.0.0 → 1.0.1 (tag gamma-v1.0.1) ==
+        == gamma 1.0.0 → 1.0.1 (tag 1.0.1) ==
         files:
           crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.1`
           crates/gamma/CHANGELOG.md: create, with the 1.0.1 section
@@ -363,6 +363,7 @@ fn plan_of_the_scripted_history() {
           47521ea Update the README [README.md]
 
         Warnings:
+          - alpha: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, alpha-v1.0.0 (name-vX.Y.Z)
           - 1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch
     "#]].assert_eq(&human(&plan, &root));
 }
@@ -392,8 +393,8 @@ fn plan_with_overrides_selection_and_json() {
         })
         .collect();
     expect![[r#"
-        beta 0.3.0 -> 0.4.0 [beta-v0.4.0] override: minor bump
-        gamma 1.0.0 -> 3.0.0-rc.1 [gamma-v3.0.0-rc.1] override: version 3.0.0-rc.1"#]]
+        beta 0.3.0 -> 0.4.0 [beta-0.4.0] override: minor bump
+        gamma 1.0.0 -> 3.0.0-rc.1 [3.0.0-rc.1] override: version 3.0.0-rc.1"#]]
     .assert_eq(&summary.join("\n"));
     let json: serde_json::Value =
         serde_json::from_str(&plan.to_json()).unwrap_or_else(|e| panic!("{e}"));
@@ -500,7 +501,10 @@ fn dependents_follow_and_existing_sections_are_merged() {
           crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.2`
           crates/gamma/CHANGELOG.md: create, with the 1.0.2 section"#]]
     .assert_eq(&lines.join("\n"));
-    expect!["gamma: the manifest says 1.0.0 but tag gamma-v1.0.1 released 1.0.1"]
+    expect![[r#"
+        alpha: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, alpha-v1.0.0 (name-vX.Y.Z)
+        gamma: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, gamma-v1.0.1 (name-vX.Y.Z)
+        gamma: the manifest says 1.0.0 but tag gamma-v1.0.1 released 1.0.1"#]]
         .assert_eq(&plan.warnings.join("\n"));
 }
 
@@ -548,6 +552,9 @@ fn single_crate_with_legacy_tags() {
           ### Changed
 
           - notes at the root (897d517)
+
+        Warnings:
+          - solo: release tags mix schemes (X.Y.Z ×1, vX.Y.Z ×1); new tags follow the newest, v0.9.0 (vX.Y.Z)
     "#]].assert_eq(&human(&plan, &root));
     let json = plan.to_json().replace(&root.display().to_string(), "<root>");
     expect![[r###"
@@ -625,6 +632,8 @@ fn single_crate_with_legacy_tags() {
           ],
           "unchanged": [],
           "unattributed": [],
+          "no_effect": [],
+          "already_released": [],
           "files": [
             {
               "path": "CHANGELOG.md",
@@ -644,7 +653,9 @@ fn single_crate_with_legacy_tags() {
               }
             }
           ],
-          "warnings": [],
+          "warnings": [
+            "solo: release tags mix schemes (X.Y.Z ×1, vX.Y.Z ×1); new tags follow the newest, v0.9.0 (vX.Y.Z)"
+          ],
           "stats": {
             "commits_visited": 2,
             "commits_unreleased": 2,
@@ -956,10 +967,6 @@ fn release_candidates_count_up_and_the_final_release_folds_them() {
 
         - Thanks to Grace for the design review.
         - Add the `Widget` type, see the guide (<id>)
-
-        ### Changed
-
-        - polish the changelog of 1.3.0-rc.1 (<id>)
 
         ### Fixed
 
