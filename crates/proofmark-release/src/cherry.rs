@@ -100,7 +100,8 @@ impl PatchIds {
 
     /// Computes the patch-ids of the `commits` not yet known.
     pub(crate) fn compute(&mut self, commits: &BTreeSet<String>) -> Result<()> {
-        let missing: Vec<&String> = commits.iter().filter(|c| !self.known.contains_key(*c)).collect();
+        let missing: Vec<&String> =
+            commits.iter().filter(|c| !self.known.contains_key(*c)).collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -179,10 +180,9 @@ fn pipe(dir: &Path, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>> {
             let _ = stdin.write_all(&input);
         }
     });
-    let out = child.wait_with_output().map_err(|source| Error::Spawn {
-        program: "git".to_owned(),
-        source,
-    })?;
+    let out = child
+        .wait_with_output()
+        .map_err(|source| Error::Spawn { program: "git".to_owned(), source })?;
     let _ = writer.join();
     if !out.status.success() {
         return Err(Error::git(line, String::from_utf8_lossy(&out.stderr).trim().to_owned()));

@@ -20,12 +20,12 @@
 //!   prints nothing.
 //! - **Commit:** a commit's *net effect* on a crate is the set of packaged files whose blob
 //!   differs from its first parent's. It is nil when that set is empty (a commit that only
-//!   edits `CHANGELOG.md` or excluded files), or when each of those files is, after the
-//!   commit, exactly as in one of the crate's last release tags (the merge of a release branch
-//!   back into `main`, or a release commit cherry-picked onto it, brings nothing that is not
-//!   already released). Such a commit makes no changelog entry and does not count for the
-//!   bump; the plan lists it. Comparing blob ids, never contents, keeps this a few tree reads
-//!   per commit.
+//!   edits `CHANGELOG.md` or excluded files), and for a merge also when each of those files
+//!   is, after the merge, exactly as in the crate's last release tag (or its newest tag of any
+//!   kind): the merge of a release branch back into `main` brings nothing that is not already
+//!   released. Such a commit makes no changelog entry and does not count for the bump; the
+//!   plan lists it. Comparing blob ids, never contents, keeps this a few tree reads per
+//!   commit.
 
 use std::rc::Rc;
 
@@ -141,10 +141,8 @@ impl<'r> Trees<'r> {
         let commit =
             self.repo.find_commit(id).map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let decoded = commit.decode().map_err(|e| Error::git(format!("read commit {id}"), e))?;
-        let time = decoded
-            .committer()
-            .map_err(|e| Error::git(format!("read commit {id}"), e))?
-            .seconds();
+        let time =
+            decoded.committer().map_err(|e| Error::git(format!("read commit {id}"), e))?.seconds();
         // A shallow clone lacks parents: compare with nothing rather than fail.
         let parent = decoded.parents().next().filter(|p| self.repo.has_object(p));
         let info = (decoded.tree(), parent, time);
@@ -171,7 +169,9 @@ impl<'r> Trees<'r> {
             decoded
                 .entries
                 .iter()
-                .map(|e| (e.filename.to_str_lossy().into_owned(), e.oid.to_owned(), e.mode.is_tree()))
+                .map(|e| {
+                    (e.filename.to_str_lossy().into_owned(), e.oid.to_owned(), e.mode.is_tree())
+                })
                 .collect(),
         );
         if self.trees.len() >= TREE_CACHE {
@@ -294,6 +294,12 @@ impl<'r> Trees<'r> {
         self.changed(new, old, packaged, "", &mut changed)?;
         if changed.is_empty() {
             return Ok(true);
+        }
+        // Only a merge can bring released content as a whole; a plain commit that equals a
+        // release's files is a fix released elsewhere (a cherry-pick, see `crate::cherry`)
+        // or a change a pre-release already shipped, and keeps its entry.
+        if self.parents(id)?.len() < 2 {
+            return Ok(false);
         }
         for hex in released {
             let Some(folder) = self.folder(object_id(hex)?, packaged)? else { continue };

@@ -54,10 +54,10 @@ use serde::Serialize;
 
 use crate::bump::{self, BumpRules, CrateOverride, Level, Override};
 use crate::changelog::{self, Entry, Group, Section};
+use crate::content::{Packaged, Trees};
 use crate::conventional::Message;
 use crate::date::Date;
 use crate::error::{Error, Result};
-use crate::content::{Packaged, Trees};
 use crate::history::{Repo, WalkCrate};
 use crate::skip::{self, AlreadyReleased, CrateCommits, NoEffect};
 use crate::tags::{ReleaseTag, TagTemplate};
@@ -583,7 +583,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         if let (None, Some(last), Some(head)) = (decision, &candidate.last, &head) {
             let base = tag_commit(&last.tag);
             let packaged = Packaged::new(repo, package);
-            if let Some(base) = base.filter(|_| !candidate.commits.is_empty()) {
+            if let Some(base) = base {
                 if trees.unchanged_since(head, &base, &packaged)? {
                     unchanged.push(UnchangedCrate {
                         name,
@@ -1026,7 +1026,7 @@ pub(crate) fn crate_tags<'t>(
                 Some(crate_name) => crate_name == name,
                 None => owners.owns(name, &t.name),
             };
-            mine.then(|| (t.name.as_str(), t.commit.as_str(), parsed.crate_name, parsed.version))
+            mine.then_some((t.name.as_str(), t.commit.as_str(), parsed.crate_name, parsed.version))
         })
         .collect()
 }

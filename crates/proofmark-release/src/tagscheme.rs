@@ -145,7 +145,9 @@ impl Owners {
                                 .file_at(commit, &at(""))
                                 .ok()
                                 .flatten()
-                                .and_then(|b| String::from_utf8_lossy(&b).parse::<toml::Value>().ok())
+                                .and_then(|b| {
+                                    String::from_utf8_lossy(&b).parse::<toml::Value>().ok()
+                                })
                                 .and_then(|m| {
                                     m.get("workspace")?
                                         .get("package")?
@@ -268,7 +270,11 @@ mod tests {
         ]
         .into();
         let cases = [
-            ("1.0.0-alpha.2", "1.0.0-alpha.4", Some("1.0.0-alpha.2 is already released as v1.0.0-alpha.2")),
+            (
+                "1.0.0-alpha.2",
+                "1.0.0-alpha.4",
+                Some("1.0.0-alpha.2 is already released as v1.0.0-alpha.2"),
+            ),
             ("1.0.0-rc", "1.0.0-rc.1", Some("1.0.0-rc is already released as v1.0.0-rc")),
             ("2.0.0", "2.0.1", Some("2.0.0 is already released as v2.0.0")),
             ("2.1.0", "2.1.0", None),

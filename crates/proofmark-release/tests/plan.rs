@@ -880,7 +880,7 @@ fn root_package_excludes_nested_members() {
         .collect();
     expect![[r#"
         sub -> 1.0.1
-        top: no commits since top-v1.0.0"#]]
+        top: unchanged since 1.0.0 (top-v1.0.0)"#]]
     .assert_eq(&text.join("\n"));
 }
 
@@ -1028,4 +1028,231 @@ fn mask_ids(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+// Repository classes of issue 11, each judged by git itself.
+
+use proofmark_test_support::history::{Scripted, classes};
+
+fn plan_of(dir: &Path, options: &PlanOptions) -> (PathBuf, proofmark_release::ReleasePlan) {
+    let root = dir.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, repo) = load(&root);
+    let plan = plan(&workspace, &repo, options).unwrap_or_else(|e| panic!("{e}"));
+    (root, plan)
+}
+
+/// Releases, not-released crates, skipped commits and warnings, one line each.
+fn outline(plan: &proofmark_release::ReleasePlan) -> String {
+    let mut out = String::new();
+    for r in &plan.releases {
+        let commits: Vec<&str> = r.commits.iter().map(|c| c.summary.as_str()).collect();
+        out.push_str(&format!(
+            "release {} {} → {} [{}] {}: {}\n",
+            r.name,
+            r.last_release.as_ref().map_or("-".to_owned(), |l| l.tag.clone()),
+            r.next_version,
+            r.tag,
+            r.reason,
+            commits.join(" | ")
+        ));
+    }
+    for u in &plan.unchanged {
+        out.push_str(&format!("not released {} {}: {}\n", u.name, u.version, u.reason));
+    }
+    for c in &plan.no_effect {
+        out.push_str(&format!("no effect {}: {}\n", c.crate_name, c.summary));
+    }
+    for c in &plan.already_released {
+        out.push_str(&format!(
+            "already released {}: {} in {} ({})\n",
+            c.crate_name, c.summary, c.version, c.tag
+        ));
+    }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// git's verdict on the net effect of `commit` on the packaged files of `dir` (`pathspec`
+/// the packaged files): nothing packaged differs from the first parent, or everything that
+/// does is as in `baseline`.
+fn git_says_no_effect(repo: &Scripted, commit: &str, pathspec: &[String], baseline: &str) -> bool {
+    let mut args = vec!["diff".to_owned(), "--name-only".to_owned()];
+    args.push(format!("{commit}^1"));
+    args.push(commit.to_owned());
+    args.push("--".to_owned());
+    args.extend(pathspec.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let changed: Vec<String> = repo.run(&args).lines().map(str::to_owned).collect();
+    if changed.is_empty() {
+        return true;
+    }
+    let mut against = vec!["diff", "--name-only", baseline, commit, "--"];
+    against.extend(changed.iter().map(String::as_str));
+    repo.run(&against).trim().is_empty()
+}
+
+#[test]
+fn release_branch_merged_back() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-merged-back");
+    let repo = classes::release_branch_merged_back(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release b b-1.1.0 → 1.1.1 [b-1.1.1] 1 commit(s), no feature or breaking change: fix(b): the widget spins
+        not released a 1.0.1: unchanged since 1.0.1 (a-1.0.1)
+        not released c 1.0.0: unchanged since 1.0.0 (c-1.0.0)
+        no effect a: Merge pull request #7 from family/release-1
+        no effect b: Merge pull request #7 from family/release-1
+        no effect b: test(b): widget tests
+        no effect c: docs(c): fix a typo in the changelog
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge, per crate: the packaged files at HEAD against the last release tag, and every
+    // unreleased commit that touches the folder, with the files cargo would not package (the
+    // changelog, `b`'s tests) left out by pathspec.
+    let packaged = |name: &str| {
+        let mut spec =
+            vec![format!("crates/{name}"), format!(":(exclude)crates/{name}/CHANGELOG.md")];
+        if name == "b" {
+            spec.push(":(exclude)crates/b/tests".to_owned());
+        }
+        spec
+    };
+    for (name, last) in [("a", "a-1.0.1"), ("b", "b-1.1.0"), ("c", "c-1.0.0")] {
+        let spec = packaged(name);
+        let mut args = vec!["diff", "--name-only", last, "HEAD", "--"];
+        args.extend(spec.iter().map(String::as_str));
+        let unchanged = repo.run(&args).trim().is_empty();
+        assert_eq!(
+            plan.unchanged.iter().any(|u| u.name == name),
+            unchanged,
+            "{name}: git diff {last} HEAD says unchanged = {unchanged}"
+        );
+        let range =
+            repo.run(&["rev-list", "HEAD", &format!("^{last}"), "--", &format!("crates/{name}")]);
+        for commit in range.lines() {
+            let expected = git_says_no_effect(&repo, commit, &spec, last);
+            let got = plan.no_effect.iter().any(|c| c.crate_name == name && c.id == commit);
+            assert_eq!(got, expected, "{name}: net effect of {commit}");
+        }
+    }
+    // The tree of `a` at HEAD is the tagged one: the merge only brought the release back.
+    assert_eq!(repo.rev_parse("a-1.0.1:crates/a"), repo.rev_parse("HEAD:crates/a"));
+}
+
+#[test]
+fn root_crate_whose_tag_scheme_changed() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-scheme");
+    let repo = classes::root_crate_tag_scheme_changed(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release top v1.2.0 → 1.2.1 [v1.2.1] 1 commit(s), no feature or breaking change: fix: stop says whether it stopped
+        release util - → 0.4.0 [util-v0.4.0] first release (no release tag): fix(sub): a fix; util 0.4.0 | Initial top, sub and util
+        not released sub 0.5.0: unchanged since 0.5.0 (sub-v0.5.0)
+        warning: sub: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, sub-v0.5.0 (name-vX.Y.Z)
+        warning: top: release tags mix schemes (vX.Y.Z ×1, name-vX.Y.Z ×2); new tags follow the newest, v1.2.0 (vX.Y.Z)
+        warning: 1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge: the manifests in the tagged trees, as git shows them.
+    let version_at = |tag: &str, path: &str| {
+        repo.run(&["show", &format!("{tag}:{path}")])
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("version = \"").map(|v| v.trim_end_matches('"').to_owned())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(version_at("0.4.0", "crates/sub/Cargo.toml"), "0.4.0");
+    assert_eq!(version_at("0.4.0", "crates/util/Cargo.toml"), "0.3.0");
+    assert_eq!(version_at("v1.2.0", "Cargo.toml"), "1.2.0");
+    let top = plan.releases.iter().find(|r| r.name == "top").unwrap_or_else(|| panic!("top"));
+    let merged = repo.run(&["tag", "--merged", "HEAD", "--sort=-creatordate"]);
+    assert!(merged.lines().any(|t| t == "v1.2.0"), "{merged}");
+    assert_eq!(top.last_release.as_ref().map(|l| l.tag.as_str()), Some("v1.2.0"));
+    assert!(repo.run(&["tag", "--list", &top.tag]).trim().is_empty(), "{} exists", top.tag);
+}
+
+#[test]
+fn prerelease_tags_on_main_with_the_manifest_at_the_last_one() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-pre");
+    let repo = classes::prerelease_tags_on_main(&git, temp.path());
+    let (_, fin) = plan_of(temp.path(), &options());
+    let (_, alpha) =
+        plan_of(temp.path(), &PlanOptions { pre: Some("alpha".to_owned()), ..options() });
+    expect![[r#"
+        release solo v0.9.0 → 1.0.0 [v1.0.0] 1 breaking change(s); minor below 1.0.0; the manifest's 1.0.0-alpha.2 is already released as v1.0.0-alpha.2: feat: an extension | chore(release): 1.0.0-alpha.2 | fix: a fix of the alpha | chore(release): 1.0.0-alpha.1 | feat!: the 1.0 API
+        --
+        release solo v1.0.0-alpha.2 → 1.0.0-alpha.3 [v1.0.0-alpha.3] 1 feature(s); patch below 1.0.0; release candidate of 1.0.0: feat: an extension
+    "#]]
+    .assert_eq(&(outline(&fin) + "--\n" + &outline(&alpha)));
+    // Judge: no planned tag exists, and the manifest's version is a tag.
+    for plan in [&fin, &alpha] {
+        for r in &plan.releases {
+            assert!(repo.run(&["tag", "--list", &r.tag]).trim().is_empty(), "{} exists", r.tag);
+        }
+    }
+    assert_eq!(repo.run(&["tag", "--list", "v1.0.0-alpha.2"]).trim(), "v1.0.0-alpha.2");
+}
+
+#[test]
+fn maintenance_branch_with_cherry_picks() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-cherry");
+    let repo = classes::maintenance_branch_cherry_picks(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release cli cli-v7.0.0 → 7.1.0 [cli-v7.1.0] 1 feature(s): feat(cli): colours
+        release core core-v7.0.1 → 8.0.0 [core-v8.0.0] 1 breaking change(s): fix(core): a race | feat(core)!: a new API
+        already released core: fix(core): free the pool in 7.0.1 (core-v7.0.1)
+        already released core: fix(core): no overflow on add in 7.0.1 (core-v7.0.1)
+        warning: core: the manifest says 7.0.0 but tag core-v7.0.1 released 7.0.1
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge: `git cherry core-v7.0.1 HEAD` marks `-` the commits of HEAD whose patch is in
+    // the tag; those touching crates/core are exactly the ones the plan calls released.
+    let mut expected: Vec<String> = repo
+        .run(&["cherry", "core-v7.0.1", "HEAD"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter(|c| {
+            !repo
+                .run(&["diff-tree", "-r", "--name-only", "--no-commit-id", c, "--", "crates/core"])
+                .trim()
+                .is_empty()
+        })
+        .map(str::to_owned)
+        .collect();
+    let mut got: Vec<String> = plan.already_released.iter().map(|c| c.id.clone()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 2);
+    // Each matches by `git patch-id --stable`, and the patch-ids are cached in the git dir.
+    for c in &plan.already_released {
+        let patch = |id: &str| {
+            let show = repo.run(&["show", id]);
+            let mut child = std::process::Command::new("git")
+                .args(["patch-id", "--stable"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"));
+            use std::io::Write as _;
+            child.stdin.take().map(|mut s| s.write_all(show.as_bytes()));
+            let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned()
+        };
+        assert_eq!(patch(&c.id), patch(&c.released_as), "{}", c.summary);
+    }
+    let cache = std::fs::read_to_string(temp.path().join(".git/proofmark/patch-ids"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.already_released.iter().all(|c| cache.contains(&c.id)), "{cache}");
+    // Same plan from the cache.
+    let (_, again) = plan_of(temp.path(), &options());
+    assert_eq!(outline(&again), outline(&plan));
 }
