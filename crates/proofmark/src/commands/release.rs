@@ -86,6 +86,9 @@ pub struct ReleaseArgs {
     /// Run cargo with this CARGO_HOME (registry configuration and token).
     #[arg(long, value_name = "DIR", global = true)]
     cargo_home: Option<PathBuf>,
+    /// Dry run: also refuse versions the registry index already has (check and --execute do).
+    #[arg(long)]
+    online: bool,
     /// Only release this crate (repeatable; default: every crate with changes).
     #[arg(long = "crate", value_name = "NAME")]
     crates: Vec<String>,
@@ -211,6 +214,16 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
     }
     let plan = proofmark_release::plan_workspace(&root, &options)
         .with_context(|| format!("planning the release of {}", root.display()))?;
+    let check = args.action == Some(Action::Check);
+    if args.online || args.execute || (check && !args.offline) {
+        let index = match &args.index {
+            Some(url) => Index::new(url.clone()),
+            None => {
+                Index::for_registry(args.registry.as_deref(), &root, exec.cargo_home.as_deref())?
+            }
+        };
+        proofmark_release::registry::refuse_published(&plan, &index)?;
+    }
     if args.action == Some(Action::Check) {
         let workspace = proofmark_release::Workspace::load(&root)?;
         let prepared = execute::prepare(&root, &plan, &workspace)?;
