@@ -21,8 +21,8 @@
 //! - **Commit:** a commit's *net effect* on a crate is the set of packaged files whose blob
 //!   differs from its first parent's. It is nil when that set is empty (a commit that only
 //!   edits `CHANGELOG.md` or excluded files), and for a merge also when each of those files
-//!   is, after the merge, exactly as in the crate's last release tag (or its newest tag of any
-//!   kind): the merge of a release branch back into `main` brings nothing that is not already
+//!   is, after the merge, exactly as in the crate's last release tag, its newest tag of any
+//!   kind, or a release tag of the crate that the merge merges (its tip): the merge of a release branch back into `main` brings nothing that is not already
 //!   released. Such a commit makes no changelog entry and does not count for the bump; the
 //!   plan lists it. Comparing blob ids, never contents, keeps this a few tree reads per
 //!   commit.
@@ -275,12 +275,14 @@ impl<'r> Trees<'r> {
     }
 
     /// Whether `commit` has no net effect on the crate's packaged files: nothing packaged
-    /// differs from its first parent, or everything that does is as in one of the `released`
-    /// commits (hex ids of release tags).
+    /// differs from its first parent, or, for a merge, everything that does is as in one of
+    /// the `released` commits (hex ids of the last release tags) or in a merged parent that
+    /// is one of the crate's `tagged` commits.
     pub(crate) fn no_net_effect(
         &mut self,
         commit: &str,
         released: &[String],
+        tagged: &std::collections::BTreeSet<String>,
         packaged: &Packaged,
     ) -> Result<bool> {
         let id = object_id(commit)?;
@@ -298,10 +300,14 @@ impl<'r> Trees<'r> {
         // Only a merge can bring released content as a whole; a plain commit that equals a
         // release's files is a fix released elsewhere (a cherry-pick, see `crate::cherry`)
         // or a change a pre-release already shipped, and keeps its entry.
-        if self.parents(id)?.len() < 2 {
+        let parents = self.parents(id)?;
+        if parents.len() < 2 {
             return Ok(false);
         }
-        for hex in released {
+        let merged_tags =
+            parents[1..].iter().map(ToString::to_string).filter(|p| tagged.contains(p));
+        let baselines: Vec<String> = released.iter().cloned().chain(merged_tags).collect();
+        for hex in &baselines {
             let Some(folder) = self.folder(object_id(hex)?, packaged)? else { continue };
             let mut all_released = true;
             for (path, id) in &changed {

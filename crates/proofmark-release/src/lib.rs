@@ -15,6 +15,8 @@
 //!   template for new tags;
 //! - [`tagscheme`]: which tags belong to which crate (unprefixed ones by the manifest in the
 //!   tagged tree) and the scheme each crate's new tags follow;
+//! - [`content`]: a crate's packaged files in git trees, unchanged crates and commits without
+//!   net effect; [`cherry`]: patch-ids of commits released on other branches;
 //! - [`skip`]: commits without net effect on a crate's packaged files, and commits already
 //!   released on another branch (patch-ids), kept out of the new sections;
 //! - [`bump`]: bump inference, 0.x rules and overrides;
@@ -43,9 +45,9 @@
 
 pub mod bump;
 pub mod changelog;
-mod cherry;
+pub mod cherry;
 pub mod config;
-mod content;
+pub mod content;
 pub mod conventional;
 pub mod date;
 pub mod error;

@@ -5,12 +5,9 @@
 //! # Rules, in the order they are applied
 //!
 //! 1. **Release tags of a crate.** Tags are parsed with [`ReleaseTag::parse`] and with the
-//!    plan's tag template. A `name-…` tag belongs to crate `name`. An unprefixed tag (`X.Y.Z`,
-//!    `vX.Y.Z`) belongs to the only published crate of a single-crate workspace; in a
-//!    multi-crate workspace it belongs to each crate that has no prefixed tag and whose
-//!    manifest version is at least the tag's version (a released version cannot be newer than
-//!    the manifest), which reads the history of repositories that tagged their main crate
-//!    without prefix before switching to per-crate tags. The crate's last release is its
+//!    plan's tag template; ownership and the scheme of new tags are [`crate::tagscheme`]'s
+//!    rules (a `name-…` tag belongs to crate `name`; an unprefixed one to the crates whose
+//!    manifest had exactly its version at the tagged commit). The crate's last release is its
 //!    highest tagged version.
 //! 2. **Commits of a crate.** The [history walk](crate::history) attributes a commit to a
 //!    crate when it changed the crate's folder against its first parent, or when its
@@ -18,8 +15,13 @@
 //!    the commit is not yet released for that crate. A commit attributed to no published
 //!    crate and contained in no release tag is listed in [`ReleasePlan::unattributed`] with
 //!    the paths it changed.
-//! 3. **Bump.** Breaking → major, `feat` → minor, anything else → patch, with the 0.x
-//!    [`BumpRules`]. A crate without release tag is released at its manifest version (first
+//!    Commits without net effect on the crate's packaged files ([`crate::content`]) and
+//!    commits whose patch a release of the crate already contains ([`crate::skip`]) are then
+//!    taken out and listed apart.
+//! 3. **Bump.** A crate whose packaged files are those of its last release is not released
+//!    (`unchanged since X.Y.Z`); a planned version that a release tag already has becomes the
+//!    next one (see [`crate::tagscheme`]). Breaking → major, `feat` → minor, anything else →
+//!    patch, with the 0.x [`BumpRules`]. A crate without release tag is released at its manifest version (first
 //!    release). A released crate without new commits is not released. When the manifest was
 //!    already bumped by hand past the last release and is at least the inferred version, the
 //!    manifest version wins. Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a

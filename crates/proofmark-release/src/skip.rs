@@ -71,10 +71,11 @@ pub(crate) fn filter(
     let mut no_effect = Vec::new();
     for krate in crates.iter_mut() {
         let packaged = Packaged::new(repo, krate.package);
+        let tagged: BTreeSet<String> = krate.tags.iter().map(|(_, c, _)| c.clone()).collect();
         let mut kept = Vec::with_capacity(krate.commits.len());
         for (summary, message) in std::mem::take(&mut krate.commits) {
             if summary.via.contains(&"path")
-                && trees.no_net_effect(&summary.id, &krate.baselines, &packaged)?
+                && trees.no_net_effect(&summary.id, &krate.baselines, &tagged, &packaged)?
             {
                 no_effect.push(NoEffect {
                     crate_name: krate.package.name.clone(),
@@ -110,7 +111,9 @@ pub(crate) fn filter(
         let mut touching = Vec::new();
         for (id, rank) in side {
             let hex = id.to_string();
-            if trees.parents(id)?.len() == 1 && !trees.no_net_effect(&hex, &[], &packaged)? {
+            if trees.parents(id)?.len() == 1
+                && !trees.no_net_effect(&hex, &[], &BTreeSet::new(), &packaged)?
+            {
                 touching.push((hex, rank));
             }
         }

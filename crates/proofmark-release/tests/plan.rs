@@ -1074,10 +1074,10 @@ fn outline(plan: &proofmark_release::ReleasePlan) -> String {
     out
 }
 
-/// git's verdict on the net effect of `commit` on the packaged files of `dir` (`pathspec`
-/// the packaged files): nothing packaged differs from the first parent, or everything that
-/// does is as in `baseline`.
-fn git_says_no_effect(repo: &Scripted, commit: &str, pathspec: &[String], baseline: &str) -> bool {
+/// git's verdict on the net effect of `commit` on a crate's packaged files (`pathspec`):
+/// nothing packaged differs from the first parent, or, for a merge, everything that does is
+/// as in one of the crate's release tags (`tags`, a `git tag --list` pattern).
+fn git_says_no_effect(repo: &Scripted, commit: &str, pathspec: &[String], tags: &str) -> bool {
     let mut args = vec!["diff".to_owned(), "--name-only".to_owned()];
     args.push(format!("{commit}^1"));
     args.push(commit.to_owned());
@@ -1088,9 +1088,27 @@ fn git_says_no_effect(repo: &Scripted, commit: &str, pathspec: &[String], baseli
     if changed.is_empty() {
         return true;
     }
-    let mut against = vec!["diff", "--name-only", baseline, commit, "--"];
-    against.extend(changed.iter().map(String::as_str));
-    repo.run(&against).trim().is_empty()
+    let parents = repo.run(&["rev-list", "--parents", "-n1", commit]);
+    if parents.split_whitespace().count() < 3 {
+        return false;
+    }
+    repo.run(&["tag", "--list", tags]).lines().any(|baseline| {
+        let mut against = vec!["diff", "--name-only", baseline, commit, "--"];
+        against.extend(changed.iter().map(String::as_str));
+        repo.run(&against).trim().is_empty()
+    })
+}
+
+/// The commits of `git rev-list HEAD ^last` whose diff against their first parent touches
+/// `dir` (no pathspec on rev-list: its history simplification would drop merges).
+fn touching(repo: &Scripted, last: &str, dir: &str) -> Vec<String> {
+    repo.run(&["rev-list", "HEAD", &format!("^{last}")])
+        .lines()
+        .filter(|c| {
+            !repo.run(&["diff", "--name-only", &format!("{c}^1"), c, "--", dir]).trim().is_empty()
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -1130,10 +1148,9 @@ fn release_branch_merged_back() {
             unchanged,
             "{name}: git diff {last} HEAD says unchanged = {unchanged}"
         );
-        let range =
-            repo.run(&["rev-list", "HEAD", &format!("^{last}"), "--", &format!("crates/{name}")]);
-        for commit in range.lines() {
-            let expected = git_says_no_effect(&repo, commit, &spec, last);
+        for commit in touching(&repo, last, &format!("crates/{name}")) {
+            let commit = commit.as_str();
+            let expected = git_says_no_effect(&repo, commit, &spec, &format!("{name}-*"));
             let got = plan.no_effect.iter().any(|c| c.crate_name == name && c.id == commit);
             assert_eq!(got, expected, "{name}: net effect of {commit}");
         }
@@ -1255,4 +1272,51 @@ fn maintenance_branch_with_cherry_picks() {
     // Same plan from the cache.
     let (_, again) = plan_of(temp.path(), &options());
     assert_eq!(outline(&again), outline(&plan));
+}
+
+#[test]
+fn synthetic_family_with_release_merges_prereleases_and_cherry_picks() {
+    use proofmark_test_support::history::{Shapes, Synthetic};
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-synthetic-shapes");
+    let spec =
+        Synthetic { commits: 600, crates: 4, releases: 3, unreleased_tail: 100, merge_every: 50 };
+    let shapes = Shapes { release_branch_every: 2, prereleases: 1, cherry_picks: 3 };
+    spec.build_with(&shapes, &git, temp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let repo = Scripted::open(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    assert_eq!(plan.releases.len(), 4, "{}", plan.to_human());
+    // Cherry-picks: exactly the commits `git cherry` marks `-` against the maintenance tag.
+    let mut expected: Vec<String> = repo
+        .run(&["cherry", "c00-v0.3.1", "HEAD"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("- ").map(str::to_owned))
+        .collect();
+    let mut got: Vec<String> = plan.already_released.iter().map(|c| c.id.clone()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 3);
+    // The pre-release on main is not planned again: its line's final release is.
+    let c01 = plan.releases.iter().find(|r| r.name == "c01").unwrap_or_else(|| panic!("c01"));
+    assert_eq!(c01.next_version.to_string(), "0.4.0");
+    assert!(repo.run(&["tag", "--list", &c01.tag]).trim().is_empty(), "{} exists", c01.tag);
+    assert!(!repo.run(&["tag", "--list", "c01-v0.4.0-alpha.1"]).trim().is_empty());
+    // Net effect, judged by git for every unreleased commit touching each crate.
+    let mut merges_without_effect = 0;
+    for k in 0..4 {
+        let (name, dir) = (Synthetic::crate_name(k), Synthetic::crate_dir(k));
+        let last = format!("{}0.3.0", Synthetic::tag_prefix(k));
+        let spec = vec![dir.clone(), format!(":(exclude){dir}/CHANGELOG.md")];
+        for commit in touching(&repo, &last, &dir) {
+            let commit = commit.as_str();
+            let tags = format!("{}*", Synthetic::tag_prefix(k));
+            let expected = git_says_no_effect(&repo, commit, &spec, &tags);
+            let got = plan.no_effect.iter().any(|c| c.crate_name == name && c.id == commit);
+            assert_eq!(got, expected, "{name}: net effect of {commit}");
+            merges_without_effect += usize::from(got);
+        }
+    }
+    // The history exercised the rule: release merges after the last tags.
+    assert!(merges_without_effect > 0, "{}", plan.to_human());
 }

@@ -29,6 +29,27 @@ pub struct Synthetic {
     pub merge_every: usize,
 }
 
+/// Shapes of real families added to a [`Synthetic`] history (issue 11).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shapes {
+    /// Every this many releases (in history order; 0: none), the release commit is made on a
+    /// `release` branch, tagged there, and merged back into `main` by a merge commit titled
+    /// `Merge pull request #N from family/release-…`.
+    pub release_branch_every: usize,
+    /// This many crates (`c01`, `c05`, `c09`, …) get a pre-release tag `cNN-v0.R+1.0-alpha.1`
+    /// halfway through the unreleased tail, the manifest bumped to it.
+    pub prereleases: usize,
+    /// This many fixes of `c00` in the unreleased tail (each adding a file) are cherry-picked
+    /// to a `maint` branch forked at `c00`'s last release and released there as `c00-v0.R.1`.
+    pub cherry_picks: usize,
+}
+
+impl Shapes {
+    /// The shapes of the benchmark: every fifth release on a branch merged back, three crates
+    /// with a pre-release tag, ten cherry-picks.
+    pub const BENCH: Self = Self { release_branch_every: 5, prereleases: 3, cherry_picks: 10 };
+}
+
 impl Synthetic {
     /// The issue's benchmark: 50,000 commits over 20 crates, last releases 2,000 commits back.
     pub const BENCH: Self = Self {
@@ -63,9 +84,14 @@ impl Synthetic {
     /// Builds the repository in `dir` (which must not exist or be empty) with the `git` at
     /// `git`; returns an error text naming what failed.
     pub fn build(&self, git: &Path, dir: &Path) -> Result<(), String> {
+        self.build_with(&Shapes::default(), git, dir)
+    }
+
+    /// [`Synthetic::build`] with the `shapes` of real families.
+    pub fn build_with(&self, shapes: &Shapes, git: &Path, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         run(git, dir, &["-c", "init.defaultBranch=main", "init", "-q"])?;
-        let stream = self.stream();
+        let stream = self.stream_with(shapes);
         let mut child = Command::new(git)
             .current_dir(dir)
             .args(["fast-import", "--quiet", "--done"])
@@ -82,8 +108,15 @@ impl Synthetic {
             return Err(format!("git fast-import: {}", String::from_utf8_lossy(&out.stderr)));
         }
         run(git, dir, &["checkout", "-q", "-f", "main"])?;
-        if self.merge_every > 0 && self.merge_every < self.commits {
-            run(git, dir, &["branch", "-q", "-D", "side"])?;
+        for branch in ["side", "release"] {
+            let exists = Command::new(git)
+                .current_dir(dir)
+                .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if exists {
+                run(git, dir, &["branch", "-q", "-D", branch])?;
+            }
         }
         // fast-import's pack deltifies each object against the previous version of its path,
         // in chains up to 50 deep, which no real repository has: git's fast-import manual
@@ -94,6 +127,16 @@ impl Synthetic {
 
     /// The fast-import stream.
     pub fn stream(&self) -> Vec<u8> {
+        self.stream_with(&Shapes::default())
+    }
+
+    /// Whether crate `k` gets a pre-release tag under `shapes`.
+    pub fn has_prerelease(shapes: &Shapes, k: usize) -> bool {
+        k % 4 == 1 && k / 4 < shapes.prereleases
+    }
+
+    /// The fast-import stream with `shapes`.
+    pub fn stream_with(&self, shapes: &Shapes) -> Vec<u8> {
         let mut out = String::with_capacity(self.commits * 300);
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut mark = 0usize;
@@ -108,8 +151,51 @@ impl Synthetic {
         releases.sort_unstable();
         let mut next_release = 0;
         let mut head = 0usize;
+        let tail_start = self.commits - self.unreleased_tail;
+        // Main-line indexes of the fixes of c00 that the maintenance branch cherry-picks.
+        let picks: Vec<usize> = (1..=shapes.cherry_picks)
+            .map(|t| tail_start + t * (self.unreleased_tail / (shapes.cherry_picks + 2)).max(1))
+            .collect();
+        let mut picked: Vec<(String, String, String)> = Vec::new();
+        let mut last_release_mark = vec![0usize; self.crates];
+        let mut release_count = 0usize;
         for i in 1..=self.commits {
             time += 60;
+            if let Some(k) = (0..self.crates).find(|k| {
+                Self::has_prerelease(shapes, *k) && i == tail_start + self.unreleased_tail / 2 + k
+            }) {
+                let name = Self::crate_name(k);
+                let version = format!("0.{}.0-alpha.1", versions[k] + 1);
+                mark += 1;
+                header(&mut out, mark, "Ada", time);
+                data(&mut out, &format!("chore(release): {name} {version}\n"));
+                let _ = writeln!(out, "from :{head}");
+                file(
+                    &mut out,
+                    &format!("{}/Cargo.toml", Self::crate_dir(k)),
+                    &manifest_at(k, &version),
+                );
+                let _ = writeln!(
+                    out,
+                    "reset refs/tags/{}{version}\nfrom :{mark}\n",
+                    Self::tag_prefix(k)
+                );
+                head = mark;
+                continue;
+            }
+            if picks.contains(&i) {
+                let message = format!("fix(c00): fix {i}\n");
+                let path = format!("{}/src/fix{i}.rs", Self::crate_dir(0));
+                let text = format!("// fix {i}\n");
+                mark += 1;
+                header(&mut out, mark, "Ada", time);
+                data(&mut out, &message);
+                let _ = writeln!(out, "from :{head}");
+                file(&mut out, &path, &text);
+                picked.push((message, path, text));
+                head = mark;
+                continue;
+            }
             if i == 1 {
                 mark += 1;
                 header(&mut out, mark, "Ada", time);
@@ -133,21 +219,51 @@ impl Synthetic {
                 next_release += 1;
                 versions[k] += 1;
                 let name = Self::crate_name(k);
+                release_count += 1;
+                let on_branch = shapes.release_branch_every > 0
+                    && release_count % shapes.release_branch_every == 0;
+                let changelog = format!("# Changelog\n\n## [0.{}.0]\n", versions[k]);
+                let manifest_path = format!("{}/Cargo.toml", Self::crate_dir(k));
+                let changelog_path = format!("{}/CHANGELOG.md", Self::crate_dir(k));
                 mark += 1;
-                header(&mut out, mark, "Ada", time);
+                if on_branch {
+                    let _ = writeln!(out, "commit refs/heads/release\nmark :{mark}");
+                    let _ = writeln!(out, "author Ada <ada@example.org> {time} +0000");
+                    let _ = writeln!(out, "committer Ada <ada@example.org> {time} +0000");
+                } else {
+                    header(&mut out, mark, "Ada", time);
+                }
                 data(&mut out, &format!("chore(release): {name} 0.{}.0\n", versions[k]));
                 let _ = writeln!(out, "from :{head}");
-                file(
-                    &mut out,
-                    &format!("{}/Cargo.toml", Self::crate_dir(k)),
-                    &manifest(k, versions[k]),
-                );
+                file(&mut out, &manifest_path, &manifest(k, versions[k]));
+                file(&mut out, &changelog_path, &changelog);
                 let _ = writeln!(
                     out,
                     "reset refs/tags/{}0.{}.0\nfrom :{mark}\n",
                     Self::tag_prefix(k),
                     versions[k]
                 );
+                last_release_mark[k] = mark;
+                if on_branch {
+                    // The release branch merged back: main did not move, so the merge's tree
+                    // is the release commit's.
+                    let release = mark;
+                    time += 1;
+                    mark += 1;
+                    header(&mut out, mark, "Ada", time);
+                    data(
+                        &mut out,
+                        &format!(
+                            "Merge pull request #{i} from family/release-{name}-0.{}.0\n\n\
+                             Release {name} 0.{}.0\n",
+                            versions[k], versions[k]
+                        ),
+                    );
+                    let _ = writeln!(out, "from :{head}\nmerge :{release}");
+                    file(&mut out, &manifest_path, &manifest(k, versions[k]));
+                    file(&mut out, &changelog_path, &changelog);
+                    out.push('\n');
+                }
                 head = mark;
                 continue;
             }
@@ -211,14 +327,49 @@ impl Synthetic {
             }
             head = mark;
         }
+        if !picked.is_empty() && last_release_mark[0] > 0 {
+            // The maintenance branch: the picked fixes again (same patches, later times) on
+            // c00's last release, then a patch release of c00 there.
+            let mut from = last_release_mark[0];
+            for (message, path, text) in &picked {
+                time += 60;
+                mark += 1;
+                let _ = writeln!(out, "commit refs/heads/maint\nmark :{mark}");
+                let _ = writeln!(out, "author Ada <ada@example.org> {time} +0000");
+                let _ = writeln!(out, "committer Bob <bob@example.org> {time} +0000");
+                data(&mut out, message);
+                let _ = writeln!(out, "from :{from}");
+                file(&mut out, path, text);
+                from = mark;
+            }
+            time += 60;
+            mark += 1;
+            let version = format!("0.{}.1", versions[0]);
+            let _ = writeln!(out, "commit refs/heads/maint\nmark :{mark}");
+            let _ = writeln!(out, "author Ada <ada@example.org> {time} +0000");
+            let _ = writeln!(out, "committer Ada <ada@example.org> {time} +0000");
+            data(&mut out, &format!("chore(release): c00 {version}\n"));
+            let _ = writeln!(out, "from :{from}");
+            file(
+                &mut out,
+                &format!("{}/Cargo.toml", Self::crate_dir(0)),
+                &manifest_at(0, &version),
+            );
+            let _ =
+                writeln!(out, "reset refs/tags/{}{version}\nfrom :{mark}\n", Self::tag_prefix(0));
+        }
         out.push_str("done\n");
         out.into_bytes()
     }
 }
 
 fn manifest(k: usize, minor: usize) -> String {
+    manifest_at(k, &format!("0.{minor}.0"))
+}
+
+fn manifest_at(k: usize, version: &str) -> String {
     format!(
-        "[package]\nname = \"{}\"\nversion = \"0.{minor}.0\"\nedition = \"2021\"\n\
+        "[package]\nname = \"{}\"\nversion = \"{version}\"\nedition = \"2021\"\n\
          license = \"MIT\"\ndescription = \"synthetic\"\n",
         Synthetic::crate_name(k)
     )
@@ -267,6 +418,11 @@ impl Scripted {
         let repo = Self { git: git.to_owned(), dir: dir.to_owned(), tick: 0 };
         repo.run(&["-c", "init.defaultBranch=main", "init", "-q"]);
         repo
+    }
+
+    /// A repository that already exists in `dir` (commands run at tick 0).
+    pub fn open(git: &Path, dir: &Path) -> Self {
+        Self { git: git.to_owned(), dir: dir.to_owned(), tick: 0 }
     }
 
     /// The work tree.
@@ -555,6 +711,33 @@ mod tests {
         // The tagged commit bumps the crate's version.
         let manifest = git_out(&git, dir, &["show", "c02-v0.2.0:crates/c02/Cargo.toml"]);
         assert!(manifest.contains("version = \"0.2.0\""), "{manifest}");
+        // The shapes of real families, judged by git.
+        let shaped = crate::temp_dir("synthetic-shapes");
+        let shapes = Shapes { release_branch_every: 2, prereleases: 1, cherry_picks: 3 };
+        spec.build_with(&shapes, &git, shaped.path()).unwrap();
+        let sdir = shaped.path();
+        git_out(&git, sdir, &["fsck", "--strict", "--no-progress"]);
+        // Every second release (12 in all) is merged back from its branch, with the tree of
+        // the tagged release commit.
+        let merges =
+            git_out(&git, sdir, &["log", "--merges", "--format=%H", "--grep=Merge pull request"]);
+        assert_eq!(merges.lines().count(), 6, "{merges}");
+        for merge in merges.lines() {
+            assert_eq!(
+                git_out(&git, sdir, &["rev-parse", &format!("{merge}^{{tree}}")]),
+                git_out(&git, sdir, &["rev-parse", &format!("{merge}^2^{{tree}}")])
+            );
+        }
+        // c01 has a pre-release tag on main, with the manifest at that version.
+        let manifest = git_out(&git, sdir, &["show", "c01-v0.4.0-alpha.1:crates/c01/Cargo.toml"]);
+        assert!(manifest.contains("version = \"0.4.0-alpha.1\""), "{manifest}");
+        git_out(&git, sdir, &["merge-base", "--is-ancestor", "c01-v0.4.0-alpha.1", "HEAD"]);
+        // The maintenance release holds three commits whose patches are on main: `git cherry`
+        // marks them `-`.
+        let cherry = git_out(&git, sdir, &["cherry", "HEAD", "c00-v0.3.1"]);
+        let equivalent = cherry.lines().filter(|l| l.starts_with("- ")).count();
+        assert_eq!(equivalent, 3, "{cherry}");
+
         // Same description, same repository.
         let again = crate::temp_dir("synthetic-again");
         spec.build(&git, again.path()).unwrap();
