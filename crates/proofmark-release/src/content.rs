@@ -116,7 +116,16 @@ type Entry = (String, ObjectId, bool);
 pub(crate) struct Trees<'r> {
     repo: &'r gix::Repository,
     trees: HashMap<ObjectId, Rc<Vec<Entry>>>,
-    commits: HashMap<ObjectId, (ObjectId, Option<ObjectId>, i64)>,
+    commits: HashMap<ObjectId, Commit>,
+}
+
+/// What the rules read of a commit.
+#[derive(Clone, Debug)]
+struct Commit {
+    tree: ObjectId,
+    /// The parents present in the repository (a shallow clone lacks some).
+    parents: Vec<ObjectId>,
+    time: i64,
 }
 
 /// Decoded trees kept at most (the cache is cleared when full).
@@ -135,27 +144,33 @@ impl<'r> Trees<'r> {
 
     /// A commit's root tree, first parent and committer time.
     pub(crate) fn commit(&mut self, id: ObjectId) -> Result<(ObjectId, Option<ObjectId>, i64)> {
-        if let Some(info) = self.commits.get(&id) {
-            return Ok(*info);
+        let info = self.read(id)?;
+        Ok((info.tree, info.parents.first().copied(), info.time))
+    }
+
+    /// The parents of a commit.
+    pub(crate) fn parents(&mut self, id: ObjectId) -> Result<Vec<ObjectId>> {
+        Ok(self.read(id)?.parents.clone())
+    }
+
+    fn read(&mut self, id: ObjectId) -> Result<&Commit> {
+        if !self.commits.contains_key(&id) {
+            let info = self.decode(id)?;
+            self.commits.insert(id, info);
         }
+        self.commits.get(&id).ok_or_else(|| Error::git("commit cache", format!("{id} vanished")))
+    }
+
+    fn decode(&self, id: ObjectId) -> Result<Commit> {
         let commit =
             self.repo.find_commit(id).map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let decoded = commit.decode().map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let time =
             decoded.committer().map_err(|e| Error::git(format!("read commit {id}"), e))?.seconds();
         // A shallow clone lacks parents: compare with nothing rather than fail.
-        let parent = decoded.parents().next().filter(|p| self.repo.has_object(p));
-        let info = (decoded.tree(), parent, time);
-        self.commits.insert(id, info);
-        Ok(info)
-    }
-
-    /// The parents of a commit.
-    pub(crate) fn parents(&self, id: ObjectId) -> Result<Vec<ObjectId>> {
-        let commit =
-            self.repo.find_commit(id).map_err(|e| Error::git(format!("read commit {id}"), e))?;
-        let decoded = commit.decode().map_err(|e| Error::git(format!("read commit {id}"), e))?;
-        Ok(decoded.parents().filter(|p| self.repo.has_object(p)).collect())
+        let shallow = self.repo.is_shallow();
+        let parents = decoded.parents().filter(|p| !shallow || self.repo.has_object(p)).collect();
+        Ok(Commit { tree: decoded.tree(), parents, time })
     }
 
     fn entries(&mut self, tree: ObjectId) -> Result<Rc<Vec<Entry>>> {

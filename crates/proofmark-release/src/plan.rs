@@ -978,6 +978,18 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let mut releases: Vec<CrateRelease> = releases.into_values().collect();
     releases.sort_by(|a, b| (a.level, &a.name).cmp(&(b.level, &b.name)));
     unchanged.sort_by(|a, b| a.name.cmp(&b.name));
+    // Inferred unprefixed schemes can give two crates one tag name, which git cannot hold.
+    let mut by_tag: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for release in &releases {
+        by_tag.entry(&release.tag).or_default().push(&release.name);
+    }
+    for (tag, names) in by_tag.into_iter().filter(|(_, names)| names.len() > 1) {
+        warnings.push(format!(
+            "{} would all be tagged {tag}, and a tag marks one release: pass \
+             --tag-template '{{crate}}-v{{version}}'",
+            names.join(", ")
+        ));
+    }
     let mut files: Vec<FileChange> =
         releases.iter().flat_map(|r| r.files.iter().cloned()).collect();
     files.sort();

@@ -1320,3 +1320,43 @@ fn synthetic_family_with_release_merges_prereleases_and_cherry_picks() {
     // The history exercised the rule: release merges after the last tags.
     assert!(merges_without_effect > 0, "{}", plan.to_human());
 }
+
+#[test]
+fn lockstep_family_with_one_unprefixed_tag() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-lockstep");
+    let mut repo = Scripted::init(&git, temp.path());
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n\n\
+         [workspace.package]\nversion = \"1.0.0\"\n",
+    );
+    for name in ["one", "two"] {
+        repo.write(
+            &format!("crates/{name}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion.workspace = true\nedition = \"2021\"\n\
+                 license = \"MIT\"\ndescription = \"{name}\"\n"
+            ),
+        );
+        repo.write(&format!("crates/{name}/src/lib.rs"), "//! crate\n");
+    }
+    repo.commit("Initial family");
+    repo.run(&["tag", "v1.0.0"]);
+    for name in ["one", "two"] {
+        repo.write(&format!("crates/{name}/src/lib.rs"), "//! crate, fixed\n");
+    }
+    repo.commit("fix: both crates");
+    let (_, plan) = plan_of(temp.path(), &options());
+    // The tag belongs to both crates: their inherited version was 1.0.0 in the tagged tree.
+    assert_eq!(
+        repo.run(&["show", "v1.0.0:Cargo.toml"]).contains("version = \"1.0.0\""),
+        plan.releases.iter().all(|r| r.last_release.as_ref().is_some_and(|l| l.tag == "v1.0.0"))
+    );
+    expect![[r#"
+        release one v1.0.0 → 1.0.1 [v1.0.1] 1 commit(s), no feature or breaking change: fix: both crates
+        release two v1.0.0 → 1.0.1 [v1.0.1] 1 commit(s), no feature or breaking change: fix: both crates
+        warning: one, two would all be tagged v1.0.1, and a tag marks one release: pass --tag-template '{crate}-v{version}'
+    "#]]
+    .assert_eq(&outline(&plan));
+}
