@@ -50,14 +50,14 @@ pub(crate) struct Packaged {
 }
 
 impl Packaged {
-    /// The packaging rules of `package` in the repository opened as `repo`.
-    pub(crate) fn new(repo: &Repo, package: &Package) -> Self {
+    /// The packaging rules of `package`, whose workspace is at `prefix` (components) in the
+    /// repository.
+    pub(crate) fn new(prefix: &[String], package: &Package) -> Self {
         let parse = |patterns: &[String]| {
             patterns.iter().filter_map(|p| gix::glob::Pattern::from_bytes(p.as_bytes())).collect()
         };
         Self {
-            dir: repo
-                .prefix()
+            dir: prefix
                 .iter()
                 .cloned()
                 .chain(package.dir.split('/').filter(|c| !c.is_empty()).map(str::to_owned))
@@ -139,7 +139,12 @@ pub(crate) fn object_id(hex: &str) -> Result<ObjectId> {
 impl<'r> Trees<'r> {
     /// A reader of `repo`.
     pub(crate) fn new(repo: &'r Repo) -> Self {
-        Self { repo: repo.gix(), trees: HashMap::default(), commits: HashMap::default() }
+        Self::from_gix(repo.gix())
+    }
+
+    /// A reader of a gix handle (one per thread).
+    pub(crate) fn from_gix(repo: &'r gix::Repository) -> Self {
+        Self { repo, trees: HashMap::default(), commits: HashMap::default() }
     }
 
     /// A commit's root tree, first parent and committer time.
@@ -237,8 +242,9 @@ impl<'r> Trees<'r> {
         packaged: &Packaged,
         base: &str,
         out: &mut Vec<(String, Option<ObjectId>)>,
+        first_only: bool,
     ) -> Result<()> {
-        if new == old {
+        if new == old || (first_only && !out.is_empty()) {
             return Ok(());
         }
         let mut by_name: std::collections::BTreeMap<String, [Option<(ObjectId, bool)>; 2]> =
@@ -264,12 +270,15 @@ impl<'r> Trees<'r> {
                     nested |= self.entries(tree)?.iter().any(|(n, _, t)| n == "Cargo.toml" && !t);
                 }
                 if !nested {
-                    self.changed(new_tree, old_tree, packaged, &path, out)?;
+                    self.changed(new_tree, old_tree, packaged, &path, out, first_only)?;
                 }
             }
             let (new_file, old_file) = (file_of(a), file_of(b));
             if (new_file.is_some() || old_file.is_some()) && packaged.keeps(&path) {
                 out.push((path, new_file));
+            }
+            if first_only && !out.is_empty() {
+                return Ok(());
             }
         }
         Ok(())
@@ -285,7 +294,7 @@ impl<'r> Trees<'r> {
         let new = self.folder(object_id(head)?, packaged)?;
         let old = self.folder(object_id(base)?, packaged)?;
         let mut out = Vec::new();
-        self.changed(new, old, packaged, "", &mut out)?;
+        self.changed(new, old, packaged, "", &mut out, true)?;
         Ok(out.is_empty())
     }
 
@@ -301,26 +310,41 @@ impl<'r> Trees<'r> {
         packaged: &Packaged,
     ) -> Result<bool> {
         let id = object_id(commit)?;
-        let (_, parent, _) = self.commit(id)?;
+        let parents = self.parents(id)?;
         let new = self.folder(id, packaged)?;
-        let old = match parent {
-            Some(parent) => self.folder(parent, packaged)?,
+        let old = match parents.first() {
+            Some(parent) => self.folder(*parent, packaged)?,
             None => None,
         };
+        let parents: Vec<String> = parents.iter().map(ToString::to_string).collect();
+        self.folder_effect_nil(new, old, &parents, released, tagged, packaged)
+    }
+
+    /// [`Trees::no_net_effect`] with the crate folder's tree ids in the commit and its first
+    /// parent already known, and the commit's `parents` (hex ids).
+    pub(crate) fn folder_effect_nil(
+        &mut self,
+        new: Option<ObjectId>,
+        old: Option<ObjectId>,
+        parents: &[String],
+        released: &[String],
+        tagged: &std::collections::BTreeSet<String>,
+        packaged: &Packaged,
+    ) -> Result<bool> {
+        let merge = parents.len() > 1;
         let mut changed = Vec::new();
-        self.changed(new, old, packaged, "", &mut changed)?;
+        // A plain commit only needs to know whether anything packaged changed.
+        self.changed(new, old, packaged, "", &mut changed, !merge)?;
         if changed.is_empty() {
             return Ok(true);
         }
         // Only a merge can bring released content as a whole; a plain commit that equals a
         // release's files is a fix released elsewhere (a cherry-pick, see `crate::cherry`)
         // or a change a pre-release already shipped, and keeps its entry.
-        let parents = self.parents(id)?;
-        if parents.len() < 2 {
+        if !merge {
             return Ok(false);
         }
-        let merged_tags =
-            parents[1..].iter().map(ToString::to_string).filter(|p| tagged.contains(p));
+        let merged_tags = parents[1..].iter().filter(|p| tagged.contains(*p)).cloned();
         let baselines: Vec<String> = released.iter().cloned().chain(merged_tags).collect();
         for hex in &baselines {
             let Some(folder) = self.folder(object_id(hex)?, packaged)? else { continue };

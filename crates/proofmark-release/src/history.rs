@@ -96,6 +96,9 @@ pub struct CommitRecord {
     /// When `touched` is empty: the changed paths, up to two levels deep, relative to the
     /// repository root.
     pub changed_paths: Vec<String>,
+    /// For each touched crate: its folder's tree id in this commit and in the first parent,
+    /// so later rules read the folder without looking it up again.
+    pub(crate) folder_trees: Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
 }
 
 /// Everything the walk found.
@@ -612,10 +615,11 @@ impl Engine<'_> {
             Some(parent) => Some(self.commit(*parent)?.tree),
             None => None,
         };
-        let mut touched = Vec::new();
-        self.touched(Some(tree), parent_tree, trie, 0, &mut touched)?;
-        touched.retain(|index| unreleased.contains(index));
-        touched.sort_unstable();
+        let mut folder_trees = Vec::new();
+        self.touched(Some(tree), parent_tree, trie, 0, &mut folder_trees)?;
+        folder_trees.retain(|(index, _, _)| unreleased.contains(index));
+        folder_trees.sort_unstable_by_key(|(index, _, _)| *index);
+        let touched: Vec<usize> = folder_trees.iter().map(|(index, _, _)| *index).collect();
         let mut changed_paths = Vec::new();
         if touched.is_empty() {
             self.changed_paths(Some(tree), parent_tree, "", 2, &mut changed_paths)?;
@@ -628,6 +632,7 @@ impl Engine<'_> {
             unreleased,
             touched,
             changed_paths,
+            folder_trees,
         })
     }
 
@@ -640,7 +645,7 @@ impl Engine<'_> {
         old: Option<ObjectId>,
         trie: &Trie<'_>,
         node: usize,
-        out: &mut Vec<usize>,
+        out: &mut Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
     ) -> Result<()> {
         if new == old {
             return Ok(());
@@ -648,7 +653,7 @@ impl Engine<'_> {
         let here = &trie.nodes[node];
         for (index, exclude) in &here.crates {
             if self.differs(new, old, exclude)? {
-                out.push(*index);
+                out.push((*index, new, old));
             }
         }
         if here.children.is_empty() {

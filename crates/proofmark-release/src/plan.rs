@@ -554,7 +554,9 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let tag_commit = |tag: &str| tags.iter().find(|t| t.name == tag).map(|t| t.commit.clone());
     let mut inputs: Vec<CrateCommits<'_>> = candidates
         .iter_mut()
-        .map(|c| CrateCommits {
+        .enumerate()
+        .map(|(index, c)| CrateCommits {
+            index,
             package: c.package,
             tags: crate_releases.get(&c.package.name).cloned().unwrap_or_default(),
             baselines: [&c.last, &c.last_any]
@@ -584,7 +586,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         // A crate whose packaged files are those of its last release is not released.
         if let (None, Some(last), Some(head)) = (decision, &candidate.last, &head) {
             let base = tag_commit(&last.tag);
-            let packaged = Packaged::new(repo, package);
+            let packaged = Packaged::new(repo.prefix(), package);
             if let Some(base) = base {
                 if trees.unchanged_since(head, &base, &packaged)? {
                     unchanged.push(UnchangedCrate {

@@ -54,10 +54,55 @@ pub struct AlreadyReleased {
 /// last release tags (what "already released content" means), and its attributed commits,
 /// which [`filter`] shortens.
 pub(crate) struct CrateCommits<'a> {
+    /// The crate's index among the walk's crates.
+    pub(crate) index: usize,
     pub(crate) package: &'a Package,
     pub(crate) tags: Vec<(String, String, Version)>,
     pub(crate) baselines: Vec<String>,
     pub(crate) commits: Vec<(CommitSummary, Message)>,
+}
+
+/// Crates with fewer commits to judge than this in all stay on one thread.
+const PARALLEL_FROM: usize = 1024;
+
+/// Takes the commits without net effect out of `krate`'s commits and returns them.
+fn without_effect(
+    trees: &mut Trees<'_>,
+    prefix: &[String],
+    records: &std::collections::HashMap<&str, &crate::history::CommitRecord>,
+    krate: &mut CrateCommits<'_>,
+) -> Result<Vec<NoEffect>> {
+    let packaged = Packaged::new(prefix, krate.package);
+    let tagged: BTreeSet<String> = krate.tags.iter().map(|(_, c, _)| c.clone()).collect();
+    let mut no_effect = Vec::new();
+    let mut kept = Vec::with_capacity(krate.commits.len());
+    for (summary, message) in std::mem::take(&mut krate.commits) {
+        let folders = records.get(summary.id.as_str()).and_then(|record| {
+            let found = record.folder_trees.iter().find(|(i, _, _)| *i == krate.index)?;
+            Some((found.1, found.2, &record.parents))
+        });
+        let nil = match folders {
+            Some((new, old, parents)) => {
+                trees.folder_effect_nil(new, old, parents, &krate.baselines, &tagged, &packaged)?
+            }
+            None if summary.via.contains(&"path") => {
+                trees.no_net_effect(&summary.id, &krate.baselines, &tagged, &packaged)?
+            }
+            None => false,
+        };
+        if nil {
+            no_effect.push(NoEffect {
+                crate_name: krate.package.name.clone(),
+                id: summary.id.clone(),
+                short_id: summary.short_id.clone(),
+                summary: summary.summary.clone(),
+            });
+            continue;
+        }
+        kept.push((summary, message));
+    }
+    krate.commits = kept;
+    Ok(no_effect)
 }
 
 /// Removes the commits without net effect and the commits already released elsewhere from
@@ -67,29 +112,48 @@ pub(crate) fn filter(
     walk: &Walk,
     crates: &mut [CrateCommits<'_>],
 ) -> Result<(Vec<NoEffect>, Vec<AlreadyReleased>)> {
-    let mut trees = Trees::new(repo);
+    let records: std::collections::HashMap<&str, &crate::history::CommitRecord> =
+        walk.commits.iter().map(|r| (r.id.as_str(), r)).collect();
+    // Reading trees dominates on long ranges: split the crates over the cores, each thread
+    // with its own repository handle and caches, as the walk does.
+    let total: usize = crates.iter().map(|c| c.commits.len()).sum();
+    let threads = if total < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+    };
+    let chunk = crates.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Vec<NoEffect>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = crates
+            .chunks_mut(chunk)
+            .map(|part| {
+                let gix = repo.gix().clone();
+                let (records, prefix) = (&records, repo.prefix());
+                scope.spawn(move || {
+                    let mut trees = Trees::from_gix(&gix);
+                    let mut found = Vec::new();
+                    for krate in part {
+                        found.extend(without_effect(&mut trees, prefix, records, krate)?);
+                    }
+                    Ok(found)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::git("net effect", "a worker panicked"))
+                })
+            })
+            .collect()
+    });
     let mut no_effect = Vec::new();
-    for krate in crates.iter_mut() {
-        let packaged = Packaged::new(repo, krate.package);
-        let tagged: BTreeSet<String> = krate.tags.iter().map(|(_, c, _)| c.clone()).collect();
-        let mut kept = Vec::with_capacity(krate.commits.len());
-        for (summary, message) in std::mem::take(&mut krate.commits) {
-            if summary.via.contains(&"path")
-                && trees.no_net_effect(&summary.id, &krate.baselines, &tagged, &packaged)?
-            {
-                no_effect.push(NoEffect {
-                    crate_name: krate.package.name.clone(),
-                    id: summary.id.clone(),
-                    short_id: summary.short_id.clone(),
-                    summary: summary.summary.clone(),
-                });
-                continue;
-            }
-            kept.push((summary, message));
-        }
-        krate.commits = kept;
+    for part in results {
+        no_effect.extend(part?);
     }
 
+    let mut trees = Trees::new(repo);
     let mut already = Vec::new();
     let Some(since) = walk.oldest_time else { return Ok((no_effect, already)) };
     let mut patch_ids: Option<PatchIds> = None;
@@ -107,7 +171,7 @@ pub(crate) fn filter(
         if side.is_empty() {
             continue;
         }
-        let packaged = Packaged::new(repo, krate.package);
+        let packaged = Packaged::new(repo.prefix(), krate.package);
         let mut touching = Vec::new();
         for (id, rank) in side {
             let hex = id.to_string();
