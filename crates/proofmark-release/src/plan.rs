@@ -21,10 +21,11 @@
 //! 3. **Bump.** A crate whose packaged files are those of its last release is not released
 //!    (`unchanged since X.Y.Z`); a planned version that a release tag already has becomes the
 //!    next one (see [`crate::tagscheme`]). Breaking → major, `feat` → minor, anything else →
-//!    patch, with the 0.x [`BumpRules`]. A crate without release tag is released at its manifest version (first
-//!    release). A released crate without new commits is not released. When the manifest was
-//!    already bumped by hand past the last release and is at least the inferred version, the
-//!    manifest version wins. Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a
+//!    patch, with the 0.x [`BumpRules`]. A crate without release tag is released at its
+//!    manifest version (first release). A released crate without new commits is not
+//!    released. When the manifest was already bumped by hand past the last release and is at
+//!    least the inferred version, the manifest version wins (unless a tag released it: then
+//!    the final release of its pre-release line). Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a
 //!    level override is applied literally (no 0.x rules).
 //! 4. **Dependents.** When a member requires a released crate with a requirement the new
 //!    version does not satisfy, the requirement is updated (in the dependent's manifest, or

@@ -215,7 +215,9 @@ pub fn run(args: ReleaseArgs, default_root: &std::path::Path) -> anyhow::Result<
     let plan = proofmark_release::plan_workspace(&root, &options)
         .with_context(|| format!("planning the release of {}", root.display()))?;
     let check = args.action == Some(Action::Check);
-    if args.online || args.execute || (check && !args.offline) {
+    // An unfinished journal makes --execute refuse and point at --resume: leave that to it.
+    let unfinished = args.execute && execute::journal_path(&root)?.exists();
+    if (args.online || args.execute || (check && !args.offline)) && !unfinished {
         let index = match &args.index {
             Some(url) => Index::new(url.clone()),
             None => {
