@@ -25,8 +25,8 @@
 //!    manifest version (first release). A released crate without new commits is not
 //!    released. When the manifest was already bumped by hand past the last release and is at
 //!    least the inferred version, the manifest version wins (unless a tag released it: then
-//!    the final release of its pre-release line). Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a
-//!    level override is applied literally (no 0.x rules).
+//!    the final release of its pre-release line). Overrides (`--bump NAME=LEVEL|X.Y.Z`)
+//!    replace the inference; a level override is applied literally (no 0.x rules).
 //! 4. **Dependents.** When a member requires a released crate with a requirement the new
 //!    version does not satisfy, the requirement is updated (in the dependent's manifest, or
 //!    in `[workspace.dependencies]` when inherited) and a published dependent that was not
