@@ -944,7 +944,18 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
             edit: Edit::Changelog { action, version },
         });
         release.section = Some(section);
-        if let Some(last) = release.last_release.as_ref().filter(|l| l.version > package.version) {
+        // A release made on another branch (a maintenance branch) leaves this manifest behind
+        // by design; only a release in HEAD's history says the manifest was not bumped.
+        let in_history = |tag: &str| {
+            tag_commit(tag)
+                .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
+                .is_some_and(|id| walk.head_reached.contains(&id))
+        };
+        if let Some(last) = release
+            .last_release
+            .as_ref()
+            .filter(|l| l.version > package.version && in_history(&l.tag))
+        {
             warnings.push(format!(
                 "{}: the manifest says {} but tag {} released {}",
                 release.name, package.version, last.tag, last.version

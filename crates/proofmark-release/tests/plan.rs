@@ -1227,7 +1227,6 @@ fn maintenance_branch_with_cherry_picks() {
         release core core-v7.0.1 → 8.0.0 [core-v8.0.0] 1 breaking change(s): fix(core): a race | feat(core)!: a new API
         already released core: fix(core): free the pool in 7.0.1 (core-v7.0.1)
         already released core: fix(core): no overflow on add in 7.0.1 (core-v7.0.1)
-        warning: core: the manifest says 7.0.0 but tag core-v7.0.1 released 7.0.1
     "#]]
     .assert_eq(&outline(&plan));
     // Judge: `git cherry core-v7.0.1 HEAD` marks `-` the commits of HEAD whose patch is in
