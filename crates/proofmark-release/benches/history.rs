@@ -1,6 +1,8 @@
 //! The release history engine against git-cliff and `git log`, on a synthetic repository of
 //! 50,000 commits over 20 crates whose last release tags are 2,000 commits back
-//! ([`Synthetic::BENCH`], written with `git fast-import`).
+//! ([`Synthetic::BENCH`], written with `git fast-import`), with the shapes of real families
+//! ([`Shapes::BENCH`]): releases made on a branch and merged back, pre-release tags on `main`,
+//! and a maintenance branch whose release holds cherry-picks of `main`'s fixes.
 //!
 //! Groups (`cargo xtask bench` reports each function against `baseline` and the goals in
 //! xtask):
@@ -39,7 +41,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use proofmark_release::history::Repo;
 use proofmark_release::{Date, PlanOptions, Workspace};
-use proofmark_test_support::history::Synthetic;
+use proofmark_test_support::history::{Shapes, Synthetic};
 
 struct Fixture {
     _temp: tempfile::TempDir,
@@ -55,7 +57,7 @@ fn fixture() -> Option<Fixture> {
     let temp = proofmark_test_support::temp_dir("release-bench");
     let repo = temp.path().join("repo");
     let started = std::time::Instant::now();
-    Synthetic::BENCH.build(&git, &repo).unwrap();
+    Synthetic::BENCH.build_with(&Shapes::BENCH, &git, &repo).unwrap();
     println!("built the synthetic repository in {:.1?}", started.elapsed());
     // git-cliff's own Keep a Changelog configuration, kept outside the repository.
     let config_dir = temp.path().join("cliff");
@@ -108,6 +110,7 @@ fn unreleased(c: &mut Criterion, f: &Fixture) {
     // Sanity: everyone sees the same unreleased work.
     let plan = proofmark_release::plan_workspace(&f.repo, &options()).unwrap();
     assert_eq!(plan.releases.len(), Synthetic::BENCH.crates, "{}", plan.to_human());
+    assert_eq!(plan.already_released.len(), Shapes::BENCH.cherry_picks, "{}", plan.to_human());
     let entries: usize =
         plan.releases.iter().map(|r| r.section.as_ref().map_or(0, |s| s.entries.len())).sum();
     println!(
@@ -155,7 +158,11 @@ fn full(c: &mut Criterion, f: &Fixture) {
         once.commits,
         once.crates.len()
     );
-    assert_eq!(sections, Synthetic::BENCH.crates * Synthetic::BENCH.releases);
+    // Every release, plus the pre-release tags on main (the maintenance tag is off HEAD).
+    assert_eq!(
+        sections,
+        Synthetic::BENCH.crates * Synthetic::BENCH.releases + Shapes::BENCH.prereleases
+    );
 
     let mut group = c.benchmark_group("changelog_full");
     group.sample_size(10).warm_up_time(Duration::from_millis(1));

@@ -211,6 +211,18 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Planned versions that the registry index already has.
+    #[error(
+        "already published in {index}: {}; a version can be published once, plan another \
+         (--bump NAME=X.Y.Z)",
+        versions.join(", ")
+    )]
+    AlreadyPublished {
+        /// The index URL.
+        index: String,
+        /// `name version` of each planned release that is already published.
+        versions: Vec<String>,
+    },
     /// Stopped on purpose after a step (fault injection, `fail_after`).
     #[error("stopped after step {step} (fault injection)")]
     Interrupted {

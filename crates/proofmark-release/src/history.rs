@@ -96,6 +96,9 @@ pub struct CommitRecord {
     /// When `touched` is empty: the changed paths, up to two levels deep, relative to the
     /// repository root.
     pub changed_paths: Vec<String>,
+    /// For each touched crate: its folder's tree id in this commit and in the first parent,
+    /// so later rules read the folder without looking it up again.
+    pub(crate) folder_trees: Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
 }
 
 /// Everything the walk found.
@@ -107,6 +110,11 @@ pub struct Walk {
     pub visited: usize,
     /// Whether some parent commit was missing (a shallow clone).
     pub truncated: bool,
+    /// Commits the walk found reachable from `HEAD` (processed or queued): a side walk can
+    /// stop at them.
+    pub(crate) head_reached: gix::hashtable::HashSet<ObjectId>,
+    /// The committer time of the oldest commit the walk processed.
+    pub(crate) oldest_time: Option<i64>,
 }
 
 /// A git repository opened for reading.
@@ -323,7 +331,13 @@ impl Repo {
     /// Walks from `HEAD` and attributes commits to `crates`. See the module documentation.
     pub fn walk(&self, crates: &[WalkCrate]) -> Result<Walk> {
         let Some(head) = self.repo.head().map_err(|e| Error::git("read HEAD", e))?.id() else {
-            return Ok(Walk { commits: Vec::new(), visited: 0, truncated: false });
+            return Ok(Walk {
+                commits: Vec::new(),
+                visited: 0,
+                truncated: false,
+                head_reached: Default::default(),
+                oldest_time: None,
+            });
         };
         let mut engine = Engine {
             repo: &self.repo,
@@ -361,6 +375,12 @@ impl Repo {
         let Queue { paint, all, .. } = queue;
         let interesting = |p: &Paint| p.from_head && !p.released.covers(&all);
         let visited = paint.values().filter(|p| p.seq.is_some()).count();
+        let head_reached = paint.iter().filter(|(_, p)| p.from_head).map(|(id, _)| *id).collect();
+        let oldest_time = paint
+            .iter()
+            .filter(|(_, p)| p.seq.is_some())
+            .filter_map(|(id, _)| engine.commits.get(id).map(|c| c.time))
+            .min();
         let mut selected: Vec<(ObjectId, Paint)> =
             paint.into_iter().filter(|(_, p)| p.seq.is_some() && interesting(p)).collect();
         selected.sort_by_key(|(id, p)| {
@@ -415,7 +435,17 @@ impl Repo {
         for part in results {
             commits.extend(part?);
         }
-        Ok(Walk { commits, visited, truncated })
+        Ok(Walk { commits, visited, truncated, head_reached, oldest_time })
+    }
+
+    /// The gix repository, for the modules that read trees and blobs of their own.
+    pub(crate) fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The workspace root relative to the work tree, as path components.
+    pub(crate) fn prefix(&self) -> &[String] {
+        &self.prefix
     }
 }
 
@@ -585,10 +615,11 @@ impl Engine<'_> {
             Some(parent) => Some(self.commit(*parent)?.tree),
             None => None,
         };
-        let mut touched = Vec::new();
-        self.touched(Some(tree), parent_tree, trie, 0, &mut touched)?;
-        touched.retain(|index| unreleased.contains(index));
-        touched.sort_unstable();
+        let mut folder_trees = Vec::new();
+        self.touched(Some(tree), parent_tree, trie, 0, &mut folder_trees)?;
+        folder_trees.retain(|(index, _, _)| unreleased.contains(index));
+        folder_trees.sort_unstable_by_key(|(index, _, _)| *index);
+        let touched: Vec<usize> = folder_trees.iter().map(|(index, _, _)| *index).collect();
         let mut changed_paths = Vec::new();
         if touched.is_empty() {
             self.changed_paths(Some(tree), parent_tree, "", 2, &mut changed_paths)?;
@@ -601,6 +632,7 @@ impl Engine<'_> {
             unreleased,
             touched,
             changed_paths,
+            folder_trees,
         })
     }
 
@@ -613,7 +645,7 @@ impl Engine<'_> {
         old: Option<ObjectId>,
         trie: &Trie<'_>,
         node: usize,
-        out: &mut Vec<usize>,
+        out: &mut Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
     ) -> Result<()> {
         if new == old {
             return Ok(());
@@ -621,7 +653,7 @@ impl Engine<'_> {
         let here = &trie.nodes[node];
         for (index, exclude) in &here.crates {
             if self.differs(new, old, exclude)? {
-                out.push(*index);
+                out.push((*index, new, old));
             }
         }
         if here.children.is_empty() {

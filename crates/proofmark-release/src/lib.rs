@@ -13,6 +13,12 @@
 //! - [`conventional`]: Conventional Commits headers and git trailers;
 //! - [`tags`]: legacy tag schemes (`X.Y.Z`, `vX.Y.Z`, `name-X.Y.Z`, `name-vX.Y.Z`) and the
 //!   template for new tags;
+//! - [`tagscheme`]: which tags belong to which crate (unprefixed ones by the manifest in the
+//!   tagged tree) and the scheme each crate's new tags follow;
+//! - [`content`]: a crate's packaged files in git trees, unchanged crates and commits without
+//!   net effect; [`cherry`]: patch-ids of commits released on other branches;
+//! - [`skip`]: commits without net effect on a crate's packaged files, and commits already
+//!   released on another branch (patch-ids), kept out of the new sections;
 //! - [`bump`]: bump inference, 0.x rules and overrides;
 //! - [`changelog`]: Keep a Changelog 1.1.0 sections, inserted or merged without touching
 //!   hand edits;
@@ -42,8 +48,10 @@
 
 pub mod bump;
 pub mod changelog;
+pub mod cherry;
 pub mod compat;
 pub mod config;
+pub mod content;
 pub mod conventional;
 pub mod date;
 pub mod error;
@@ -55,7 +63,9 @@ mod process;
 pub mod readiness;
 pub mod regenerate;
 pub mod registry;
+pub mod skip;
 pub mod tags;
+pub mod tagscheme;
 pub mod workspace;
 
 use std::path::Path;

@@ -5,12 +5,9 @@
 //! # Rules, in the order they are applied
 //!
 //! 1. **Release tags of a crate.** Tags are parsed with [`ReleaseTag::parse`] and with the
-//!    plan's tag template. A `name-…` tag belongs to crate `name`. An unprefixed tag (`X.Y.Z`,
-//!    `vX.Y.Z`) belongs to the only published crate of a single-crate workspace; in a
-//!    multi-crate workspace it belongs to each crate that has no prefixed tag and whose
-//!    manifest version is at least the tag's version (a released version cannot be newer than
-//!    the manifest), which reads the history of repositories that tagged their main crate
-//!    without prefix before switching to per-crate tags. The crate's last release is its
+//!    plan's tag template; ownership and the scheme of new tags are [`crate::tagscheme`]'s
+//!    rules (a `name-…` tag belongs to crate `name`; an unprefixed one to the crates whose
+//!    manifest had exactly its version at the tagged commit). The crate's last release is its
 //!    highest tagged version.
 //! 2. **Commits of a crate.** The [history walk](crate::history) attributes a commit to a
 //!    crate when it changed the crate's folder against its first parent, or when its
@@ -18,12 +15,18 @@
 //!    the commit is not yet released for that crate. A commit attributed to no published
 //!    crate and contained in no release tag is listed in [`ReleasePlan::unattributed`] with
 //!    the paths it changed.
-//! 3. **Bump.** Breaking → major, `feat` → minor, anything else → patch, with the 0.x
-//!    [`BumpRules`]. A crate without release tag is released at its manifest version (first
-//!    release). A released crate without new commits is not released. When the manifest was
-//!    already bumped by hand past the last release and is at least the inferred version, the
-//!    manifest version wins. Overrides (`--bump NAME=LEVEL|X.Y.Z`) replace the inference; a
-//!    level override is applied literally (no 0.x rules).
+//!    Commits without net effect on the crate's packaged files ([`crate::content`]) and
+//!    commits whose patch a release of the crate already contains ([`crate::skip`]) are then
+//!    taken out and listed apart.
+//! 3. **Bump.** A crate whose packaged files are those of its last release is not released
+//!    (`unchanged since X.Y.Z`); a planned version that a release tag already has becomes the
+//!    next one (see [`crate::tagscheme`]). Breaking → major, `feat` → minor, anything else →
+//!    patch, with the 0.x [`BumpRules`]. A crate without release tag is released at its
+//!    manifest version (first release). A released crate without new commits is not
+//!    released. When the manifest was already bumped by hand past the last release and is at
+//!    least the inferred version, the manifest version wins (unless a tag released it: then
+//!    the final release of its pre-release line). Overrides (`--bump NAME=LEVEL|X.Y.Z`)
+//!    replace the inference; a level override is applied literally (no 0.x rules).
 //! 4. **Dependents.** When a member requires a released crate with a requirement the new
 //!    version does not satisfy, the requirement is updated (in the dependent's manifest, or
 //!    in `[workspace.dependencies]` when inherited) and a published dependent that was not
@@ -54,11 +57,14 @@ use serde::Serialize;
 
 use crate::bump::{self, BumpRules, CrateOverride, Level, Override};
 use crate::changelog::{self, Entry, Group, Section};
+use crate::content::{Packaged, Trees};
 use crate::conventional::Message;
 use crate::date::Date;
 use crate::error::{Error, Result};
 use crate::history::{Repo, WalkCrate};
+use crate::skip::{self, AlreadyReleased, CrateCommits, NoEffect};
 use crate::tags::{ReleaseTag, TagTemplate};
+use crate::tagscheme::{self, Owners};
 use crate::workspace::{DependencyKind, Package, Workspace};
 
 /// What the caller decides for a plan.
@@ -114,6 +120,10 @@ pub struct ReleasePlan {
     pub unchanged: Vec<UnchangedCrate>,
     /// Commits in the walked range that belong to no published crate.
     pub unattributed: Vec<CommitSummary>,
+    /// Attributed commits without net effect on their crate's packaged files (no entry).
+    pub no_effect: Vec<NoEffect>,
+    /// Attributed commits whose patch is already in one of the crate's releases (no entry).
+    pub already_released: Vec<AlreadyReleased>,
     /// Every file the release changes, once.
     pub files: Vec<FileChange>,
     /// Things a person should look at.
@@ -427,6 +437,10 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     // 1. Release tags of each crate.
     let mut tags = repo.tags()?;
     tags.retain(|t| options.changes.keeps_tag(&t.name));
+    let owners = Owners::read(repo, workspace, &tags)?;
+    // Every release tag of each crate (tag, commit, version), its versions, and its scheme.
+    let mut crate_releases: BTreeMap<String, Vec<(String, String, Version)>> = BTreeMap::new();
+    let mut schemes = BTreeMap::new();
     let mut candidates: Vec<Candidate<'_>> = published
         .iter()
         .map(|package| Candidate {
@@ -441,8 +455,17 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let tag_names: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
     for candidate in &mut candidates {
         let name = candidate.package.name.as_str();
-        let mine =
-            crate_tags(&tags, &template, name, &candidate.package.version, published.len() == 1);
+        let mine = crate_tags(&tags, options.tag_template.as_ref(), name, &owners);
+        let (scheme, mixed) = tagscheme::infer(
+            name,
+            &mine.iter().map(|(tag, _, _, version)| (*tag, version)).collect::<Vec<_>>(),
+        );
+        schemes.insert(name.to_owned(), scheme);
+        warnings.extend(mixed.filter(|_| options.tag_template.is_none()));
+        crate_releases.insert(
+            name.to_owned(),
+            mine.iter().map(|(t, c, _, v)| ((*t).to_owned(), (*c).to_owned(), v.clone())).collect(),
+        );
         let newest = |tags: &mut dyn Iterator<Item = &CrateTag<'_>>| {
             tags.max_by(|a, b| a.3.cmp(&b.3).then_with(|| b.0.cmp(a.0))).map(
                 |(tag, _, _, version)| LastRelease {
@@ -463,6 +486,27 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         candidate.last = newest(&mut mine.iter());
         candidate.last_final = newest(&mut mine.iter().filter(|t| t.3.pre.is_empty()));
     }
+
+    // New tags follow each crate's scheme unless a template is given.
+    let family = tagscheme::family_scheme(&schemes.values().flatten().copied().collect::<Vec<_>>());
+    let templates: BTreeMap<String, TagTemplate> = schemes
+        .iter()
+        .map(|(name, scheme)| {
+            let inferred = scheme.or(family).map(tagscheme::Scheme::template);
+            let chosen = match &options.tag_template {
+                Some(given) => given.clone(),
+                None => inferred.unwrap_or_else(|| template.clone()),
+            };
+            (name.clone(), chosen)
+        })
+        .collect();
+    let template_of = |name: &str| templates.get(name).unwrap_or(&template);
+    let released_versions = |name: &str| -> BTreeMap<Version, String> {
+        crate_releases
+            .get(name)
+            .map(|tags| tags.iter().map(|(t, _, v)| (v.clone(), t.clone())).collect())
+            .unwrap_or_default()
+    };
 
     // 2. One walk for all crates.
     let walk_crates: Vec<WalkCrate> = candidates
@@ -519,13 +563,55 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         }
     }
 
+    // 2b. Commits without net effect, and commits already released on another branch.
+    let tag_commit = |tag: &str| tags.iter().find(|t| t.name == tag).map(|t| t.commit.clone());
+    let mut inputs: Vec<CrateCommits<'_>> = candidates
+        .iter_mut()
+        .enumerate()
+        .map(|(index, c)| CrateCommits {
+            index,
+            package: c.package,
+            tags: crate_releases.get(&c.package.name).cloned().unwrap_or_default(),
+            baselines: [&c.last, &c.last_any]
+                .into_iter()
+                .flatten()
+                .filter_map(|l| tag_commit(&l.tag))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            commits: std::mem::take(&mut c.commits),
+        })
+        .collect();
+    let (no_effect, already_released) = skip::filter(repo, &walk, &mut inputs)?;
+    for (candidate, input) in candidates.iter_mut().zip(inputs) {
+        candidate.commits = input.commits;
+    }
+
     // 3. Versions.
+    let head = repo.head()?;
+    let mut trees = Trees::new(repo);
     let mut releases: BTreeMap<String, CrateRelease> = BTreeMap::new();
     let mut unchanged = Vec::new();
     for candidate in &candidates {
         let package = candidate.package;
         let name = package.name.clone();
         let decision = options.overrides.iter().rev().find(|o| o.crate_name == name);
+        // A crate whose packaged files are those of its last release is not released.
+        if let (None, Some(last), Some(head)) = (decision, &candidate.last, &head) {
+            let base = tag_commit(&last.tag);
+            let packaged = Packaged::new(repo.prefix(), package);
+            if let Some(base) = base {
+                if trees.unchanged_since(head, &base, &packaged)? {
+                    unchanged.push(UnchangedCrate {
+                        name,
+                        version: package.version.clone(),
+                        reason: format!("unchanged since {} ({})", last.version, last.tag),
+                    });
+                    continue;
+                }
+            }
+        }
+        let released = released_versions(&name);
         let inferred = candidate.commits.iter().map(|(c, _)| c.level).max();
         let exact = matches!(decision.map(|o| &o.decision), Some(Override::Version(_)));
         let (next, bump_level, reason) = if let Some(id) = options.pre.as_deref().filter(|_| !exact)
@@ -618,20 +704,39 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                     let computed = bump::apply(&last.version, effective);
                     let why = describe_inference(&candidate.commits, level, effective);
                     if package.version > last.version && package.version >= computed {
-                        let reason =
-                            format!("{why}; the manifest is already at {}", package.version);
-                        (package.version.clone(), Some(effective), reason)
+                        match released.get(&package.version) {
+                            // The manifest's pre-release is out: the final release of its line.
+                            Some(tag) => {
+                                let target = bump::finished(&package.version).max(computed);
+                                let reason = format!(
+                                    "{why}; the manifest's {} is already released as {tag}",
+                                    package.version
+                                );
+                                (target, Some(effective), reason)
+                            }
+                            None => {
+                                let reason = format!(
+                                    "{why}; the manifest is already at {}",
+                                    package.version
+                                );
+                                (package.version.clone(), Some(effective), reason)
+                            }
+                        }
                     } else {
                         (computed, Some(effective), why)
                     }
                 }
             }
         };
+        let (next, reason) = match tagscheme::unreleased(next, &released) {
+            (next, Some(note)) => (next, format!("{reason}; {note}")),
+            (next, None) => (next, reason),
+        };
         let level = levels.get(&name).copied().unwrap_or(0);
         releases.insert(
             name.clone(),
             CrateRelease {
-                tag: template.render(&name, &next),
+                tag: template_of(&name).render(&name, &next),
                 name,
                 current_version: package.version.clone(),
                 last_release: candidate.last.clone(),
@@ -703,10 +808,16 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                             }
                             None => (dependent.version.clone(), None),
                         };
+                        let next_dependent = tagscheme::unreleased(
+                            next_dependent,
+                            &released_versions(&dependent.name),
+                        )
+                        .0;
                         releases.insert(
                             dependent.name.clone(),
                             CrateRelease {
-                                tag: template.render(&dependent.name, &next_dependent),
+                                tag: template_of(&dependent.name)
+                                    .render(&dependent.name, &next_dependent),
                                 name: dependent.name.clone(),
                                 current_version: dependent.version.clone(),
                                 last_release: candidate.last.clone(),
@@ -842,7 +953,18 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
             edit: Edit::Changelog { action, version },
         });
         release.section = Some(section);
-        if let Some(last) = release.last_release.as_ref().filter(|l| l.version > package.version) {
+        // A release made on another branch (a maintenance branch) leaves this manifest behind
+        // by design; only a release in HEAD's history says the manifest was not bumped.
+        let in_history = |tag: &str| {
+            tag_commit(tag)
+                .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
+                .is_some_and(|id| walk.head_reached.contains(&id))
+        };
+        if let Some(last) = release
+            .last_release
+            .as_ref()
+            .filter(|l| l.version > package.version && in_history(&l.tag))
+        {
             warnings.push(format!(
                 "{}: the manifest says {} but tag {} released {}",
                 release.name, package.version, last.tag, last.version
@@ -879,6 +1001,18 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let mut releases: Vec<CrateRelease> = releases.into_values().collect();
     releases.sort_by(|a, b| (a.level, &a.name).cmp(&(b.level, &b.name)));
     unchanged.sort_by(|a, b| a.name.cmp(&b.name));
+    // Inferred unprefixed schemes can give two crates one tag name, which git cannot hold.
+    let mut by_tag: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for release in &releases {
+        by_tag.entry(&release.tag).or_default().push(&release.name);
+    }
+    for (tag, names) in by_tag.into_iter().filter(|(_, names)| names.len() > 1) {
+        warnings.push(format!(
+            "{} would all be tagged {tag}, and a tag marks one release: pass \
+             --tag-template '{{crate}}-v{{version}}'",
+            names.join(", ")
+        ));
+    }
     let mut files: Vec<FileChange> =
         releases.iter().flat_map(|r| r.files.iter().cloned()).collect();
     files.sort();
@@ -887,8 +1021,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     Ok(ReleasePlan {
         workspace_root: workspace.root.display().to_string(),
         date: options.date,
-        head: repo.head()?,
-        tag_template: template,
+        head,
+        tag_template: template.clone(),
         stats: Stats {
             commits_visited: walk.visited,
             commits_unreleased: walk.commits.len(),
@@ -897,6 +1031,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         releases,
         unchanged,
         unattributed,
+        no_effect,
+        already_released,
         files,
         warnings,
         notes: pulls.notes(),
@@ -906,30 +1042,31 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
 /// A release tag of one crate: name, commit, the crate its name gives, version.
 pub(crate) type CrateTag<'t> = (&'t str, &'t str, Option<String>, Version);
 
-/// The release tags of crate `name` (at manifest `version`) among `tags`: tags of the
-/// template or a `name-…` scheme; else, when there are none, unprefixed tags (for the only
-/// crate of a single-crate workspace, or for any crate whose manifest version is not lower).
+/// The release tags of crate `name` among `tags` (see [`crate::tagscheme`]): tags of the
+/// given template rendered for the crate, `name-…` tags, and the unprefixed tags `owners`
+/// gives it.
 pub(crate) fn crate_tags<'t>(
     tags: &'t [crate::history::TagRef],
-    template: &TagTemplate,
+    template: Option<&TagTemplate>,
     name: &str,
-    version: &Version,
-    single: bool,
+    owners: &Owners,
 ) -> Vec<CrateTag<'t>> {
-    let parsed: Vec<CrateTag<'t>> = tags
-        .iter()
+    tags.iter()
         .filter_map(|t| {
-            if let Some(version) = template.version_of(name, &t.name) {
+            if let Some(version) = template
+                .filter(|t| t.as_str().contains("{crate}"))
+                .and_then(|template| template.version_of(name, &t.name))
+            {
                 return Some((t.name.as_str(), t.commit.as_str(), Some(name.to_owned()), version));
             }
-            ReleaseTag::parse(&t.name)
-                .map(|r| (t.name.as_str(), t.commit.as_str(), r.crate_name, r.version))
+            let parsed = ReleaseTag::parse(&t.name)?;
+            let mine = match &parsed.crate_name {
+                Some(crate_name) => crate_name == name,
+                None => owners.owns(name, &t.name),
+            };
+            mine.then_some((t.name.as_str(), t.commit.as_str(), parsed.crate_name, parsed.version))
         })
-        .collect();
-    if parsed.iter().any(|(_, _, c, _)| c.as_deref() == Some(name)) {
-        return parsed.into_iter().filter(|(_, _, c, _)| c.as_deref() == Some(name)).collect();
-    }
-    parsed.into_iter().filter(|(_, _, c, v)| c.is_none() && (single || v <= version)).collect()
+        .collect()
 }
 
 /// The folders of the members nested in `dir`, relative to it.
@@ -1072,6 +1209,42 @@ impl ReleasePlan {
             out.push_str("\nNot released:\n");
             for crate_ in &self.unchanged {
                 let _ = writeln!(out, "  {} {}: {}", crate_.name, crate_.version, crate_.reason);
+            }
+        }
+        if !self.already_released.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAlready released on another branch ({}), not in the new sections:",
+                self.already_released.len()
+            );
+            for c in &self.already_released {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {} already released in {} ({}, as {})",
+                    c.short_id,
+                    c.summary,
+                    c.crate_name,
+                    c.version,
+                    c.tag,
+                    &c.released_as[..c.released_as.len().min(7)]
+                );
+            }
+        }
+        if !self.no_effect.is_empty() {
+            let mut by_commit: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+            for c in &self.no_effect {
+                match by_commit.iter_mut().find(|(id, _, _)| *id == c.short_id) {
+                    Some((_, _, crates)) => crates.push(&c.crate_name),
+                    None => by_commit.push((&c.short_id, &c.summary, vec![&c.crate_name])),
+                }
+            }
+            let _ = writeln!(
+                out,
+                "\nCommits without net effect on the packaged files ({}), no entry:",
+                by_commit.len()
+            );
+            for (id, summary, crates) in by_commit {
+                let _ = writeln!(out, "  {id} {summary} [{}]", crates.join(", "));
             }
         }
         if !self.unattributed.is_empty() {

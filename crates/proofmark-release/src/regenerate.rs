@@ -23,7 +23,6 @@ use crate::date::Date;
 use crate::error::Result;
 use crate::history::{Repo, WalkCrate};
 use crate::plan::{self, PlanOptions};
-use crate::tags::TagTemplate;
 use crate::workspace::{Package, Workspace};
 
 /// One crate's regenerated changelog.
@@ -64,11 +63,9 @@ pub fn regenerate(
         .published()
         .filter(|p| options.only.is_empty() || options.only.contains(&p.name))
         .collect();
-    let all_published = workspace.published().count();
-    let template =
-        options.tag_template.clone().unwrap_or_else(|| TagTemplate::default_for(all_published));
     let mut tags = repo.tags()?;
     tags.retain(|t| options.changes.keeps_tag(&t.name));
+    let owners = crate::tagscheme::Owners::read(repo, workspace, &tags)?;
     let walk_crates: Vec<WalkCrate> = published
         .iter()
         .map(|p| WalkCrate {
@@ -106,7 +103,7 @@ pub fn regenerate(
     let mut dated_by_crate = Vec::with_capacity(crates);
     for (k, package) in published.iter().enumerate() {
         let mut releases =
-            plan::crate_tags(&tags, &template, &package.name, &package.version, all_published == 1);
+            plan::crate_tags(&tags, options.tag_template.as_ref(), &package.name, &owners);
         releases.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.0.cmp(b.0)));
         let mut dated = Vec::with_capacity(releases.len());
         for (rank, (tag, commit, _, version)) in releases.iter().enumerate() {

@@ -5,6 +5,9 @@
 //! a sparse HTTP index (`sparse+http(s)://…`, fetched with `curl`, so no TLS stack is linked
 //! into the crate). Remote git indexes are not read: use the registry's sparse URL.
 //!
+//! [`refuse_published`] checks a plan against the index: a planned version that is already
+//! published can never be published again (`release check`, `--execute` and `--online`).
+//!
 //! crates.io rate limits publishing (numbers from its documentation, late 2026): a burst of
 //! 5 **new crates** then one per 10 minutes, and a burst of 30 **new versions** of existing
 //! crates then one per minute. [`crates_io_estimate`] turns them into a wait for a family.
@@ -41,6 +44,21 @@ struct Line {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Index {
     url: String,
+}
+
+/// Fails with [`Error::AlreadyPublished`] when `index` already has the version a release of
+/// `plan` would publish.
+pub fn refuse_published(plan: &crate::ReleasePlan, index: &Index) -> Result<()> {
+    let mut versions = Vec::new();
+    for release in &plan.releases {
+        if index.entry(&release.name, &release.next_version)?.is_some() {
+            versions.push(format!("{} {}", release.name, release.next_version));
+        }
+    }
+    if versions.is_empty() {
+        return Ok(());
+    }
+    Err(Error::AlreadyPublished { index: index.url().to_owned(), versions })
 }
 
 /// The path of a crate's file inside an index (`1/a`, `2/ab`, `3/a/abc`, `se/rd/serde`).

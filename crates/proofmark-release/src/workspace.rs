@@ -42,6 +42,12 @@ pub struct Package {
     pub member_dependencies: Vec<MemberDependency>,
     /// `rust-version` (the MSRV), if set.
     pub rust_version: Option<String>,
+    /// `[package] include` patterns (gitignore syntax, relative to the crate folder): only
+    /// matching files are packaged. Empty: no `include`.
+    pub include: Vec<String>,
+    /// `[package] exclude` patterns: matching files are not packaged (ignored when `include`
+    /// is set, as cargo does).
+    pub exclude: Vec<String>,
 }
 
 /// How a crate depends on another member.
@@ -181,6 +187,14 @@ impl Workspace {
                     inherited: dependency_inherited(&manifest, kind, key),
                 });
             }
+            let patterns = |key: &str| -> Vec<String> {
+                manifest
+                    .get("package")
+                    .and_then(|p| p.get(key))
+                    .and_then(toml::Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default()
+            };
             member_dependencies.sort_by(|a, b| (&a.name, a.kind).cmp(&(&b.name, b.kind)));
             member_dependencies.dedup();
             packages.push(Package {
@@ -192,6 +206,8 @@ impl Workspace {
                 publish: meta.publish.as_ref().is_none_or(|registries| !registries.is_empty()),
                 member_dependencies,
                 rust_version: meta.rust_version.clone(),
+                include: patterns("include"),
+                exclude: patterns("exclude"),
             });
         }
         packages.sort_by(|a, b| a.name.cmp(&b.name));

@@ -291,8 +291,8 @@ fn plan_of_the_scripted_history() {
         level  crate  current             next   bump   tag           commits  reason
         0      alpha  1.0.0               2.0.0  major  alpha-v2.0.0  2        1 breaking change(s)
         0      delta  0.1.0 (unreleased)  0.1.0  -      delta-v0.1.0  2        first release (no release tag)
-        1      beta   0.3.0               0.3.1  patch  beta-v0.3.1   3        1 feature(s); patch below 1.0.0
-        2      gamma  1.0.0               1.0.1  patch  gamma-v1.0.1  2        2 commit(s), no feature or breaking change
+        1      beta   0.3.0               0.3.1  patch  beta-0.3.1    3        1 feature(s); patch below 1.0.0
+        2      gamma  1.0.0               1.0.1  patch  1.0.1         2        2 commit(s), no feature or breaking change
 
         == alpha 1.0.0 → 2.0.0 (tag alpha-v2.0.0) ==
         files:
@@ -324,7 +324,7 @@ fn plan_of_the_scripted_history() {
 
           - add the delta crate (10d64c9)
 
-        == beta 0.3.0 → 0.3.1 (tag beta-v0.3.1) ==
+        == beta 0.3.0 → 0.3.1 (tag beta-0.3.1) ==
         files:
           Cargo.toml: [workspace.package] version `0.3.0` → `0.3.1`
           crates/beta/CHANGELOG.md: create, with the 0.3.1 section
@@ -343,7 +343,7 @@ fn plan_of_the_scripted_history() {
 
           - handle empty input (0a20347)
 
-        == gamma 1.0.0 → 1.0.1 (tag gamma-v1.0.1) ==
+        == gamma 1.0.0 → 1.0.1 (tag 1.0.1) ==
         files:
           crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.1`
           crates/gamma/CHANGELOG.md: create, with the 1.0.1 section
@@ -363,6 +363,7 @@ fn plan_of_the_scripted_history() {
           47521ea Update the README [README.md]
 
         Warnings:
+          - alpha: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, alpha-v1.0.0 (name-vX.Y.Z)
           - 1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch
     "#]].assert_eq(&human(&plan, &root));
 }
@@ -392,8 +393,8 @@ fn plan_with_overrides_selection_and_json() {
         })
         .collect();
     expect![[r#"
-        beta 0.3.0 -> 0.4.0 [beta-v0.4.0] override: minor bump
-        gamma 1.0.0 -> 3.0.0-rc.1 [gamma-v3.0.0-rc.1] override: version 3.0.0-rc.1"#]]
+        beta 0.3.0 -> 0.4.0 [beta-0.4.0] override: minor bump
+        gamma 1.0.0 -> 3.0.0-rc.1 [3.0.0-rc.1] override: version 3.0.0-rc.1"#]]
     .assert_eq(&summary.join("\n"));
     let json: serde_json::Value =
         serde_json::from_str(&plan.to_json()).unwrap_or_else(|e| panic!("{e}"));
@@ -500,7 +501,10 @@ fn dependents_follow_and_existing_sections_are_merged() {
           crates/gamma/Cargo.toml: [package] version `1.0.0` → `1.0.2`
           crates/gamma/CHANGELOG.md: create, with the 1.0.2 section"#]]
     .assert_eq(&lines.join("\n"));
-    expect!["gamma: the manifest says 1.0.0 but tag gamma-v1.0.1 released 1.0.1"]
+    expect![[r#"
+        alpha: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, alpha-v1.0.0 (name-vX.Y.Z)
+        gamma: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, gamma-v1.0.1 (name-vX.Y.Z)
+        gamma: the manifest says 1.0.0 but tag gamma-v1.0.1 released 1.0.1"#]]
         .assert_eq(&plan.warnings.join("\n"));
 }
 
@@ -548,6 +552,9 @@ fn single_crate_with_legacy_tags() {
           ### Changed
 
           - notes at the root (897d517)
+
+        Warnings:
+          - solo: release tags mix schemes (X.Y.Z ×1, vX.Y.Z ×1); new tags follow the newest, v0.9.0 (vX.Y.Z)
     "#]].assert_eq(&human(&plan, &root));
     let json = plan.to_json().replace(&root.display().to_string(), "<root>");
     expect![[r###"
@@ -625,6 +632,8 @@ fn single_crate_with_legacy_tags() {
           ],
           "unchanged": [],
           "unattributed": [],
+          "no_effect": [],
+          "already_released": [],
           "files": [
             {
               "path": "CHANGELOG.md",
@@ -644,7 +653,9 @@ fn single_crate_with_legacy_tags() {
               }
             }
           ],
-          "warnings": [],
+          "warnings": [
+            "solo: release tags mix schemes (X.Y.Z ×1, vX.Y.Z ×1); new tags follow the newest, v0.9.0 (vX.Y.Z)"
+          ],
           "stats": {
             "commits_visited": 2,
             "commits_unreleased": 2,
@@ -869,7 +880,7 @@ fn root_package_excludes_nested_members() {
         .collect();
     expect![[r#"
         sub -> 1.0.1
-        top: no commits since top-v1.0.0"#]]
+        top: unchanged since 1.0.0 (top-v1.0.0)"#]]
     .assert_eq(&text.join("\n"));
 }
 
@@ -957,10 +968,6 @@ fn release_candidates_count_up_and_the_final_release_folds_them() {
         - Thanks to Grace for the design review.
         - Add the `Widget` type, see the guide (<id>)
 
-        ### Changed
-
-        - polish the changelog of 1.3.0-rc.1 (<id>)
-
         ### Fixed
 
         - the widget spins the right way (<id>)
@@ -1021,4 +1028,334 @@ fn mask_ids(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+// Repository classes of issue 11, each judged by git itself.
+
+use proofmark_test_support::history::{Scripted, classes};
+
+fn plan_of(dir: &Path, options: &PlanOptions) -> (PathBuf, proofmark_release::ReleasePlan) {
+    let root = dir.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let (workspace, repo) = load(&root);
+    let plan = plan(&workspace, &repo, options).unwrap_or_else(|e| panic!("{e}"));
+    (root, plan)
+}
+
+/// Releases, not-released crates, skipped commits and warnings, one line each.
+fn outline(plan: &proofmark_release::ReleasePlan) -> String {
+    let mut out = String::new();
+    for r in &plan.releases {
+        let commits: Vec<&str> = r.commits.iter().map(|c| c.summary.as_str()).collect();
+        out.push_str(&format!(
+            "release {} {} → {} [{}] {}: {}\n",
+            r.name,
+            r.last_release.as_ref().map_or("-".to_owned(), |l| l.tag.clone()),
+            r.next_version,
+            r.tag,
+            r.reason,
+            commits.join(" | ")
+        ));
+    }
+    for u in &plan.unchanged {
+        out.push_str(&format!("not released {} {}: {}\n", u.name, u.version, u.reason));
+    }
+    for c in &plan.no_effect {
+        out.push_str(&format!("no effect {}: {}\n", c.crate_name, c.summary));
+    }
+    for c in &plan.already_released {
+        out.push_str(&format!(
+            "already released {}: {} in {} ({})\n",
+            c.crate_name, c.summary, c.version, c.tag
+        ));
+    }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// git's verdict on the net effect of `commit` on a crate's packaged files (`pathspec`):
+/// nothing packaged differs from the first parent, or, for a merge, everything that does is
+/// as in one of the crate's release tags (`tags`, a `git tag --list` pattern).
+fn git_says_no_effect(repo: &Scripted, commit: &str, pathspec: &[String], tags: &str) -> bool {
+    let mut args = vec!["diff".to_owned(), "--name-only".to_owned()];
+    args.push(format!("{commit}^1"));
+    args.push(commit.to_owned());
+    args.push("--".to_owned());
+    args.extend(pathspec.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let changed: Vec<String> = repo.run(&args).lines().map(str::to_owned).collect();
+    if changed.is_empty() {
+        return true;
+    }
+    let parents = repo.run(&["rev-list", "--parents", "-n1", commit]);
+    if parents.split_whitespace().count() < 3 {
+        return false;
+    }
+    repo.run(&["tag", "--list", tags]).lines().any(|baseline| {
+        let mut against = vec!["diff", "--name-only", baseline, commit, "--"];
+        against.extend(changed.iter().map(String::as_str));
+        repo.run(&against).trim().is_empty()
+    })
+}
+
+/// The commits of `git rev-list HEAD ^last` whose diff against their first parent touches
+/// `dir` (no pathspec on rev-list: its history simplification would drop merges).
+fn touching(repo: &Scripted, last: &str, dir: &str) -> Vec<String> {
+    repo.run(&["rev-list", "HEAD", &format!("^{last}")])
+        .lines()
+        .filter(|c| {
+            !repo.run(&["diff", "--name-only", &format!("{c}^1"), c, "--", dir]).trim().is_empty()
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn release_branch_merged_back() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-merged-back");
+    let repo = classes::release_branch_merged_back(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release b b-1.1.0 → 1.1.1 [b-1.1.1] 1 commit(s), no feature or breaking change: fix(b): the widget spins
+        not released a 1.0.1: unchanged since 1.0.1 (a-1.0.1)
+        not released c 1.0.0: unchanged since 1.0.0 (c-1.0.0)
+        no effect a: Merge pull request #7 from family/release-1
+        no effect b: Merge pull request #7 from family/release-1
+        no effect b: test(b): widget tests
+        no effect c: docs(c): fix a typo in the changelog
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge, per crate: the packaged files at HEAD against the last release tag, and every
+    // unreleased commit that touches the folder, with the files cargo would not package (the
+    // changelog, `b`'s tests) left out by pathspec.
+    let packaged = |name: &str| {
+        let mut spec =
+            vec![format!("crates/{name}"), format!(":(exclude)crates/{name}/CHANGELOG.md")];
+        if name == "b" {
+            spec.push(":(exclude)crates/b/tests".to_owned());
+        }
+        spec
+    };
+    for (name, last) in [("a", "a-1.0.1"), ("b", "b-1.1.0"), ("c", "c-1.0.0")] {
+        let spec = packaged(name);
+        let mut args = vec!["diff", "--name-only", last, "HEAD", "--"];
+        args.extend(spec.iter().map(String::as_str));
+        let unchanged = repo.run(&args).trim().is_empty();
+        assert_eq!(
+            plan.unchanged.iter().any(|u| u.name == name),
+            unchanged,
+            "{name}: git diff {last} HEAD says unchanged = {unchanged}"
+        );
+        for commit in touching(&repo, last, &format!("crates/{name}")) {
+            let commit = commit.as_str();
+            let expected = git_says_no_effect(&repo, commit, &spec, &format!("{name}-*"));
+            let got = plan.no_effect.iter().any(|c| c.crate_name == name && c.id == commit);
+            assert_eq!(got, expected, "{name}: net effect of {commit}");
+        }
+    }
+    // The tree of `a` at HEAD is the tagged one: the merge only brought the release back.
+    assert_eq!(repo.rev_parse("a-1.0.1:crates/a"), repo.rev_parse("HEAD:crates/a"));
+}
+
+#[test]
+fn root_crate_whose_tag_scheme_changed() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-scheme");
+    let repo = classes::root_crate_tag_scheme_changed(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release top v1.2.0 → 1.2.1 [v1.2.1] 1 commit(s), no feature or breaking change: fix: stop says whether it stopped
+        release util - → 0.4.0 [util-v0.4.0] first release (no release tag): fix(sub): a fix; util 0.4.0 | Initial top, sub and util
+        not released sub 0.5.0: unchanged since 0.5.0 (sub-v0.5.0)
+        warning: sub: release tags mix schemes (X.Y.Z ×1, name-vX.Y.Z ×1); new tags follow the newest, sub-v0.5.0 (name-vX.Y.Z)
+        warning: top: release tags mix schemes (vX.Y.Z ×1, name-vX.Y.Z ×2); new tags follow the newest, v1.2.0 (vX.Y.Z)
+        warning: 1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge: the manifests in the tagged trees, as git shows them.
+    let version_at = |tag: &str, path: &str| {
+        repo.run(&["show", &format!("{tag}:{path}")])
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("version = \"").map(|v| v.trim_end_matches('"').to_owned())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(version_at("0.4.0", "crates/sub/Cargo.toml"), "0.4.0");
+    assert_eq!(version_at("0.4.0", "crates/util/Cargo.toml"), "0.3.0");
+    assert_eq!(version_at("v1.2.0", "Cargo.toml"), "1.2.0");
+    let top = plan.releases.iter().find(|r| r.name == "top").unwrap_or_else(|| panic!("top"));
+    let merged = repo.run(&["tag", "--merged", "HEAD", "--sort=-creatordate"]);
+    assert!(merged.lines().any(|t| t == "v1.2.0"), "{merged}");
+    assert_eq!(top.last_release.as_ref().map(|l| l.tag.as_str()), Some("v1.2.0"));
+    assert!(repo.run(&["tag", "--list", &top.tag]).trim().is_empty(), "{} exists", top.tag);
+}
+
+#[test]
+fn prerelease_tags_on_main_with_the_manifest_at_the_last_one() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-pre");
+    let repo = classes::prerelease_tags_on_main(&git, temp.path());
+    let (_, fin) = plan_of(temp.path(), &options());
+    let (_, alpha) =
+        plan_of(temp.path(), &PlanOptions { pre: Some("alpha".to_owned()), ..options() });
+    expect![[r#"
+        release solo v0.9.0 → 1.0.0 [v1.0.0] 1 breaking change(s); minor below 1.0.0; the manifest's 1.0.0-alpha.2 is already released as v1.0.0-alpha.2: feat: an extension | chore(release): 1.0.0-alpha.2 | fix: a fix of the alpha | chore(release): 1.0.0-alpha.1 | feat!: the 1.0 API
+        --
+        release solo v1.0.0-alpha.2 → 1.0.0-alpha.3 [v1.0.0-alpha.3] 1 feature(s); patch below 1.0.0; release candidate of 1.0.0: feat: an extension
+    "#]]
+    .assert_eq(&(outline(&fin) + "--\n" + &outline(&alpha)));
+    // Judge: no planned tag exists, and the manifest's version is a tag.
+    for plan in [&fin, &alpha] {
+        for r in &plan.releases {
+            assert!(repo.run(&["tag", "--list", &r.tag]).trim().is_empty(), "{} exists", r.tag);
+        }
+    }
+    assert_eq!(repo.run(&["tag", "--list", "v1.0.0-alpha.2"]).trim(), "v1.0.0-alpha.2");
+}
+
+#[test]
+fn maintenance_branch_with_cherry_picks() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-cherry");
+    let repo = classes::maintenance_branch_cherry_picks(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release cli cli-v7.0.0 → 7.1.0 [cli-v7.1.0] 1 feature(s): feat(cli): colours
+        release core core-v7.0.1 → 8.0.0 [core-v8.0.0] 1 breaking change(s): fix(core): a race | feat(core)!: a new API
+        already released core: fix(core): free the pool in 7.0.1 (core-v7.0.1)
+        already released core: fix(core): no overflow on add in 7.0.1 (core-v7.0.1)
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge: `git cherry core-v7.0.1 HEAD` marks `-` the commits of HEAD whose patch is in
+    // the tag; those touching crates/core are exactly the ones the plan calls released.
+    let mut expected: Vec<String> = repo
+        .run(&["cherry", "core-v7.0.1", "HEAD"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter(|c| {
+            !repo
+                .run(&["diff-tree", "-r", "--name-only", "--no-commit-id", c, "--", "crates/core"])
+                .trim()
+                .is_empty()
+        })
+        .map(str::to_owned)
+        .collect();
+    let mut got: Vec<String> = plan.already_released.iter().map(|c| c.id.clone()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 2);
+    // Each matches by `git patch-id --stable`, and the patch-ids are cached in the git dir.
+    for c in &plan.already_released {
+        let patch = |id: &str| {
+            let show = repo.run(&["show", id]);
+            let mut child = std::process::Command::new("git")
+                .args(["patch-id", "--stable"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"));
+            use std::io::Write as _;
+            child.stdin.take().map(|mut s| s.write_all(show.as_bytes()));
+            let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned()
+        };
+        assert_eq!(patch(&c.id), patch(&c.released_as), "{}", c.summary);
+    }
+    let cache = std::fs::read_to_string(temp.path().join(".git/proofmark/patch-ids"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.already_released.iter().all(|c| cache.contains(&c.id)), "{cache}");
+    // Same plan from the cache.
+    let (_, again) = plan_of(temp.path(), &options());
+    assert_eq!(outline(&again), outline(&plan));
+}
+
+#[test]
+fn synthetic_family_with_release_merges_prereleases_and_cherry_picks() {
+    use proofmark_test_support::history::{Shapes, Synthetic};
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-synthetic-shapes");
+    let spec =
+        Synthetic { commits: 600, crates: 4, releases: 3, unreleased_tail: 100, merge_every: 50 };
+    let shapes = Shapes { release_branch_every: 2, prereleases: 1, cherry_picks: 3 };
+    spec.build_with(&shapes, &git, temp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let repo = Scripted::open(&git, temp.path());
+    let (_, plan) = plan_of(temp.path(), &options());
+    assert_eq!(plan.releases.len(), 4, "{}", plan.to_human());
+    // Cherry-picks: exactly the commits `git cherry` marks `-` against the maintenance tag.
+    let mut expected: Vec<String> = repo
+        .run(&["cherry", "c00-v0.3.1", "HEAD"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("- ").map(str::to_owned))
+        .collect();
+    let mut got: Vec<String> = plan.already_released.iter().map(|c| c.id.clone()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 3);
+    // The pre-release on main is not planned again: its line's final release is.
+    let c01 = plan.releases.iter().find(|r| r.name == "c01").unwrap_or_else(|| panic!("c01"));
+    assert_eq!(c01.next_version.to_string(), "0.4.0");
+    assert!(repo.run(&["tag", "--list", &c01.tag]).trim().is_empty(), "{} exists", c01.tag);
+    assert!(!repo.run(&["tag", "--list", "c01-v0.4.0-alpha.1"]).trim().is_empty());
+    // Net effect, judged by git for every unreleased commit touching each crate.
+    let mut merges_without_effect = 0;
+    for k in 0..4 {
+        let (name, dir) = (Synthetic::crate_name(k), Synthetic::crate_dir(k));
+        let last = format!("{}0.3.0", Synthetic::tag_prefix(k));
+        let spec = vec![dir.clone(), format!(":(exclude){dir}/CHANGELOG.md")];
+        for commit in touching(&repo, &last, &dir) {
+            let commit = commit.as_str();
+            let tags = format!("{}*", Synthetic::tag_prefix(k));
+            let expected = git_says_no_effect(&repo, commit, &spec, &tags);
+            let got = plan.no_effect.iter().any(|c| c.crate_name == name && c.id == commit);
+            assert_eq!(got, expected, "{name}: net effect of {commit}");
+            merges_without_effect += usize::from(got);
+        }
+    }
+    // The history exercised the rule: release merges after the last tags.
+    assert!(merges_without_effect > 0, "{}", plan.to_human());
+}
+
+#[test]
+fn lockstep_family_with_one_unprefixed_tag() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-lockstep");
+    let mut repo = Scripted::init(&git, temp.path());
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n\n\
+         [workspace.package]\nversion = \"1.0.0\"\n",
+    );
+    for name in ["one", "two"] {
+        repo.write(
+            &format!("crates/{name}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion.workspace = true\nedition = \"2021\"\n\
+                 license = \"MIT\"\ndescription = \"{name}\"\n"
+            ),
+        );
+        repo.write(&format!("crates/{name}/src/lib.rs"), "//! crate\n");
+    }
+    repo.commit("Initial family");
+    repo.run(&["tag", "v1.0.0"]);
+    for name in ["one", "two"] {
+        repo.write(&format!("crates/{name}/src/lib.rs"), "//! crate, fixed\n");
+    }
+    repo.commit("fix: both crates");
+    let (_, plan) = plan_of(temp.path(), &options());
+    // The tag belongs to both crates: their inherited version was 1.0.0 in the tagged tree.
+    assert_eq!(
+        repo.run(&["show", "v1.0.0:Cargo.toml"]).contains("version = \"1.0.0\""),
+        plan.releases.iter().all(|r| r.last_release.as_ref().is_some_and(|l| l.tag == "v1.0.0"))
+    );
+    expect![[r#"
+        release one v1.0.0 → 1.0.1 [v1.0.1] 1 commit(s), no feature or breaking change: fix: both crates
+        release two v1.0.0 → 1.0.1 [v1.0.1] 1 commit(s), no feature or breaking change: fix: both crates
+        warning: one, two would all be tagged v1.0.1, and a tag marks one release: pass --tag-template '{crate}-v{version}'
+    "#]]
+    .assert_eq(&outline(&plan));
 }

@@ -287,6 +287,10 @@ pub struct ReleaseArgs {
     /// Finish the release recorded in the unfinished journal.
     #[arg(long)]
     resume: bool,
+    /// Dry run: also refuse versions the registry's index already has (`check` and
+    /// `--execute` always do; `--registry`/`--index` name the registry).
+    #[arg(long, conflicts_with = "resume")]
+    online: bool,
     /// Push the release commit and tags to this remote after every publish (default: no push).
     #[arg(long, value_name = "REMOTE")]
     push_remote: Option<String>,
@@ -319,8 +323,18 @@ fn refuse(subcommand: &str, flags: &[&str]) -> anyhow::Result<()> {
 }
 
 pub fn run(args: ReleaseArgs, default_root: &Path) -> anyhow::Result<()> {
-    let ReleaseArgs { action, format, execute, resume, push_remote, out, plan, gate, workspace } =
-        args;
+    let ReleaseArgs {
+        action,
+        format,
+        execute,
+        resume,
+        online,
+        push_remote,
+        out,
+        plan,
+        gate,
+        workspace,
+    } = args;
     let Some(action) = action else {
         let root = workspace.unwrap_or_else(|| default_root.to_owned());
         let format = format.unwrap_or(Format::Human);
@@ -328,11 +342,20 @@ pub fn run(args: ReleaseArgs, default_root: &Path) -> anyhow::Result<()> {
             // A resumed run acts on the journal's release, not on a new plan.
             refuse("--resume", &plan.given())?;
         }
-        return plan_or_execute(&root, &plan, &gate, execute, resume, push_remote, out, format);
+        return plan_or_execute(
+            &root,
+            &plan,
+            &gate,
+            Run { execute, resume, online },
+            push_remote,
+            out,
+            format,
+        );
     };
     let mut before = Vec::new();
     before.extend(execute.then_some("--execute"));
     before.extend(resume.then_some("--resume"));
+    before.extend(online.then_some("--online"));
     before.extend(push_remote.is_some().then_some("--push-remote"));
     before.extend(out.is_some().then_some("--out"));
     match action {
@@ -488,6 +511,9 @@ fn check(root: &Path, plan: &PlanArgs, gate: &GateArgs, format: Format) -> anyho
     let exec = execute_options(root, plan, gate, view.sink())?;
     let planned = proofmark_release::plan_workspace(root, &plan.options()?)
         .with_context(|| format!("planning the release of {}", root.display()))?;
+    if !gate.offline {
+        refuse_published(root, gate, &planned)?;
+    }
     let workspace = proofmark_release::Workspace::load(root)?;
     let prepared = execute::prepare(root, &planned, &workspace)?;
     let readiness = execute::check(root, &prepared, &exec);
@@ -501,19 +527,44 @@ fn check(root: &Path, plan: &PlanArgs, gate: &GateArgs, format: Format) -> anyho
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments, reason = "the top-level options, passed through once")]
+/// What the top-level run does besides planning.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    execute: bool,
+    resume: bool,
+    online: bool,
+}
+
+/// Refuses a planned version that the registry's index already has: the registry is the one
+/// `--registry`/`--index` name (default crates.io), read through cargo's configuration.
+fn refuse_published(
+    root: &Path,
+    gate: &GateArgs,
+    planned: &proofmark_release::ReleasePlan,
+) -> anyhow::Result<()> {
+    let index = match &gate.index {
+        Some(url) => Index::new(url.clone()),
+        None => Index::for_registry(gate.registry.as_deref(), root, gate.cargo_home.as_deref())?,
+    };
+    proofmark_release::registry::refuse_published(planned, &index)?;
+    Ok(())
+}
+
 fn plan_or_execute(
     root: &Path,
     plan: &PlanArgs,
     gate: &GateArgs,
-    execute: bool,
-    resume: bool,
+    run: Run,
     push_remote: Option<String>,
     out: Option<PathBuf>,
     format: Format,
 ) -> anyhow::Result<()> {
-    if !execute && !resume {
+    if !run.execute && !run.resume {
         let mut unused = gate.given();
+        if run.online {
+            // --online reads the index of the registry these name.
+            unused.retain(|f| !["--registry", "--index", "--cargo-home"].contains(f));
+        }
         unused.extend(push_remote.is_some().then_some("--push-remote"));
         unused.extend(out.is_some().then_some("--out"));
         anyhow::ensure!(
@@ -525,6 +576,9 @@ fn plan_or_execute(
         );
         let planned = proofmark_release::plan_workspace(root, &plan.options()?)
             .with_context(|| format!("planning the release of {}", root.display()))?;
+        if run.online {
+            refuse_published(root, gate, &planned)?;
+        }
         match format {
             Format::Human => print!("{}", planned.to_human()),
             Format::Json => println!("{}", planned.to_json()),
@@ -535,12 +589,16 @@ fn plan_or_execute(
     let mut exec = execute_options(root, plan, gate, view.sink())?;
     exec.push_remote = push_remote;
     exec.out_dir = out;
-    let result = if resume {
+    let result = if run.resume {
         execute::resume(root, &exec)
     } else {
-        proofmark_release::plan_workspace(root, &plan.options()?)
-            .with_context(|| format!("planning the release of {}", root.display()))
-            .map(|planned| execute::execute(root, &planned, &exec))?
+        let planned = proofmark_release::plan_workspace(root, &plan.options()?)
+            .with_context(|| format!("planning the release of {}", root.display()))?;
+        // An unfinished journal makes --execute refuse and point at --resume: leave that to it.
+        if !execute::journal_path(root)?.exists() {
+            refuse_published(root, gate, &planned)?;
+        }
+        execute::execute(root, &planned, &exec)
     };
     view.finish();
     finish(result, format)
