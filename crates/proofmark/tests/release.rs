@@ -452,15 +452,17 @@ fn release_help_texts() {
 
         Commands:
           check      The readiness gate on a preview of the release commit, as a Markdown checklist (or JSON); exits 1 when a check fails
-          status     What is left of the release scope in release.toml (date train, required features)
+          status     What is left of the release scope in proofmark.toml (date train, required features)
           audit      Compare registry versions, release tags and changelog sections; exit 1 on drift
           changelog  Rebuild every crate's whole changelog from its release tags (one section per tag) and print it; with --write, replace the CHANGELOG.md files. For repositories whose changelogs are missing or were written after the tags
+          config     The effective release settings and the file and key each came from (proofmark.toml, cargo-release, release-plz, git-cliff), and what is not honoured
           help       Print this message or the help of the given subcommand(s)
 
         Options:
               --format <FORMAT>          Output format: human (a table and per-crate sections) or json (the `ReleasePlan`; with --execute or --resume, what the run did) [possible values: human, json]
               --execute                  Execute the plan: gate, write, commit, gate again, publish, tag, (push), with a journal
               --resume                   Finish the release recorded in the unfinished journal
+              --online                   Dry run: also refuse versions the registry's index already has (`check` and `--execute` always do; `--registry`/`--index` name the registry)
               --push-remote <REMOTE>     Push the release commit and tags to this remote after every publish (default: no push)
               --out <DIR>                Folder for the release manifest and notes (default: target/release)
               --crate <NAME>             Only release this crate (repeatable; default: every crate with changes)
@@ -503,7 +505,7 @@ fn release_help_texts() {
           -h, --help                     Print help
           -V, --version                  Print version
         === release status
-        What is left of the release scope in release.toml (date train, required features)
+        What is left of the release scope in proofmark.toml (date train, required features)
 
         Usage: proofmark release status [OPTIONS]
 
