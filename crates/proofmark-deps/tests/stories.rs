@@ -470,3 +470,43 @@ fn results_are_cached_and_shards_split_by_crate() {
     assert_eq!(shard1.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["sc-app@1.0.1"]);
     assert_eq!(Report::merge(vec![shard2, shard1]).unwrap(), first);
 }
+
+/// A graph three levels deep in a registry of its own (the test publishes into it).
+fn stale_story() -> Vec<Pkg> {
+    vec![
+        Pkg::new("sk-leaf", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new("sk-mid", "1.0.0", T2, "pub fn m() -> u32 { sk_leaf::f() }\n")
+            .dep("sk-leaf", "^1"),
+        Pkg::new("sk-app", "1.0.0", T3, "pub fn g() -> u32 { sk_mid::m() }\n").dep("sk-mid", "^1"),
+    ]
+}
+
+#[test]
+fn a_new_transitive_release_invalidates_the_cache() {
+    let fx = fixture();
+    let registry = fx.root.join("stale-registry");
+    support::local_registry(&stale_story(), &registry);
+    let home = support::cargo_home(
+        &fx.root.join("home-stale"),
+        &format!("local-registry = \"{}\"", registry.display()),
+    );
+    let cache = fx.root.join("stale-cache");
+    let once = || {
+        run_with(&home, true, &["sk-app@1.0.0"], Duration::from_secs(300), "target", |o| {
+            o.cache_dir = Some(cache.clone());
+        })
+    };
+    assert_eq!(evidence(&once(), "sk-app@1.0.0").class, Class::Builds);
+    let files = || std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(files(), 1, "the result is cached");
+    assert_eq!(once(), once(), "an unchanged graph hits the cache");
+    assert_eq!(files(), 1);
+    // Two levels down, sk-leaf 1.1.0 changes `f`'s return type: sk-mid no longer compiles.
+    // Neither sk-app's nor its direct dependency's index lines change.
+    let mut pkgs = stale_story();
+    pkgs.push(Pkg::new("sk-leaf", "1.1.0", T4, "pub fn f() -> u64 { 1 }\n"));
+    support::local_registry(&pkgs, &registry);
+    let report = once();
+    assert_eq!(evidence(&report, "sk-app@1.x").class.label(), "depends-on/sk-mid@1.0.0");
+    assert_eq!(files(), 2, "a new key, the old result kept");
+}
