@@ -95,6 +95,9 @@ pub enum CulpritSearch {
         candidate: Culprit,
         /// The changed packages.
         changed: Vec<String>,
+        /// Joint moves met on the way (`name old -> new (with x, y)`).
+        #[serde(default)]
+        joint: Vec<String>,
     },
     /// A build of the search failed spuriously (most often: the probe's time limit passed), so
     /// no step can be trusted to mean "breaks it".
@@ -212,7 +215,9 @@ pub(crate) fn search(
             Step::Builds => continue,
             Step::Fails(_) if !moved.is_empty() => {
                 // Cargo had to move others too: a joint move blames nobody alone.
-                joint.push(format!("{name} {old} -> {new} (with {})", moved.join(", ")));
+                let with =
+                    if moved.iter().any(|m| m.starts_with("cargo cannot")) { "" } else { "with " };
+                joint.push(format!("{name} {old} -> {new} ({with}{})", moved.join(", ")));
                 continue;
             }
             Step::Fails(_) => {}
@@ -282,7 +287,7 @@ pub(crate) fn search(
             confirmations,
         };
         if !confirmed {
-            return Ok(CulpritSearch::Unconfirmed { candidate: culprit, changed: names });
+            return Ok(CulpritSearch::Unconfirmed { candidate: culprit, changed: names, joint });
         }
         return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
     }

@@ -249,10 +249,15 @@ pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding)
                     .unwrap_or_default()
             )
         }
-        CulpritSearch::Unconfirmed { candidate, .. } => {
+        CulpritSearch::Unconfirmed { candidate, joint, .. } => {
             confirmations.clone_from(&candidate.confirmations);
+            let joint = if joint.is_empty() {
+                String::new()
+            } else {
+                format!("; joint moves that fail: {}", joint.join("; "))
+            };
             format!(
-                "unconfirmed: the search pointed at {} {} -> {}, but a confirming build disagrees",
+                "unconfirmed: the search pointed at {} {} -> {}, but a confirming build disagrees{joint}",
                 candidate.package, candidate.last_good.version, candidate.first_bad.version
             )
         }

@@ -152,6 +152,23 @@ fn all_stories() -> Vec<Pkg> {
         Pkg::new("sp-other", "1.0.1", T4, "pub fn o() -> u8 { sp_aux::t() }\n").dep("sp-aux", "^1"),
         Pkg::new("sp-aux", "1.1.0", T5, "pub fn t() -> u8 { 3 }\n"),
     ]);
+    // (q) like (p), but today's sq-aux needs sq-direct's breaking patch: moving sq-aux alone
+    // drags sq-direct along (a joint move that must not blame sq-aux), and setting sq-direct
+    // back alone is impossible, so nothing is confirmed.
+    pkgs.extend([
+        Pkg::new("sq-aux", "1.0.0", T1, "pub fn t() -> u8 { 1 }\n"),
+        Pkg::new("sq-direct", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new(
+            "sq-app",
+            "1.0.0",
+            T2,
+            "pub fn g() -> u32 { sq_direct::f() + u32::from(sq_aux::t()) }\n",
+        )
+        .dep("sq-aux", "^1")
+        .dep("sq-direct", "^1"),
+        Pkg::new("sq-direct", "1.0.1", T4, "pub fn f() -> u64 { 1 }\n"),
+        Pkg::new("sq-aux", "1.1.0", T5, "pub fn t() -> u8 { 2 }\n").dep("sq-direct", "^1.0.1"),
+    ]);
     // (g) a build script slower than the time limit.
     pkgs.extend([
         Pkg::new("sg-slow", "1.0.0", T1, "pub fn h() {}\n")
@@ -718,4 +735,42 @@ fn p_a_culprit_is_confirmed_by_two_builds() {
         ]
     "#]]
     .assert_debug_eq(&culprit.confirmations);
+}
+
+#[test]
+fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
+    let report = local(&["sq-app"]);
+    let r = evidence(&report, "sq-app@1.x");
+    let Some(CulpritSearch::Unconfirmed { candidate, changed, joint }) = &r.culprit else {
+        panic!("{:?}", r.culprit)
+    };
+    assert_eq!(changed, &["sq-aux 1.0.0 -> 1.1.0", "sq-direct 1.0.0 -> 1.0.1"]);
+    assert_eq!(candidate.package, "sq-direct");
+    assert!(report.findings[0].culprit().is_none(), "an unconfirmed culprit is not named");
+    let chain = report.findings[0].chain.as_ref().unwrap();
+    expect![[r#"
+        unconfirmed: the search pointed at sq-direct 1.0.0 -> 1.0.1, but a confirming build disagrees; joint moves that fail: sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)
+        [
+            "sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)",
+        ]
+        [
+            Confirmation {
+                build: "today's lockfile with sq-direct set back to 1.0.0",
+                class: "unresolvable",
+                holds: false,
+                moved: [
+                    "cargo cannot move sq-direct to 1.0.0 alone",
+                ],
+            },
+            Confirmation {
+                build: "the as-published lockfile with sq-direct advanced to 1.0.1",
+                class: "own-code",
+                holds: true,
+                moved: [],
+            },
+        ]"#]].assert_eq(&format!(
+        "{}\n{joint:#?}\n{:#?}",
+        chain.caused_by.as_deref().unwrap(),
+        candidate.confirmations
+    ));
 }
