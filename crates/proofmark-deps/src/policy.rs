@@ -400,8 +400,10 @@ fn dead_line_finding(name: &str, line: &str, members: &[&ProbeResult], db: &Advi
         ),
     );
     // The story of the newest member that failed for a reason worth telling.
-    f.chain =
-        members.iter().rev().filter(|r| r.class.is_breakage()).find_map(|r| chain_of(r, None, &f));
+    f.chain = members.iter().rev().filter(|r| r.class.is_breakage()).find_map(|r| {
+        let later = members.iter().filter(|m| m.version > r.version).max_by_key(|m| &m.version);
+        chain_of(r, later.copied(), &f)
+    });
     f
 }
 
