@@ -2,6 +2,10 @@
 //! publish time from the index (yanked versions included), write it as a seed lockfile, confirm
 //! it builds, diff it against today's lockfile, then move one changed package at a time to
 //! today's version (`cargo update -p P@OLD --precise NEW`) and bisect the one that breaks.
+//! A move that makes cargo move other packages too is a joint move and blames nobody; a
+//! culprit is reported only when two confirming builds agree (today's lockfile with only the
+//! culprit set back builds, the baseline with only the culprit advanced fails), otherwise the
+//! outcome is `unconfirmed` with the packages that moved.
 
 use std::path::Path;
 
@@ -23,6 +27,20 @@ pub struct DepVersion {
     pub yanked: bool,
 }
 
+/// One confirming build: a lockfile with only the culprit moved, and what compiling gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// What was built, in words: `today's lockfile with b set back to 1.0.2`.
+    pub build: String,
+    /// The class label compiling it gave.
+    pub class: String,
+    /// Whether it came out as blaming the culprit predicts (builds, resp. fails) with nothing
+    /// else moved.
+    pub holds: bool,
+    /// Other packages cargo had to move to complete the lockfile (`name old -> new`).
+    pub moved: Vec<String>,
+}
+
 /// The named culprit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Culprit {
@@ -32,15 +50,20 @@ pub struct Culprit {
     pub last_good: DepVersion,
     /// The oldest version with which it fails.
     pub first_bad: DepVersion,
-    /// Builds run by the bisection.
+    /// Builds run by the search (confirmations included).
     pub steps: u32,
+    /// The two confirming builds: today's lockfile with only the culprit set back to its last
+    /// good version (must build), and the baseline with only the culprit advanced to its first
+    /// bad version (must fail).
+    #[serde(default)]
+    pub confirmations: Vec<Confirmation>,
 }
 
 /// What the culprit search found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum CulpritSearch {
-    /// One dependency release breaks it.
+    /// One dependency release breaks it, and both confirming builds agree.
     Found {
         /// The culprit.
         culprit: Culprit,
@@ -51,7 +74,8 @@ pub enum CulpritSearch {
     },
     /// The index has no publish time for the version, so no baseline can be built.
     NoPubtime,
-    /// The as-published dependency set fails too (toolchain drift, environment).
+    /// The as-published dependency set fails too with today's toolchain: the breakage is not
+    /// a dependency release's (toolchain drift, or the version never built).
     BaselineFails {
         /// What compiling the baseline gave.
         class: Class,
@@ -60,6 +84,20 @@ pub enum CulpritSearch {
     Interaction {
         /// The changed packages.
         changed: Vec<String>,
+        /// Moves that broke it only together with other packages cargo had to move
+        /// (`name old -> new (with x, y)`).
+        #[serde(default)]
+        joint: Vec<String>,
+    },
+    /// The search pointed at a package, but a confirming build disagreed: not blamed.
+    Unconfirmed {
+        /// The candidate and the confirming builds, as far as they went.
+        candidate: Culprit,
+        /// The changed packages.
+        changed: Vec<String>,
+        /// Joint moves met on the way (`name old -> new (with x, y)`).
+        #[serde(default)]
+        joint: Vec<String>,
     },
     /// A build of the search failed spuriously (most often: the probe's time limit passed), so
     /// no step can be trusted to mean "breaks it".
@@ -71,10 +109,26 @@ pub enum CulpritSearch {
     },
 }
 
+impl CulpritSearch {
+    /// A short name: `found`, `baseline-fails`, `interaction`, `unconfirmed`, `inconclusive`,
+    /// `no-pubtime`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CulpritSearch::Found { .. } => "found",
+            CulpritSearch::NoPubtime => "no-pubtime",
+            CulpritSearch::BaselineFails { .. } => "baseline-fails",
+            CulpritSearch::Interaction { .. } => "interaction",
+            CulpritSearch::Unconfirmed { .. } => "unconfirmed",
+            CulpritSearch::Inconclusive { .. } => "inconclusive",
+        }
+    }
+}
+
 /// One build of the search.
 enum Step {
     Builds,
-    Fails,
+    /// Fails, with the class label compiling gave.
+    Fails(String),
     /// Spurious (timeout, OOM, …) even after retries: says nothing either way.
     Inconclusive(Class),
 }
@@ -93,19 +147,28 @@ fn published_by(entry: &IndexEntry, t: &str) -> bool {
     entry.pubtime.as_deref().is_none_or(|p| p <= t)
 }
 
+/// The culprit search. `today` is the lockfile the failing build used (a fresh resolution,
+/// or the look-through's, with yanked versions seeded); `pinned` are `name@version`s the
+/// baseline keeps exactly as in `today` (the looked-through yanked versions).
 pub(crate) fn search(
     prober: &Prober<'_>,
     entry: &IndexEntry,
-    today: &[LockedPackage],
+    today_lock: &str,
+    pinned: &[String],
     worker: usize,
     dir: &Path,
 ) -> Result<CulpritSearch> {
     let Some(t) = entry.pubtime.as_deref() else { return Ok(CulpritSearch::NoPubtime) };
     let target = format!("{}@{}", entry.name, entry.vers);
+    let lock_path = dir.join("Cargo.lock");
+    std::fs::write(&lock_path, today_lock).map_err(io("write", &lock_path))?;
+    let today = cargo::read_lock(&lock_path)?;
     let mut seed = Vec::new();
-    for p in today {
-        if p.name == entry.name && p.version == entry.vers {
-            seed.push(prober.locked(entry));
+    for p in &today {
+        if p.name == entry.name && p.version == entry.vers
+            || pinned.contains(&format!("{}@{}", p.name, p.version))
+        {
+            seed.push(p.clone());
             continue;
         }
         let versions = prober.index.versions(&p.name)?;
@@ -119,7 +182,6 @@ pub(crate) fn search(
             seed.push(LockedPackage { source: p.source.clone(), ..prober.locked(best) });
         }
     }
-    let lock_path = dir.join("Cargo.lock");
     let baseline_lock = cargo::write_seed_lock(&lock_path, &seed)?;
     let (class, _) = prober.retrying(|| prober.check(dir, worker, &target, false))?;
     if matches!(class, Class::Spurious { .. }) {
@@ -131,7 +193,7 @@ pub(crate) fn search(
     // The baseline as cargo completed it: every later step starts from this exact file.
     let resolved = std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
     let base = cargo::lock_map(&cargo::read_lock(&lock_path)?);
-    let now = cargo::lock_map(today);
+    let now = cargo::lock_map(&today);
     let mut changed = Vec::new();
     for (name, versions) in &now {
         let (Some(new), Some(old)) = (versions.first(), base.get(name).and_then(|v| v.first()))
@@ -143,12 +205,22 @@ pub(crate) fn search(
         }
     }
     let names: Vec<String> = changed.iter().map(|(n, o, v)| format!("{n} {o} -> {v}")).collect();
+    let mut joint = Vec::new();
     let mut steps = 0;
+    let ctx = Ctx { prober, dir, worker, target: &target };
     for (name, old, new) in &changed {
         steps += 1;
-        match try_version(prober, dir, worker, &target, &resolved, name, old, new)? {
+        let (step, moved) = ctx.move_and_check(&resolved, name, old, new)?;
+        match step {
             Step::Builds => continue,
-            Step::Fails => {}
+            Step::Fails(_) if !moved.is_empty() => {
+                // Cargo had to move others too: a joint move blames nobody alone.
+                let with =
+                    if moved.iter().any(|m| m.starts_with("cargo cannot")) { "" } else { "with " };
+                joint.push(format!("{name} {old} -> {new} ({with}{})", moved.join(", ")));
+                continue;
+            }
+            Step::Fails(_) => {}
             Step::Inconclusive(class) => {
                 return Ok(CulpritSearch::Inconclusive { changed: names, class });
             }
@@ -162,18 +234,9 @@ pub(crate) fn search(
         while lo.map_or(0, |l| l + 1) < hi {
             let mid = (lo.map_or(0, |l| l + 1) + hi) / 2;
             steps += 1;
-            match try_version(
-                prober,
-                dir,
-                worker,
-                &target,
-                &resolved,
-                name,
-                old,
-                &between[mid].vers,
-            )? {
+            match ctx.move_and_check(&resolved, name, old, &between[mid].vers)?.0 {
                 Step::Builds => lo = Some(mid),
-                Step::Fails => hi = mid,
+                Step::Fails(_) => hi = mid,
                 Step::Inconclusive(class) => {
                     return Ok(CulpritSearch::Inconclusive { changed: names, class });
                 }
@@ -189,48 +252,109 @@ pub(crate) fn search(
         };
         let last_good = lo.map_or_else(|| old.clone(), |l| between[l].vers.clone());
         let first_bad = between.get(hi).map_or_else(|| new.clone(), |e| e.vers.clone());
+        // Both confirmations, each moving only the culprit.
+        let (back, moved_back) = ctx.move_and_check(today_lock, name, new, &last_good)?;
+        let (forward, moved_forward) = ctx.move_and_check(&resolved, name, old, &first_bad)?;
+        steps += 2;
+        let confirm = |build: String, step: Step, moved: Vec<String>, want_builds: bool| {
+            let (class, holds) = match step {
+                Step::Builds => ("builds".to_owned(), want_builds),
+                Step::Fails(label) => (label, !want_builds),
+                Step::Inconclusive(c) => (c.label(), false),
+            };
+            Confirmation { build, class, holds: holds && moved.is_empty(), moved }
+        };
+        let confirmations = vec![
+            confirm(
+                format!("today's lockfile with {name} set back to {last_good}"),
+                back,
+                moved_back,
+                true,
+            ),
+            confirm(
+                format!("the as-published lockfile with {name} advanced to {first_bad}"),
+                forward,
+                moved_forward,
+                false,
+            ),
+        ];
+        let confirmed = confirmations.iter().all(|c| c.holds);
         let culprit = Culprit {
             package: name.clone(),
             last_good: describe(&last_good),
             first_bad: describe(&first_bad),
             steps,
+            confirmations,
         };
+        if !confirmed {
+            return Ok(CulpritSearch::Unconfirmed { candidate: culprit, changed: names, joint });
+        }
         return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
     }
-    Ok(CulpritSearch::Interaction { changed: names })
+    Ok(CulpritSearch::Interaction { changed: names, joint })
 }
 
-/// Restores the baseline lockfile, moves `name` from `old` to `version`, and compiles.
-#[allow(clippy::too_many_arguments, reason = "one bisection step needs all of them")]
-fn try_version(
-    prober: &Prober<'_>,
-    dir: &Path,
+/// What every step of one search shares.
+struct Ctx<'a> {
+    prober: &'a Prober<'a>,
+    dir: &'a Path,
     worker: usize,
-    target: &str,
-    baseline: &str,
-    name: &str,
-    old: &semver::Version,
-    version: &semver::Version,
-) -> Result<Step> {
-    let lock_path = dir.join("Cargo.lock");
-    std::fs::write(&lock_path, baseline).map_err(io("write", &lock_path))?;
-    let mut cmd = prober.env.command(dir, worker);
-    cmd.args(["update", "-p", &format!("{name}@{old}"), "--precise", &version.to_string()]);
-    let out = cargo::run(cmd, prober.limit(), dir)?;
-    if out.timed_out {
-        let detail = cargo::tail(&out.stderr, 12);
-        return Ok(Step::Inconclusive(Class::Spurious { kind: Spurious::Timeout, detail }));
+    target: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Restores `lock`, moves `name` from `old` to `version` (`cargo update -p NAME@OLD
+    /// --precise VERSION`) and compiles. Also returns the other packages cargo moved
+    /// (`name old -> new`): a step that moved any is a joint move.
+    fn move_and_check(
+        &self,
+        lock: &str,
+        name: &str,
+        old: &semver::Version,
+        version: &semver::Version,
+    ) -> Result<(Step, Vec<String>)> {
+        let (prober, dir) = (self.prober, self.dir);
+        let lock_path = dir.join("Cargo.lock");
+        std::fs::write(&lock_path, lock).map_err(io("write", &lock_path))?;
+        let before = cargo::lock_map(&cargo::read_lock(&lock_path)?);
+        let mut cmd = prober.env.command(dir, self.worker);
+        cmd.args(["update", "-p", &format!("{name}@{old}"), "--precise", &version.to_string()]);
+        let out = cargo::run(cmd, prober.limit(), dir)?;
+        if out.timed_out {
+            let detail = cargo::tail(&out.stderr, 12);
+            let class = Class::Spurious { kind: Spurious::Timeout, detail };
+            return Ok((Step::Inconclusive(class), Vec::new()));
+        }
+        if !out.success {
+            // Cannot be reached alone: count it as bad so the search narrows towards `old`.
+            let why = format!("cargo cannot move {name} to {version} alone");
+            return Ok((Step::Fails("unresolvable".to_owned()), vec![why]));
+        }
+        let after = cargo::lock_map(&cargo::read_lock(&lock_path)?);
+        let mut moved = Vec::new();
+        for (n, vs) in before.iter().chain(after.iter()) {
+            if n == name || before.get(n) == after.get(n) {
+                continue;
+            }
+            let show = |m: &cargo::LockMap| {
+                m.get(n).map_or_else(
+                    || "none".to_owned(),
+                    |v| v.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+                )
+            };
+            let text = format!("{n} {} -> {}", show(&before), show(&after));
+            if !moved.contains(&text) && !vs.is_empty() {
+                moved.push(text);
+            }
+        }
+        let (class, _) = prober.retrying(|| prober.check(dir, self.worker, self.target, true))?;
+        let step = match class {
+            Class::Builds => Step::Builds,
+            Class::Spurious { .. } => Step::Inconclusive(class),
+            _ => Step::Fails(class.label()),
+        };
+        Ok((step, moved))
     }
-    if !out.success {
-        // Cannot be reached alone: count it as bad so the search narrows towards `old`.
-        return Ok(Step::Fails);
-    }
-    let (class, _) = prober.retrying(|| prober.check(dir, worker, target, true))?;
-    Ok(match class {
-        Class::Builds => Step::Builds,
-        Class::Spurious { .. } => Step::Inconclusive(class),
-        _ => Step::Fails,
-    })
 }
 
 #[cfg(test)]

@@ -175,7 +175,8 @@ pub struct CheckOptions {
     pub policy: Policy,
     /// Only this shard.
     pub shard: Option<Shard>,
-    /// Results cache folder, keyed by (crate, version, index state, toolchain, stage).
+    /// Results cache folder. A result is keyed on everything that decided it: the resolved
+    /// lockfile (packages, checksums, yank states), toolchain and probe settings.
     pub cache_dir: Option<PathBuf>,
     /// Whether a target crate the index does not have is an error ([`Error::NotPublished`]),
     /// as for targets a user named, rather than a run warning, as for a workspace's members
@@ -355,65 +356,164 @@ fn run_probes(
     Ok(results)
 }
 
-/// One probe, through the results cache when there is one. The key covers everything the
-/// result depends on: the version's index line, the index lines of its dependencies (their
-/// yanks and new releases), the toolchain and the probe settings.
+/// One probe, through the results cache when there is one. The key covers everything that
+/// decided the result (see [`resolved_key`]): a compile result is keyed on the lockfile a fresh
+/// consumer resolves today, so a new release anywhere in the graph (a transitive one included)
+/// or a new yank re-runs the probe.
 fn probe_cached(
     prober: &Prober<'_>,
     opts: &CheckOptions,
     entry: &IndexEntry,
     worker: usize,
 ) -> Result<ProbeResult> {
-    let key = match &opts.cache_dir {
-        Some(_) => Some(cache_key(prober, entry)?),
-        None => None,
-    };
-    let path = opts
-        .cache_dir
-        .as_ref()
-        .zip(key)
-        .map(|(dir, key)| dir.join(format!("{}-{}-{key}.json", entry.name, entry.vers)));
-    if let Some(hit) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
-        if let Ok(r) = serde_json::from_str::<ProbeResult>(&hit) {
-            return Ok(r);
-        }
-    }
-    let result = if prober.opts.stage == probe::Stage::Index || entry.yanked {
+    if prober.opts.stage == probe::Stage::Index || entry.yanked {
         // No cargo runs: no scratch folder to create and remove.
-        prober.probe(entry, worker, &prober.env.scratch_root)?
-    } else {
-        let dir = probe::scratch_dir(prober.env, entry)?;
-        let result = prober.probe(entry, worker, &dir);
-        let _ = std::fs::remove_dir_all(&dir);
-        result?
+        let key = match &opts.cache_dir {
+            Some(_) => Some(index_key(prober, entry)?),
+            None => None,
+        };
+        let path = cache_path(opts, entry, key.as_deref());
+        if let Some(hit) = cache_read(path.as_deref()) {
+            return Ok(hit);
+        }
+        let result = prober.probe(entry, worker, &prober.env.scratch_root)?;
+        cache_write(path.as_deref(), &result);
+        return Ok(result);
+    }
+    let dir = probe::scratch_dir(prober.env, entry)?;
+    let result = probe_in(prober, opts, entry, worker, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn probe_in(
+    prober: &Prober<'_>,
+    opts: &CheckOptions,
+    entry: &IndexEntry,
+    worker: usize,
+    dir: &Path,
+) -> Result<ProbeResult> {
+    let (key, lockfile) = match &opts.cache_dir {
+        Some(_) => {
+            let (key, lockfile) = resolved_key(prober, entry, worker, dir)?;
+            (Some(key), lockfile)
+        }
+        None => (None, None),
     };
-    // Spurious outcomes (a timed-out culprit search included) are not worth remembering.
+    let path = cache_path(opts, entry, key.as_deref());
+    if let Some(hit) = cache_read(path.as_deref()) {
+        return Ok(hit);
+    }
+    let result = prober.probe(entry, worker, dir)?;
+    // Spurious outcomes (a timed-out culprit search included) are not worth remembering, nor
+    // a result whose resolution moved between the key and the probe.
     let spurious = matches!(result.class, probe::Class::Spurious { .. })
         || matches!(result.culprit, Some(culprit::CulpritSearch::Inconclusive { .. }));
-    if let (Some(path), false) = (path, spurious) {
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = std::fs::write(&path, serde_json::to_string(&result).unwrap_or_default());
+    if !spurious && result.lockfile == lockfile {
+        cache_write(path.as_deref(), &result);
     }
     Ok(result)
 }
 
-fn cache_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
+fn cache_path(opts: &CheckOptions, entry: &IndexEntry, key: Option<&str>) -> Option<PathBuf> {
+    let (dir, key) = (opts.cache_dir.as_ref()?, key?);
+    Some(dir.join(format!("{}-{}-{key}.json", entry.name, entry.vers)))
+}
+
+fn cache_read(path: Option<&Path>) -> Option<ProbeResult> {
+    let text = std::fs::read_to_string(path?).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Stores a result atomically (temp file + rename): a reader never sees half a result.
+fn cache_write(path: Option<&Path>, result: &ProbeResult) {
+    let Some(path) = path else { return };
+    let Some(parent) = path.parent() else { return };
+    let _ = std::fs::create_dir_all(parent);
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(parent) else { return };
+    let text = serde_json::to_string(result).unwrap_or_default();
+    if std::io::Write::write_all(&mut tmp, text.as_bytes()).is_ok() {
+        let _ = tmp.persist(path);
+    }
+}
+
+/// What every key ends with: the toolchain and every probe setting (stage, features,
+/// registry, culprit search, time limits, retries).
+fn settings(prober: &Prober<'_>) -> String {
+    format!("\n{} {}\n{:?}", prober.toolchain.rustc, prober.toolchain.host, prober.opts)
+}
+
+fn digest(text: &str) -> String {
     use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(serde_json::to_string(entry).unwrap_or_default());
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key of a result that needs no cargo (index stage, yanked version): the version's index
+/// line and its dependencies' index lines decide it.
+fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
+    let mut text = serde_json::to_string(entry).unwrap_or_default();
     for dep in &entry.deps {
         for v in prober.index.versions(dep.crate_name())?.iter() {
-            h.update(format!("\n{}@{} {}", v.name, v.vers, v.yanked));
+            text.push_str(&format!("\n{}@{} {} {}", v.name, v.vers, v.yanked, v.cksum));
         }
     }
-    h.update(format!(
-        "\n{}\n{:?} {:?} {}",
-        prober.toolchain.rustc, prober.opts.stage, prober.opts.registry, prober.opts.culprit
-    ));
-    let digest = h.finalize();
-    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    text.push_str(&settings(prober));
+    Ok(digest(&text))
+}
+
+/// The key of a probe that runs cargo: resolve a fresh consumer first (about a second), then
+/// hash the resolved lockfile's packages with their checksums and each one's yank state in the
+/// index today, plus the toolchain and the probe settings. When resolution fails, the index
+/// lines of every crate reachable from the version (by name, all versions) decide instead.
+/// Returns the key and the lockfile it was computed from.
+fn resolved_key(
+    prober: &Prober<'_>,
+    entry: &IndexEntry,
+    worker: usize,
+    dir: &Path,
+) -> Result<(String, Option<String>)> {
+    cargo::write_consumer(dir, &entry.name, &entry.vers, prober.opts.registry.as_deref())?;
+    let mut cmd = prober.env.command(dir, worker);
+    cmd.arg("generate-lockfile");
+    let out = cargo::run(cmd, prober.limit(), dir)?;
+    let mut text = serde_json::to_string(entry).unwrap_or_default();
+    let lock_path = dir.join("Cargo.lock");
+    let lockfile = if out.success { std::fs::read_to_string(&lock_path).ok() } else { None };
+    if lockfile.is_some() {
+        for p in cargo::read_lock(&lock_path)? {
+            let yanked = prober
+                .index
+                .versions(&p.name)?
+                .iter()
+                .find(|v| v.vers == p.version)
+                .map(|v| v.yanked);
+            text.push_str(&format!(
+                "\n{}@{} {} {} {yanked:?}",
+                p.name,
+                p.version,
+                p.source.unwrap_or_default(),
+                p.checksum.unwrap_or_default()
+            ));
+        }
+    } else {
+        let mut seen = BTreeSet::new();
+        let mut queue: VecDeque<String> =
+            entry.deps.iter().map(|d| d.crate_name().to_owned()).collect();
+        while let Some(name) = queue.pop_front() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            for v in prober.index.versions(&name)?.iter() {
+                text.push_str(&format!("\n{}@{} {} {}", v.name, v.vers, v.yanked, v.cksum));
+                for d in v.deps.iter().filter(|d| d.kind.as_deref() != Some("dev")) {
+                    queue.push_back(d.crate_name().to_owned());
+                }
+            }
+        }
+    }
+    text.push_str(&settings(prober));
+    Ok((digest(&text), lockfile))
 }
 
 /// The Cargo workspace a folder belongs to, as `cargo metadata` reports it.

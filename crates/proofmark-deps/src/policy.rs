@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::advisory::{Advisory, AdvisoryDb};
 use crate::culprit::{CulpritSearch, compatible};
-use crate::probe::{Class, ProbeResult};
-use crate::report::{AdvisoryRef, Finding, Severity, Successor};
+use crate::probe::{Class, IndexNote, ProbeResult};
+use crate::report::{AdvisoryRef, Chain, Finding, Severity, Successor};
 
 /// What to do about a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -193,9 +193,162 @@ pub fn evaluate(
                 ),
             );
         }
+        f.chain = chain_of(r, successor_result(r, all), &f);
         findings.push(f);
     }
     findings
+}
+
+/// The end-to-end story of a failing version (none for a working, yanked, environment or
+/// spurious one).
+pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding) -> Option<Chain> {
+    if !r.class.is_breakage() {
+        return None;
+    }
+    let blocked_by = match &r.class {
+        Class::Unresolvable { reason, detail } => {
+            let why = r.index_notes.iter().find_map(|n| match n {
+                IndexNote::AllYanked { dependency, req, yanked } => Some(format!(
+                    "every version of {dependency} matching {req} is yanked ({})",
+                    yanked.join(", ")
+                )),
+                _ => None,
+            });
+            let first = detail.lines().find(|l| l.contains("error")).unwrap_or(detail).trim();
+            Some(why.unwrap_or_else(|| format!("unresolvable/{}: {first}", serde_label(reason))))
+        }
+        _ => None,
+    };
+    let fails = match (&r.look_through, &r.class) {
+        (Some(look), _) => {
+            format!(
+                "behind the yank (with {}): {}",
+                look.seeded.join(", "),
+                class_text(&look.class)
+            )
+        }
+        (None, Class::Unresolvable { .. }) => "nothing compiled: resolution fails".to_owned(),
+        (None, class) => class_text(class),
+    };
+    let mut confirmations = Vec::new();
+    let mut culprit_version = None;
+    let caused_by = r.culprit.as_ref().map(|search| match search {
+        CulpritSearch::Found { culprit, .. } => {
+            confirmations.clone_from(&culprit.confirmations);
+            culprit_version = Some((culprit.package.clone(), culprit.first_bad.version.clone()));
+            format!(
+                "{} {} (last good {}{})",
+                culprit.package,
+                culprit.first_bad.version,
+                culprit.last_good.version,
+                culprit
+                    .first_bad
+                    .pubtime
+                    .as_deref()
+                    .map(|t| format!("; {} published {t}", culprit.first_bad.version))
+                    .unwrap_or_default()
+            )
+        }
+        CulpritSearch::Unconfirmed { candidate, joint, .. } => {
+            confirmations.clone_from(&candidate.confirmations);
+            let joint = if joint.is_empty() {
+                String::new()
+            } else {
+                format!("; joint moves that fail: {}", joint.join("; "))
+            };
+            format!(
+                "unconfirmed: the search pointed at {} {} -> {}, but a confirming build disagrees{joint}",
+                candidate.package, candidate.last_good.version, candidate.first_bad.version
+            )
+        }
+        CulpritSearch::BaselineFails { class } => format!(
+            "no dependency release: the as-published dependency set fails too with today's toolchain ({})",
+            class_text(class)
+        ),
+        CulpritSearch::Interaction { changed, joint } => {
+            let joint = if joint.is_empty() {
+                String::new()
+            } else {
+                format!("; joint moves that fail: {}", joint.join("; "))
+            };
+            format!(
+                "interaction: no single changed package breaks it alone (changed: {}){joint}",
+                changed.join(", ")
+            )
+        }
+        CulpritSearch::Inconclusive { class, .. } => {
+            format!("inconclusive: a build of the search was {}", class.label())
+        }
+        CulpritSearch::NoPubtime => "unknown: the index has no publish time for it".to_owned(),
+    });
+    let line = line_of(&r.version);
+    let fixed_by = match succ {
+        None => format!("no later release on the {line} line"),
+        Some(s) if s.class.works() => {
+            let with = culprit_version.as_ref().and_then(|(package, first_bad)| {
+                let v = locked_version(s.lockfile.as_deref()?, package)?;
+                Some(if &v >= first_bad {
+                    format!(", free of it with {package} {v}")
+                } else {
+                    format!(", with {package} {v} (older than the culprit)")
+                })
+            });
+            format!("{} {} {}{}", s.name, s.version, s.class.label(), with.unwrap_or_default())
+        }
+        Some(s) => format!(
+            "nothing yet: the newest release on the {line} line, {} {}, is {}",
+            s.name,
+            s.version,
+            s.class.label()
+        ),
+    };
+    Some(Chain {
+        blocked_by,
+        fails,
+        culprit_outcome: r.culprit.as_ref().map(|c| c.label().to_owned()),
+        caused_by,
+        confirmations,
+        fixed_by,
+        verdict: format!("{} ({})", serde_label(&f.action), f.rule),
+    })
+}
+
+/// `own-code: E0308 at src/lib.rs:1:21 (mismatched types)`.
+fn class_text(class: &Class) -> String {
+    let errors = match class {
+        Class::OwnCode { errors } | Class::DependencyBroken { errors, .. } => errors,
+        _ => return class.label(),
+    };
+    let Some(e) = errors.first() else { return class.label() };
+    let mut text = class.label();
+    text.push(':');
+    if let Some(code) = &e.code {
+        text.push_str(&format!(" {code}"));
+    }
+    if let Some(at) = &e.location {
+        text.push_str(&format!(" at {at}"));
+    }
+    text.push_str(&format!(" ({})", e.message));
+    if errors.len() > 1 {
+        text.push_str(&format!(" and {} more", errors.len() - 1));
+    }
+    text
+}
+
+/// The version of `package` in a lockfile's text (the newest, when several are locked).
+fn locked_version(lockfile: &str, package: &str) -> Option<semver::Version> {
+    let value: toml::Table = toml::from_str(lockfile).ok()?;
+    value
+        .get("package")?
+        .as_array()?
+        .iter()
+        .filter(|p| p.get("name").and_then(|n| n.as_str()) == Some(package))
+        .filter_map(|p| semver::Version::parse(p.get("version")?.as_str()?).ok())
+        .max()
+}
+
+fn serde_label<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The newest non-yanked, semver-compatible version newer than `r` among the probed results.
@@ -246,6 +399,11 @@ fn dead_line_finding(name: &str, line: &str, members: &[&ProbeResult], db: &Advi
             each.join(", ")
         ),
     );
+    // The story of the newest member that failed for a reason worth telling.
+    f.chain = members.iter().rev().filter(|r| r.class.is_breakage()).find_map(|r| {
+        let later = members.iter().filter(|m| m.version > r.version).max_by_key(|m| &m.version);
+        chain_of(r, later.copied(), &f)
+    });
     f
 }
 

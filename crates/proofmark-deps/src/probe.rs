@@ -210,7 +210,8 @@ pub struct ProbeResult {
     pub lockfile: Option<String>,
     /// The compile outcome behind yanks, when resolution failed only because of them.
     pub look_through: Option<LookThrough>,
-    /// The culprit search, when the crate's own code failed.
+    /// The culprit search, when the crate's own code failed (in the fresh build, or behind
+    /// the yanks the look-through seeded).
     pub culprit: Option<CulpritSearch>,
     /// Wall time of the probe, in milliseconds.
     pub millis: u64,
@@ -359,6 +360,21 @@ impl Prober<'_> {
             {
                 result.look_through =
                     self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
+                // Behind the yank the crate's own code (or a dependency) fails: which
+                // dependency release did it, with the yanked versions kept as they are.
+                if let Some(look) = &result.look_through {
+                    let behind = matches!(
+                        look.class,
+                        Class::OwnCode { .. } | Class::DependencyBroken { .. }
+                    );
+                    let lock_path = dir.join("Cargo.lock");
+                    if self.opts.culprit && behind {
+                        let today =
+                            std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
+                        result.culprit =
+                            Some(culprit::search(self, entry, &today, &look.seeded, worker, dir)?);
+                    }
+                }
             }
             result.class = class;
             return Ok(());
@@ -375,8 +391,8 @@ impl Prober<'_> {
         result.attempts = attempts;
         result.class = class;
         if self.opts.culprit && matches!(result.class, Class::OwnCode { .. }) {
-            let today = cargo::read_lock(&lock_path)?;
-            result.culprit = Some(culprit::search(self, entry, &today, worker, dir)?);
+            let today = std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
+            result.culprit = Some(culprit::search(self, entry, &today, &[], worker, dir)?);
         }
         Ok(())
     }

@@ -55,6 +55,29 @@ pub struct Successor {
     pub vulnerable: bool,
 }
 
+/// A failing version's story end to end, for every output format: what blocks resolution,
+/// what fails behind it, which dependency release caused it (with the confirming builds),
+/// what fixes it, and the policy verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    /// What blocks a fresh consumer's resolution, when something does (the all-yanked
+    /// requirement and the yanked versions looked through).
+    pub blocked_by: Option<String>,
+    /// What fails: the compile error behind the yanks, or in the fresh build.
+    pub fails: String,
+    /// The culprit search's outcome: the dependency release that caused it (confirmed), or
+    /// why none is named (`baseline-fails`, `unconfirmed`, `interaction`, …).
+    pub caused_by: Option<String>,
+    /// The culprit search's outcome label (`found`, `baseline-fails`, `unconfirmed`, …).
+    pub culprit_outcome: Option<String>,
+    /// The confirming builds behind a named (or unconfirmed) culprit.
+    pub confirmations: Vec<crate::culprit::Confirmation>,
+    /// What fixes it: the later release on the line and whether it is free of the culprit.
+    pub fixed_by: String,
+    /// The policy verdict: `action (rule)`.
+    pub verdict: String,
+}
+
 /// One finding: a version (or a whole semver line) and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -91,6 +114,9 @@ pub struct Finding {
     /// lockfile findings; absent for published versions (reported against `Cargo.toml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The story of a failing version, end to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Chain>,
 }
 
 impl Finding {
@@ -115,6 +141,7 @@ impl Finding {
             suppressed: None,
             evidence: vec![r.clone()],
             location: None,
+            chain: None,
         }
     }
 
@@ -135,6 +162,7 @@ impl Finding {
             suppressed: None,
             evidence: Vec::new(),
             location: None,
+            chain: None,
         }
     }
 
@@ -281,6 +309,17 @@ impl Report {
             out.push_str(line.trim_end());
             out.push('\n');
         }
+        for f in &self.findings {
+            let Some(chain) = &f.chain else { continue };
+            let _ = writeln!(out, "{}:", f.id);
+            let mut previous = "";
+            for (label, text) in chain_lines(chain) {
+                // A repeated label (the second confirming build) is left blank.
+                let shown = if label == previous { "" } else { label };
+                previous = label;
+                let _ = writeln!(out, "  {shown:<14}{text}");
+            }
+        }
         for f in self.findings.iter().filter(|f| f.command.is_some() && f.suppressed.is_none()) {
             let _ = writeln!(out, "run by hand: {}", f.command.as_deref().unwrap_or_default());
         }
@@ -302,6 +341,13 @@ impl Report {
         for row in self.rows() {
             let cells: Vec<_> = row.iter().map(|c| c.replace('|', "\\|")).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        for f in &self.findings {
+            let Some(chain) = &f.chain else { continue };
+            let _ = writeln!(out, "\n### `{}`\n", f.id);
+            for (label, text) in chain_lines(chain) {
+                let _ = writeln!(out, "- **{}** {text}", label.trim_end_matches(':'));
+            }
         }
         for f in self.findings.iter().filter(|f| f.command.is_some() && f.suppressed.is_none()) {
             let _ = writeln!(out, "\n```sh\n{}\n```", f.command.as_deref().unwrap_or_default());
@@ -334,12 +380,12 @@ impl Report {
                 let mut result = serde_json::json!({
                     "ruleId": f.rule,
                     "level": level(f.severity),
-                    "message": { "text": format!("{}: {} ({})", f.id, f.reason, f.class) },
+                    "message": { "text": sarif_message(f) },
                     "locations": [{ "physicalLocation": { "artifactLocation": {
                         "uri": f.location.as_deref().unwrap_or("Cargo.toml"),
                     } } }],
                     "partialFingerprints": { "finding": f.id },
-                    "properties": { "action": f.action, "command": f.command },
+                    "properties": { "action": f.action, "command": f.command, "chain": f.chain },
                 });
                 if let Some(reason) = &f.suppressed {
                     result["suppressions"] =
@@ -386,6 +432,40 @@ impl Report {
         serde_json::from_str(&text)
             .map_err(|source| Error::Report { path: path.to_owned(), source })
     }
+}
+
+/// The chain as labelled lines (the human report and Markdown share them).
+fn chain_lines(chain: &Chain) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(b) = &chain.blocked_by {
+        lines.push(("blocked by:", b.clone()));
+    }
+    lines.push(("fails:", chain.fails.clone()));
+    if let Some(c) = &chain.caused_by {
+        lines.push(("caused by:", c.clone()));
+    }
+    for c in &chain.confirmations {
+        let moved = if c.moved.is_empty() {
+            String::new()
+        } else {
+            format!(" (cargo also moved {})", c.moved.join(", "))
+        };
+        let verdict = if c.holds { "as expected" } else { "disagrees" };
+        lines.push(("confirmed by:", format!("{}: {}, {verdict}{moved}", c.build, c.class)));
+    }
+    lines.push(("fixed by:", chain.fixed_by.clone()));
+    lines.push(("verdict:", chain.verdict.clone()));
+    lines
+}
+
+fn sarif_message(f: &Finding) -> String {
+    let mut text = format!("{}: {} ({})", f.id, f.reason, f.class);
+    if let Some(chain) = &f.chain {
+        for (label, line) in chain_lines(chain) {
+            let _ = write!(text, "; {} {line}", label.trim_end_matches(':'));
+        }
+    }
+    text
 }
 
 fn note_text(note: &crate::probe::IndexNote) -> String {

@@ -83,6 +83,13 @@ fn markdown_snapshot() {
         | vuln@0.2.0 | error | builds | yank | R2-security | works but has an advisory fixed in successor 0.2.1 builds: yank, and link the advisory; advisories RUSTSEC-2026-0009 (vuln@0.2.0) |
         | vuln@0.2.1 | ok | builds | none | R-ok | builds |
 
+        ### `broken@1.0.0`
+
+        - **blocked by** unresolvable/missing: no matching package
+        - **fails** nothing compiled: resolution fails
+        - **fixed by** broken 1.0.1 builds
+        - **verdict** no-yank (R3-unbuildable-stays)
+
         ```sh
         cargo yank --version 0.2.0 vuln
         ```

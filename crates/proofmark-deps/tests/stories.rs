@@ -95,6 +95,80 @@ fn all_stories() -> Vec<Pkg> {
             .dep("sf-macro", "^1"),
         Pkg::new("sf-macro", "1.1.0", T3, &mac("u64")).proc_macro(),
     ]);
+    // (x) the founding story: the only version of sx-dep matching `^2` is yanked, and behind
+    // the yank sx-app's own code stops compiling because sx-macro 1.1.0 (allowed by `^1`)
+    // generates a different signature. sx-app 1.0.1 moves to sx-dep 3 and the new signature.
+    let answer = |ty: &str| {
+        format!(
+            "use proc_macro::TokenStream;\n#[proc_macro]\npub fn answer(_: TokenStream) -> TokenStream {{\n    \"fn answer() -> {ty} {{ 42 }}\".parse().unwrap()\n}}\n"
+        )
+    };
+    pkgs.extend([
+        Pkg::new("sx-dep", "2.0.0", T1, "pub fn h() -> u32 { 2 }\n").yanked(),
+        Pkg::new("sx-macro", "1.0.0", T1, &answer("u32")).proc_macro(),
+        Pkg::new("sx-macro", "1.0.1", T2, &answer("u32")).proc_macro(),
+        Pkg::new(
+            "sx-app",
+            "1.0.0",
+            T3,
+            "sx_macro::answer!();\npub fn g() -> u32 { answer() + sx_dep::h() }\n",
+        )
+        .dep("sx-dep", "^2")
+        .dep("sx-macro", "^1"),
+        Pkg::new("sx-dep", "3.0.0", T4, "pub fn h() -> u32 { 3 }\n"),
+        Pkg::new("sx-macro", "1.1.0", T5, &answer("u64")).proc_macro(),
+        Pkg::new(
+            "sx-app",
+            "1.0.1",
+            T6,
+            "sx_macro::answer!();\npub fn g() -> u64 { answer() + u64::from(sx_dep::h()) }\n",
+        )
+        .dep("sx-dep", "^3")
+        .dep("sx-macro", "^1.1"),
+    ]);
+    // (z) a version whose own code never compiled: the as-published baseline fails too.
+    pkgs.extend([
+        Pkg::new("sz-dep", "1.0.0", T1, "pub fn h() -> u8 { 1 }\n"),
+        Pkg::new("sz-app", "1.0.0", T2, "pub fn g() -> u8 { sz_dep::h() + \"x\" }\n")
+            .dep("sz-dep", "^1"),
+        Pkg::new("sz-dep", "1.0.1", T3, "pub fn h() -> u8 { 1 }\n"),
+    ]);
+    // (p) a direct dependency's patch release breaks sp-app, while a transitive dependency
+    // (sp-aux, through sp-other) and sp-other itself also moved since publish time.
+    pkgs.extend([
+        Pkg::new("sp-aux", "1.0.0", T1, "pub fn t() -> u8 { 1 }\n"),
+        Pkg::new("sp-direct", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new("sp-other", "1.0.0", T1, "pub fn o() -> u8 { sp_aux::t() }\n").dep("sp-aux", "^1"),
+        Pkg::new(
+            "sp-app",
+            "1.0.0",
+            T2,
+            "pub fn g() -> u32 { sp_direct::f() + u32::from(sp_other::o()) }\n",
+        )
+        .dep("sp-direct", "^1")
+        .dep("sp-other", "^1"),
+        Pkg::new("sp-aux", "1.0.1", T3, "pub fn t() -> u8 { 2 }\n"),
+        Pkg::new("sp-direct", "1.0.1", T4, "pub fn f() -> u64 { 1 }\n"),
+        Pkg::new("sp-other", "1.0.1", T4, "pub fn o() -> u8 { sp_aux::t() }\n").dep("sp-aux", "^1"),
+        Pkg::new("sp-aux", "1.1.0", T5, "pub fn t() -> u8 { 3 }\n"),
+    ]);
+    // (q) like (p), but today's sq-aux needs sq-direct's breaking patch: moving sq-aux alone
+    // drags sq-direct along (a joint move that must not blame sq-aux), and setting sq-direct
+    // back alone is impossible, so nothing is confirmed.
+    pkgs.extend([
+        Pkg::new("sq-aux", "1.0.0", T1, "pub fn t() -> u8 { 1 }\n"),
+        Pkg::new("sq-direct", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new(
+            "sq-app",
+            "1.0.0",
+            T2,
+            "pub fn g() -> u32 { sq_direct::f() + u32::from(sq_aux::t()) }\n",
+        )
+        .dep("sq-aux", "^1")
+        .dep("sq-direct", "^1"),
+        Pkg::new("sq-direct", "1.0.1", T4, "pub fn f() -> u64 { 1 }\n"),
+        Pkg::new("sq-aux", "1.1.0", T5, "pub fn t() -> u8 { 2 }\n").dep("sq-direct", "^1.0.1"),
+    ]);
     // (g) a build script slower than the time limit.
     pkgs.extend([
         Pkg::new("sg-slow", "1.0.0", T1, "pub fn h() {}\n")
@@ -236,7 +310,14 @@ fn a_dependency_minor_release_breaks_a_published_version() {
     expect![[r#"
         target        severity  class     action   rule                  reason
         sa-app@1.0.0  warning   own-code  no-yank  R3-unbuildable-stays  no yank, successor 1.0.1 builds: lockfile users are unaffected and fresh consumers get the successor; culprit sa-lib 1.0.2 -> 1.1.0
-        sa-app@1.0.1  ok        builds    none     R-ok                  builds"#]]
+        sa-app@1.0.1  ok        builds    none     R-ok                  builds
+        sa-app@1.0.0:
+          fails:        own-code: E0308 at src/lib.rs:1:21 (mismatched types)
+          caused by:    sa-lib 1.1.0 (last good 1.0.2; 1.1.0 published 2024-04-01T00:00:00Z)
+          confirmed by: today's lockfile with sa-lib set back to 1.0.2: builds, as expected
+                        the as-published lockfile with sa-lib advanced to 1.1.0: own-code, as expected
+          fixed by:     sa-app 1.0.1 builds, free of it with sa-lib 1.1.0
+          verdict:      no-yank (R3-unbuildable-stays)"#]]
     .assert_eq(&table(&report));
 }
 
@@ -280,7 +361,12 @@ fn b_every_matching_version_yanked_is_looked_through() {
     assert_eq!(look.class, Class::Builds, "A's own code is fine behind the yank");
     expect![[r#"
         target      severity  class                    action   rule          reason
-        sb-app@1.x  error     unresolvable/all-yanked  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 unresolvable/all-yanked): do not yank; publish a patch release on 1.x if the line is still supported; 1.0.0 with yanked sb-dep@2.0.1: builds; index: all of sb-dep ^2 yanked"#]]
+        sb-app@1.x  error     unresolvable/all-yanked  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 unresolvable/all-yanked): do not yank; publish a patch release on 1.x if the line is still supported; 1.0.0 with yanked sb-dep@2.0.1: builds; index: all of sb-dep ^2 yanked
+        sb-app@1.x:
+          blocked by:   every version of sb-dep matching ^2 is yanked (2.0.0, 2.0.1)
+          fails:        behind the yank (with sb-dep@2.0.1): builds
+          fixed by:     no later release on the 1.x line
+          verdict:      no-yank (R9-dead-line)"#]]
     .assert_eq(&table(&report));
 }
 
@@ -309,7 +395,12 @@ fn d_dead_fix_release_means_no_yank_and_one_line_finding() {
     assert!(f.command.is_none());
     expect![[r#"
         target      severity  class             action   rule          reason
-        sd-app@1.x  error     builds, own-code  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 builds, 1.0.1 own-code): do not yank; publish a patch release on 1.x if the line is still supported; advisories RUSTSEC-2026-0002 (sd-app@1.0.0)"#]]
+        sd-app@1.x  error     builds, own-code  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 builds, 1.0.1 own-code): do not yank; publish a patch release on 1.x if the line is still supported; advisories RUSTSEC-2026-0002 (sd-app@1.0.0)
+        sd-app@1.x:
+          fails:        own-code: E0308 at src/lib.rs:1:20 (mismatched types)
+          caused by:    no dependency release: the as-published dependency set fails too with today's toolchain (own-code: E0308 at src/lib.rs:1:20 (mismatched types))
+          fixed by:     no later release on the 1.x line
+          verdict:      no-yank (R9-dead-line)"#]]
     .assert_eq(&table(&report));
 }
 
@@ -469,4 +560,217 @@ fn results_are_cached_and_shards_split_by_crate() {
     let shard2 = once(Some("2/2"));
     assert_eq!(shard1.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["sc-app@1.0.1"]);
     assert_eq!(Report::merge(vec![shard2, shard1]).unwrap(), first);
+}
+
+/// A graph three levels deep in a registry of its own (the test publishes into it).
+fn stale_story() -> Vec<Pkg> {
+    vec![
+        Pkg::new("sk-leaf", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new("sk-mid", "1.0.0", T2, "pub fn m() -> u32 { sk_leaf::f() }\n")
+            .dep("sk-leaf", "^1"),
+        Pkg::new("sk-app", "1.0.0", T3, "pub fn g() -> u32 { sk_mid::m() }\n").dep("sk-mid", "^1"),
+    ]
+}
+
+#[test]
+fn a_new_transitive_release_invalidates_the_cache() {
+    let fx = fixture();
+    let registry = fx.root.join("stale-registry");
+    support::local_registry(&stale_story(), &registry);
+    let home = support::cargo_home(
+        &fx.root.join("home-stale"),
+        &format!("local-registry = \"{}\"", registry.display()),
+    );
+    let cache = fx.root.join("stale-cache");
+    let once = || {
+        run_with(&home, true, &["sk-app@1.0.0"], Duration::from_secs(300), "target", |o| {
+            o.cache_dir = Some(cache.clone());
+        })
+    };
+    assert_eq!(evidence(&once(), "sk-app@1.0.0").class, Class::Builds);
+    let files = || std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(files(), 1, "the result is cached");
+    assert_eq!(once(), once(), "an unchanged graph hits the cache");
+    assert_eq!(files(), 1);
+    // Two levels down, sk-leaf 1.1.0 changes `f`'s return type: sk-mid no longer compiles.
+    // Neither sk-app's nor its direct dependency's index lines change.
+    let mut pkgs = stale_story();
+    pkgs.push(Pkg::new("sk-leaf", "1.1.0", T4, "pub fn f() -> u64 { 1 }\n"));
+    support::local_registry(&pkgs, &registry);
+    let report = once();
+    assert_eq!(evidence(&report, "sk-app@1.x").class.label(), "depends-on/sk-mid@1.0.0");
+    assert_eq!(files(), 2, "a new key, the old result kept");
+}
+
+#[test]
+fn x_culprit_behind_a_yank_the_whole_chain_in_every_format() {
+    let report = local(&["sx-app"]);
+    let r = evidence(&report, "sx-app@1.0.0");
+    assert!(
+        matches!(r.class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. }),
+        "{:?}",
+        r.class
+    );
+    let look = r.look_through.as_ref().unwrap();
+    assert_eq!(look.seeded, ["sx-dep@2.0.0"]);
+    assert_eq!(look.class.label(), "own-code");
+    let Some(CulpritSearch::Found { culprit, changed, baseline_lock }) = &r.culprit else {
+        panic!("{:?}", r.culprit)
+    };
+    assert!(baseline_lock.contains("name = \"sx-dep\"\nversion = \"2.0.0\""), "{baseline_lock}");
+    assert_eq!(changed, &["sx-macro 1.0.1 -> 1.1.0"]);
+    assert_eq!(
+        (
+            culprit.package.as_str(),
+            culprit.last_good.version.to_string(),
+            culprit.first_bad.version.to_string()
+        ),
+        ("sx-macro", "1.0.1".to_owned(), "1.1.0".to_owned())
+    );
+    assert!(culprit.confirmations.iter().all(|c| c.holds && c.moved.is_empty()), "{culprit:?}");
+    let f = report.findings.iter().find(|f| f.id == "sx-app@1.0.0").unwrap();
+    assert_eq!((f.action, f.rule.as_str()), (Action::NoYank, "R3-unbuildable-stays"));
+    expect![[r#"
+        target        severity  class                    action   rule                  reason
+        sx-app@1.0.0  warning   unresolvable/all-yanked  no-yank  R3-unbuildable-stays  no yank, successor 1.0.1 builds: lockfile users are unaffected and fresh consumers get the successor; 1.0.0 with yanked sx-dep@2.0.0: own-code; index: all of sx-dep ^2 yanked; culprit sx-macro 1.0.1 -> 1.1.0
+        sx-app@1.0.1  ok        builds                   none     R-ok                  builds
+        sx-app@1.0.0:
+          blocked by:   every version of sx-dep matching ^2 is yanked (2.0.0)
+          fails:        behind the yank (with sx-dep@2.0.0): own-code: E0308 at src/lib.rs:2:32 (mismatched types) and 2 more
+          caused by:    sx-macro 1.1.0 (last good 1.0.1; 1.1.0 published 2024-04-01T00:00:00Z)
+          confirmed by: today's lockfile with sx-macro set back to 1.0.1: builds, as expected
+                        the as-published lockfile with sx-macro advanced to 1.1.0: own-code, as expected
+          fixed by:     sx-app 1.0.1 builds, free of it with sx-macro 1.1.0
+          verdict:      no-yank (R3-unbuildable-stays)"#]].assert_eq(&table(&report));
+    let markdown = report.render(Format::Markdown);
+    let chain_md: Vec<&str> =
+        markdown.lines().skip_while(|l| !l.starts_with("### ")).take(10).collect();
+    expect![[r####"
+        [
+            "### `sx-app@1.0.0`",
+            "",
+            "- **blocked by** every version of sx-dep matching ^2 is yanked (2.0.0)",
+            "- **fails** behind the yank (with sx-dep@2.0.0): own-code: E0308 at src/lib.rs:2:32 (mismatched types) and 2 more",
+            "- **caused by** sx-macro 1.1.0 (last good 1.0.1; 1.1.0 published 2024-04-01T00:00:00Z)",
+            "- **confirmed by** today's lockfile with sx-macro set back to 1.0.1: builds, as expected",
+            "- **confirmed by** the as-published lockfile with sx-macro advanced to 1.1.0: own-code, as expected",
+            "- **fixed by** sx-app 1.0.1 builds, free of it with sx-macro 1.1.0",
+            "- **verdict** no-yank (R3-unbuildable-stays)",
+            "",
+        ]
+    "####]].assert_debug_eq(&chain_md);
+    let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+    let chain = &json["findings"][0]["chain"];
+    assert_eq!(chain["culprit_outcome"], "found");
+    assert_eq!(
+        chain["caused_by"],
+        format!("sx-macro 1.1.0 (last good 1.0.1; 1.1.0 published {T5})")
+    );
+    assert_eq!(chain["confirmations"].as_array().unwrap().len(), 2);
+    let sarif: serde_json::Value = serde_json::from_str(&report.render(Format::Sarif)).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    let message = result["message"]["text"].as_str().unwrap();
+    for part in [
+        "blocked by every version of sx-dep matching ^2 is yanked (2.0.0)",
+        "fails behind the yank (with sx-dep@2.0.0): own-code: E0308",
+        "caused by sx-macro 1.1.0 (last good 1.0.1",
+        "fixed by sx-app 1.0.1 builds, free of it with sx-macro 1.1.0",
+        "verdict no-yank (R3-unbuildable-stays)",
+    ] {
+        assert!(message.contains(part), "{part} not in {message}");
+    }
+    assert_eq!(result["properties"]["chain"], *chain);
+}
+
+#[test]
+fn z_a_baseline_that_fails_today_is_its_own_class() {
+    let report = local(&["sz-app"]);
+    let r = evidence(&report, "sz-app@1.x");
+    assert_eq!(r.class.label(), "own-code");
+    let Some(search) = &r.culprit else { panic!("no culprit search") };
+    assert_eq!(search.label(), "baseline-fails", "{search:?}");
+    let chain = report.findings[0].chain.as_ref().unwrap();
+    assert_eq!(chain.culprit_outcome.as_deref(), Some("baseline-fails"));
+    assert!(
+        chain.caused_by.as_deref().unwrap().starts_with(
+            "no dependency release: the as-published dependency set fails too with today's toolchain (own-code: E0277"
+        ),
+        "{chain:?}"
+    );
+}
+
+#[test]
+fn p_a_culprit_is_confirmed_by_two_builds() {
+    let report = local(&["sp-app"]);
+    let r = evidence(&report, "sp-app@1.x");
+    let Some(CulpritSearch::Found { culprit, changed, .. }) = &r.culprit else {
+        panic!("{:?}", r.culprit)
+    };
+    assert_eq!(
+        changed,
+        &["sp-aux 1.0.0 -> 1.1.0", "sp-direct 1.0.0 -> 1.0.1", "sp-other 1.0.0 -> 1.0.1"]
+    );
+    assert_eq!(
+        (
+            culprit.package.as_str(),
+            culprit.last_good.version.to_string(),
+            culprit.first_bad.version.to_string()
+        ),
+        ("sp-direct", "1.0.0".to_owned(), "1.0.1".to_owned())
+    );
+    expect![[r#"
+        [
+            Confirmation {
+                build: "today's lockfile with sp-direct set back to 1.0.0",
+                class: "builds",
+                holds: true,
+                moved: [],
+            },
+            Confirmation {
+                build: "the as-published lockfile with sp-direct advanced to 1.0.1",
+                class: "own-code",
+                holds: true,
+                moved: [],
+            },
+        ]
+    "#]]
+    .assert_debug_eq(&culprit.confirmations);
+}
+
+#[test]
+fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
+    let report = local(&["sq-app"]);
+    let r = evidence(&report, "sq-app@1.x");
+    let Some(CulpritSearch::Unconfirmed { candidate, changed, joint }) = &r.culprit else {
+        panic!("{:?}", r.culprit)
+    };
+    assert_eq!(changed, &["sq-aux 1.0.0 -> 1.1.0", "sq-direct 1.0.0 -> 1.0.1"]);
+    assert_eq!(candidate.package, "sq-direct");
+    assert!(report.findings[0].culprit().is_none(), "an unconfirmed culprit is not named");
+    let chain = report.findings[0].chain.as_ref().unwrap();
+    expect![[r#"
+        unconfirmed: the search pointed at sq-direct 1.0.0 -> 1.0.1, but a confirming build disagrees; joint moves that fail: sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)
+        [
+            "sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)",
+        ]
+        [
+            Confirmation {
+                build: "today's lockfile with sq-direct set back to 1.0.0",
+                class: "unresolvable",
+                holds: false,
+                moved: [
+                    "cargo cannot move sq-direct to 1.0.0 alone",
+                ],
+            },
+            Confirmation {
+                build: "the as-published lockfile with sq-direct advanced to 1.0.1",
+                class: "own-code",
+                holds: true,
+                moved: [],
+            },
+        ]"#]].assert_eq(&format!(
+        "{}\n{joint:#?}\n{:#?}",
+        chain.caused_by.as_deref().unwrap(),
+        candidate.confirmations
+    ));
 }
