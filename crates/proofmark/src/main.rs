@@ -16,7 +16,7 @@ mod tpm;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use proofmark::commands;
 
 /// Exit codes shared by every subcommand.
@@ -117,8 +117,35 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     })
 }
 
+/// Subcommands that never talk to a TPM: `--tcti` is hidden from their help (it is global, so
+/// clap would list it everywhere) and refused there.
+const WITHOUT_TPM: &[&str] = &["release", "check-deps", "generate-key-pair"];
+
+/// `Cli::parse`, with `--tcti` shown and accepted only where a TPM can be used.
+fn parse() -> Cli {
+    let mut cmd = Cli::command();
+    for name in WITHOUT_TPM {
+        // A subcommand's own global `--tcti`, hidden, takes the place of the root's (clap
+        // propagates a global argument only where none of that name exists).
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.arg(clap::Arg::new("tcti").long("tcti").global(true).hide(true))
+        });
+    }
+    let matches = cmd.clone().get_matches();
+    if let Some((name, _)) = matches.subcommand() {
+        if WITHOUT_TPM.contains(&name) && matches.get_one::<String>("tcti").is_some() {
+            cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--tcti does nothing with `proofmark {name}`: it does not use a TPM"),
+            )
+            .exit();
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let result = match cli.command {
         Command::Key(cmd) => key::run(cmd, cli.tcti.as_deref()),
         Command::Tpm(cmd) => tpm::run(cmd, cli.tcti.as_deref()),

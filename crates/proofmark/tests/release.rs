@@ -424,7 +424,7 @@ fn plan_options_work_after_the_subcommand() {
 }
 
 /// Issue 16, item 9: each subcommand's help lists exactly what it takes, and `--format`
-/// says what that subcommand prints. (`--tcti` is the tool's global option, left out here.)
+/// says what that subcommand prints; the tool's `--tcti` is neither listed nor taken.
 #[test]
 fn release_help_texts() {
     let help = |sub: &[&str]| {
@@ -436,11 +436,18 @@ fn release_help_texts() {
             .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
-        let kept: Vec<&str> =
-            text.lines().filter(|l| !l.trim_start().starts_with("--tcti")).collect();
-        format!("=== release {}\n{}\n", sub.join(" "), kept.join("\n"))
+        format!("=== release {}\n{text}", sub.join(" "))
     };
-    let all: String = [&[][..], &["check"], &["status"], &["audit"], &["changelog"]]
+    for args in [&["--tcti", "x", "release"][..], &["release", "check", "--tcti", "x"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_proofmark")).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--tcti does nothing with `proofmark release`: it does not use a TPM"),
+            "{stderr}"
+        );
+    }
+    let all: String = [&[][..], &["check"], &["status"], &["audit"], &["changelog"], &["config"]]
         .iter()
         .map(|sub| help(sub))
         .collect();
@@ -542,6 +549,16 @@ fn release_help_texts() {
               --workspace <DIR>          The workspace (default: the one containing the current directory)
           -h, --help                     Print help
           -V, --version                  Print version
+        === release config
+        The effective release settings and the file and key each came from (proofmark.toml, cargo-release, release-plz, git-cliff), and what is not honoured
+
+        Usage: proofmark release config [OPTIONS]
+
+        Options:
+              --format <FORMAT>  Output format: human (each setting with its source, then what is not honoured) or json (the same as data) [possible values: human, json]
+              --workspace <DIR>  The workspace (default: the one containing the current directory)
+          -h, --help             Print help
+          -V, --version          Print version
     "#]].assert_eq(&all);
 }
 
