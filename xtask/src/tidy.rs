@@ -123,3 +123,55 @@ fn every_crate_uses_workspace_lints_and_metadata() {
         }
     }
 }
+
+/// The workspace members that are published: every member not marked `publish = false`.
+fn publishable(meta: &Value) -> Vec<&Value> {
+    let members: BTreeSet<&str> =
+        meta["workspace_members"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let found: Vec<&Value> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| members.contains(p["id"].as_str().unwrap()))
+        // `publish` is null when unrestricted and `[]` for `publish = false`.
+        .filter(|p| p["publish"].as_array().is_none_or(|registries| !registries.is_empty()))
+        .collect();
+    assert!(found.len() >= 5, "implausibly few publishable crates: {}", found.len());
+    found
+}
+
+#[test]
+fn every_published_crate_carries_the_licence_text() {
+    let root = crate::project_root();
+    let licence = std::fs::read(root.join("LICENSE")).expect("the repository needs a LICENSE");
+    assert!(
+        String::from_utf8_lossy(&licence)
+            .contains("Apache License\n                           Version 2.0"),
+        "LICENSE is not the Apache License 2.0 text"
+    );
+    let meta = metadata();
+    let mut missing = Vec::new();
+    for p in publishable(&meta) {
+        let name = p["name"].as_str().unwrap();
+        assert_eq!(p["license"].as_str(), Some("Apache-2.0"), "{name}: license");
+        // What `cargo publish` would upload: the list is cargo's, not a guess from the folder.
+        let out = crate::cmd::cargo()
+            .args(["package", "--list", "--allow-dirty", "--no-verify", "--offline", "-p", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let list = String::from_utf8(out.stdout).unwrap();
+        assert!(list.lines().any(|l| l == "Cargo.toml"), "{name}: implausible list:\n{list}");
+        if !list.lines().any(|l| l == "LICENSE") {
+            missing.push(format!("{name}: its package has no LICENSE"));
+            continue;
+        }
+        // The copy in the crate folder is what gets packaged; it must not drift from the root's.
+        let manifest = Path::new(p["manifest_path"].as_str().unwrap());
+        let copy = std::fs::read(manifest.with_file_name("LICENSE")).unwrap();
+        if copy != licence {
+            missing.push(format!("{name}: LICENSE differs from the root LICENSE; copy it again"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
