@@ -2,4 +2,6 @@
 //! The body is shared with the stable replay test (`tests/fuzz_replay.rs`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| proofmark_cosign_fuzz::payload(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    proofmark_cosign_fuzz::payload(data);
+});
