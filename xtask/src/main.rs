@@ -36,7 +36,8 @@ enum Task {
     /// Run the tests (all tiers; tools that are missing skip their tests unless
     /// `--require-external`).
     Test(ci::TestArgs),
-    /// Run the criterion benches and print the ratios against each group's baseline.
+    /// Run the criterion benches and print every goal (met, missed or not measured, and why)
+    /// and the ratios against each group's baseline; `--check` fails unless every goal is met.
     Bench(bench::BenchArgs),
     /// Plan a release of this workspace (dry run by default).
     Release(proofmark::commands::release::ReleaseArgs),

@@ -609,3 +609,8 @@ mod tests {
         }
     }
 }
+
+/// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

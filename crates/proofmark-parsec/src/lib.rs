@@ -31,3 +31,8 @@ pub mod kms;
 pub use crate::client::{DEFAULT_ENDPOINT, ENDPOINT_VAR, KeyEntry, Parsec, endpoint_from_env};
 pub use crate::error::ParsecError;
 pub use crate::signer::ParsecSigner;
+
+/// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -52,3 +52,8 @@ pub use crate::tpm::{Tpm, TpmInfo};
 /// The tss-esapi version this crate is built on, re-exported for callers that need its types
 /// (e.g. [`KeyFile::new`] takes its `Public` and `Private`).
 pub use tss_esapi;
+
+/// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -14,3 +14,8 @@ pub mod commands {
     pub mod check_deps;
     pub mod release;
 }
+
+/// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
