@@ -301,10 +301,6 @@ fn rust_versions_compare_as_numbers() {
     assert_eq!(rust_version("1.85"), rust_version("1.85.0"));
 }
 
-/// Published crates whose README is not yet compiled as a doctest. proofmark-release's lib.rs
-/// is being changed elsewhere (issue 14); drop it from here once it includes its README.
-const README_NOT_YET_DOCTESTED: &[&str] = &["proofmark-release"];
-
 /// docs.rs and crates.io show the README: its examples must compile, so each published crate's
 /// lib.rs includes it as a doctest (`#[doc = include_str!("../README.md")]`) and it has one.
 #[test]
@@ -313,9 +309,6 @@ fn every_published_readme_has_a_compiled_example() {
     let mut missing = Vec::new();
     for p in publishable(&meta) {
         let name = p["name"].as_str().unwrap();
-        if README_NOT_YET_DOCTESTED.contains(&name) {
-            continue;
-        }
         let dir = Path::new(p["manifest_path"].as_str().unwrap()).parent().unwrap().to_owned();
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap_or_default();
         if !readme.lines().any(|l| l.starts_with("```rust")) {

@@ -92,3 +92,8 @@ pub fn plan_workspace(dir: &Path, options: &PlanOptions) -> Result<ReleasePlan> 
     plan.notes.extend(config.plan_notes());
     Ok(plan)
 }
+
+/// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
