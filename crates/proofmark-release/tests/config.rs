@@ -16,76 +16,16 @@
 #![allow(clippy::unwrap_used, reason = "helpers of tests: a panic is the failure report")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use expect_test::{Expect, expect};
 use proofmark_release::config::ReleaseConfig;
 use proofmark_release::{Date, PlanOptions, ReleasePlan, Workspace, plan_workspace};
+use proofmark_test_support::history::Scripted as Git;
 
-/// A git work tree driven through the CLI with a deterministic environment.
-struct Git {
-    git: PathBuf,
-    dir: PathBuf,
-    tick: u32,
-}
-
-impl Git {
-    fn init(git: PathBuf, dir: &Path) -> Self {
-        let repo = Self { git, dir: dir.to_owned(), tick: 0 };
-        repo.run(&["-c", "init.defaultBranch=main", "init", "-q"]);
-        repo
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let date = format!("2026-01-01T00:{:02}:00Z", self.tick);
-        let output = Command::new(&self.git)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.org")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.org")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-    }
-
-    /// Commits everything with `message`, one minute after the previous commit.
-    fn commit(&mut self, message: &str) -> String {
-        self.tick += 1;
-        self.run(&["add", "-A"]);
-        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.rev_parse("HEAD")
-    }
-
-    /// Merges `branch` into the current branch with `message` (no fast-forward).
-    fn merge(&mut self, branch: &str, message: &str) -> String {
-        self.tick += 1;
-        self.run(&["merge", "-q", "--no-ff", "-m", message, branch]);
-        self.rev_parse("HEAD")
-    }
-
-    fn rev_parse(&self, rev: &str) -> String {
-        self.run(&["rev-parse", rev]).trim().to_owned()
-    }
+/// Merges `branch` into the current branch with `message` (no fast-forward); returns the merge.
+fn merge(repo: &mut Git, branch: &str, message: &str) -> String {
+    repo.step(&["merge", "-q", "--no-ff", "-m", message, branch]);
+    repo.rev_parse("HEAD")
 }
 
 fn manifest(name: &str, version: &str, extra: &str) -> String {
@@ -105,7 +45,7 @@ fn options() -> PlanOptions {
 }
 
 fn root_of(repo: &Git) -> PathBuf {
-    repo.dir.canonicalize().unwrap()
+    repo.dir().canonicalize().unwrap()
 }
 
 fn planned(root: &Path) -> ReleasePlan {
@@ -130,7 +70,7 @@ fn merged_tags(repo: &Git) -> Vec<String> {
 fn cargo_release_toml_with_unknown_keys_is_read_not_refused() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("config-cargo-release");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Git::init(&git, temp.path());
     repo.write("Cargo.toml", &workspace_manifest(&["alpha", "beta", "internal"]));
     // The file that made `proofmark release` fail with "unknown field `owners`".
     repo.write(
@@ -234,7 +174,7 @@ fn cargo_release_toml_with_unknown_keys_is_read_not_refused() {
 fn release_plz_toml_is_mapped() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("config-release-plz");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Git::init(&git, temp.path());
     repo.write("Cargo.toml", &workspace_manifest(&["a", "b", "c"]));
     repo.write(
         "release-plz.toml",
@@ -306,7 +246,7 @@ fn release_plz_toml_is_mapped() {
 fn cliff_toml_parsers_and_tag_pattern() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("config-cliff");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Git::init(&git, temp.path());
     repo.write("Cargo.toml", &manifest("solo", "0.2.0", ""));
     repo.write(
         "cliff.toml",
@@ -475,7 +415,7 @@ fn own_file_legacy_file_and_precedence() {
 /// A single-crate repository that merges pull requests: GitHub merge commits (title in the
 /// body), a branch that merged `main` into itself, squash merges, a direct commit.
 fn pull_request_history(git: PathBuf, dir: &Path) -> (Git, Vec<String>) {
-    let mut repo = Git::init(git, dir);
+    let mut repo = Git::init(&git, dir);
     repo.write(
         "Cargo.toml",
         &manifest("widget", "1.0.0", "repository = \"https://github.com/acme/widget.git\"\n"),
@@ -496,7 +436,8 @@ fn pull_request_history(git: PathBuf, dir: &Path) -> (Git, Vec<String>) {
     repo.run(&["checkout", "-q", "main"]);
     // #653's branch starts here and later merges main into itself.
     repo.run(&["branch", "docs"]);
-    merges.push(repo.merge(
+    merges.push(merge(
+        &mut repo,
         "fix-parser",
         "Merge pull request #651 from acme/fix-parser\n\nFix the parser on empty input",
     ));
@@ -504,30 +445,34 @@ fn pull_request_history(git: PathBuf, dir: &Path) -> (Git, Vec<String>) {
     change(&mut repo, "src/seal.rs", "Seal to PCRs");
     change(&mut repo, "src/seal.rs", "Review comments");
     repo.run(&["checkout", "-q", "main"]);
-    merges.push(
-        repo.merge("sealing", "Merge pull request #652 from bob/sealing\n\nAdd sealing to PCRs"),
-    );
+    merges.push(merge(
+        &mut repo,
+        "sealing",
+        "Merge pull request #652 from bob/sealing\n\nAdd sealing to PCRs",
+    ));
     repo.run(&["checkout", "-q", "docs"]);
     change(&mut repo, "src/docs.rs", "Reword the README section");
-    repo.merge("main", "Merge branch 'main' into docs");
+    merge(&mut repo, "main", "Merge branch 'main' into docs");
     change(&mut repo, "src/docs.rs", "Typos");
     repo.run(&["checkout", "-q", "main"]);
-    merges.push(
-        repo.merge("docs", "Merge pull request #653 from carol/docs\n\nUpdate the documentation"),
-    );
+    merges.push(merge(
+        &mut repo,
+        "docs",
+        "Merge pull request #653 from carol/docs\n\nUpdate the documentation",
+    ));
     change(&mut repo, "src/old.rs", "Remove the deprecated API (#654)");
     change(&mut repo, "src/tpm.rs", "fix(tpm): retry on busy (#655)");
     change(&mut repo, "src/lib.rs", "Tidy the prelude");
     repo.run(&["checkout", "-q", "-b", "ci"]);
     change(&mut repo, "src/ci.rs", "Tweak the CI");
     repo.run(&["checkout", "-q", "main"]);
-    merges.push(repo.merge("ci", "Merge pull request #656 from acme/ci\n\nchore: CI tweaks"));
+    merges.push(merge(&mut repo, "ci", "Merge pull request #656 from acme/ci\n\nchore: CI tweaks"));
     // A plain title over conventional commits: grouped by the commits' types.
     repo.run(&["checkout", "-q", "-b", "polish"]);
     change(&mut repo, "src/seal.rs", "fix: handle a zero PCR mask");
     change(&mut repo, "src/seal.rs", "docs: reword");
     repo.run(&["checkout", "-q", "main"]);
-    merges.push(repo.merge("polish", "Merge pull request #657 from dave/polish\n\nPolish"));
+    merges.push(merge(&mut repo, "polish", "Merge pull request #657 from dave/polish\n\nPolish"));
     (repo, merges)
 }
 
