@@ -117,6 +117,34 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A file given as a report (`--baseline`, `merge`) is not a check-deps JSON report.
+    #[error(
+        "`{path}` is not a check-deps JSON report ({detail}); pass a file written by \
+         `check-deps --format json`"
+    )]
+    NotAReport {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        detail: String,
+    },
+    /// A report of another JSON schema version.
+    #[error(
+        "`{path}` is a check-deps report of schema version {found}, this proofmark reads version \
+         {expected}; make a new one with this proofmark (`check-deps --format json --output FILE`)"
+    )]
+    SchemaVersion {
+        /// The file.
+        path: PathBuf,
+        /// Its `schema_version`.
+        found: u64,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// Reports that cannot be merged into one (shards of different runs, a missing or repeated
+    /// shard, different registries, a finding in two of them).
+    #[error("cannot merge the reports: {0}")]
+    Merge(String),
 }
 
 /// This crate's result type.

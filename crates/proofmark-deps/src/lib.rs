@@ -38,9 +38,11 @@
 pub mod advisory;
 pub mod cargo;
 pub mod culprit;
+pub mod diff;
 pub mod error;
 pub mod index;
 pub mod lockfile;
+pub mod merge;
 pub mod policy;
 pub mod probe;
 pub mod report;
@@ -122,8 +124,10 @@ impl VersionSpec {
     }
 }
 
-/// `--shard I/N`: this run checks the crates whose position (by name) is I modulo N. Whole
-/// crates go to one shard so semver lines are never split.
+/// `--shard I/N`: this run checks the semver lines (`a 1.x`, `a 0.3.x`, by crate name, then
+/// line) whose position in that order is I modulo N. Whole lines go to one shard, because the
+/// policy judges a version together with its line (its successor, a dead line); so the shards'
+/// merged report is the unsharded run's, and a crate with many lines spreads over shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// 1-based index.
@@ -143,6 +147,12 @@ impl std::str::FromStr for Shard {
             return Err(bad());
         }
         Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -198,21 +208,27 @@ pub fn check(
         Some(path) => AdvisoryDb::load(path)?,
         None => AdvisoryDb::default(),
     };
-    let mut names: Vec<&str> = opts.targets.iter().map(|t| t.name.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let keep: BTreeSet<&str> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| opts.shard.is_none_or(|s| i % s.count == s.index - 1))
-        .map(|(_, n)| *n)
-        .collect();
+    // Every shard reads every target's index file (cheap), so each reports the same target
+    // errors and warnings; then it keeps its own semver lines.
     let mut entries: Vec<IndexEntry> = Vec::new();
-    for t in opts.targets.iter().filter(|t| keep.contains(t.name.as_str())) {
+    for t in &opts.targets {
         entries.extend(target_entries(index, t, opts.require_published, &mut warnings)?);
     }
     entries.sort_by(|a, b| (&a.name, &a.vers).cmp(&(&b.name, &b.vers)));
     entries.dedup_by(|a, b| a.name == b.name && a.vers == b.vers);
+    if let Some(shard) = opts.shard {
+        let mut lines: Vec<(&str, String)> =
+            entries.iter().map(|e| (e.name.as_str(), policy::line_of(&e.vers))).collect();
+        lines.sort_unstable();
+        lines.dedup();
+        let keep: BTreeSet<(String, String)> = lines
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index - 1)
+            .map(|(_, (name, line))| (name.to_owned(), line))
+            .collect();
+        entries.retain(|e| keep.contains(&(e.name.clone(), policy::line_of(&e.vers))));
+    }
     let prober = Prober { index, env, toolchain, opts: &opts.probe, deadline: None };
     progress(Progress::Planned(entries.len()));
     let targets = run_probes(&prober, opts, &entries, progress)?;
@@ -247,6 +263,8 @@ pub fn check(
         registry: index.source().to_string(),
         findings,
         warnings,
+        shard: opts.shard.map(|s| s.to_string()),
+        diff: None,
     })
 }
 

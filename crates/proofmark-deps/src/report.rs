@@ -201,6 +201,13 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Problems with the run itself (expired suppressions, unknown targets…).
     pub warnings: Vec<String>,
+    /// `I/N` when this is one shard's report (`--shard`); `check-deps merge` checks that the
+    /// shards it merges are all of one run, each once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// The changes since a baseline report, when one was given (`--baseline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::Diff>,
 }
 
 /// Output formats.
@@ -227,8 +234,13 @@ impl Report {
             .unwrap_or(Severity::Ok)
     }
 
-    /// Exit code: 0 nothing above a note, 1 warnings, 2 errors (action recommended).
+    /// Exit code: 0 nothing above a note, 1 warnings, 2 errors (action recommended). With a
+    /// [`Report::diff`], the diff's instead ([`crate::diff::Diff::exit_code`]: the same scale,
+    /// counting only what is new, worse or changed since the baseline).
     pub fn exit_code(&self) -> i32 {
+        if let Some(diff) = &self.diff {
+            return diff.exit_code();
+        }
         match self.max_severity() {
             Severity::Ok | Severity::Note => 0,
             Severity::Warning => 1,
@@ -239,52 +251,45 @@ impl Report {
     /// Renders the report.
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Human => self.human(),
+            // The diff comes first: it is what a nightly run is read for.
+            Format::Human => match &self.diff {
+                Some(diff) => format!("{}\n{}", diff.human(), self.human()),
+                None => self.human(),
+            },
             Format::Json => serde_json::to_string_pretty(self).unwrap_or_default(),
             Format::Sarif => serde_json::to_string_pretty(&self.sarif()).unwrap_or_default(),
-            Format::Markdown => self.markdown(),
+            Format::Markdown => match &self.diff {
+                Some(diff) => format!("{}\n{}", diff.markdown(), self.markdown()),
+                None => self.markdown(),
+            },
         }
     }
 
+    /// The rows of the human and Markdown tables: each crate's findings in version order, with
+    /// a run of consecutive versions that share a fine verdict (ok or note, nothing attached:
+    /// no chain, command, advisory or suppression) collapsed into one range row
+    /// (`a@1.0.0 – 1.0.9 (10 versions)`). Warnings and errors stay individual.
     fn rows(&self) -> Vec<[String; 6]> {
-        self.findings
-            .iter()
-            .map(|f| {
-                let mut reason = f.reason.clone();
-                for r in &f.evidence {
-                    if let Some(look) = &r.look_through {
-                        reason.push_str(&format!(
-                            "; {} with yanked {}: {}",
-                            r.version,
-                            look.seeded.join(", "),
-                            look.class.label()
-                        ));
-                    }
-                    for note in &r.index_notes {
-                        reason.push_str(&format!("; index: {}", note_text(note)));
-                    }
-                }
-                if let Some(c) = f.culprit() {
-                    reason.push_str(&format!("; culprit {c}"));
-                }
-                if !f.advisories.is_empty() {
-                    let ids: Vec<_> =
-                        f.advisories.iter().map(|a| format!("{} ({})", a.id, a.package)).collect();
-                    reason.push_str(&format!("; advisories {}", ids.join(", ")));
-                }
-                if let Some(s) = &f.suppressed {
-                    reason.push_str(&format!("; suppressed: {s}"));
-                }
-                [
-                    f.id.clone(),
-                    kebab(&f.severity),
-                    f.class.clone(),
-                    kebab(&f.action),
-                    f.rule.clone(),
-                    reason,
-                ]
-            })
-            .collect()
+        let mut order: Vec<&Finding> = self.findings.iter().collect();
+        order.sort_by_cached_key(|f| display_key(f));
+        let mut out = Vec::new();
+        let mut run: Vec<(&Finding, [String; 6])> = Vec::new();
+        for f in order {
+            let row = row(f);
+            let extends = run.last().is_some_and(|(last, last_row)| {
+                collapsible(f) && last.krate == f.krate && last_row[1..] == row[1..]
+            });
+            if !extends {
+                flush(&mut run, &mut out);
+            }
+            if collapsible(f) {
+                run.push((f, row));
+            } else {
+                out.push(row);
+            }
+        }
+        flush(&mut run, &mut out);
+        out
     }
 
     fn human(&self) -> String {
@@ -293,7 +298,7 @@ impl Report {
         let mut widths = header.clone().map(|h| h.len());
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row).take(5) {
-                *w = (*w).max(cell.len());
+                *w = (*w).max(cell.chars().count());
             }
         }
         let mut out = String::new();
@@ -387,6 +392,15 @@ impl Report {
                     "partialFingerprints": { "finding": f.id },
                     "properties": { "action": f.action, "command": f.command, "chain": f.chain },
                 });
+                if let Some(diff) = &self.diff {
+                    // SARIF's own word for what the diff says about this result.
+                    let entry = diff.entries.iter().find(|e| e.id == f.id);
+                    result["baselineState"] = serde_json::json!(match entry.map(|e| e.change) {
+                        Some(crate::diff::Change::New) => "new",
+                        Some(_) => "updated",
+                        None => "unchanged",
+                    });
+                }
                 if let Some(reason) = &f.suppressed {
                     result["suppressions"] =
                         serde_json::json!([{ "kind": "external", "justification": reason }]);
@@ -407,7 +421,10 @@ impl Report {
         })
     }
 
-    /// Merges shard reports (same schema; findings concatenated and sorted).
+    /// Merges reports (same schema; findings concatenated and sorted by id, warnings in order
+    /// of first appearance, each once). A suppression that matched nothing in one shard but
+    /// something in another is not reported as unused. See [`crate::merge`] for the checked
+    /// merge of a sharded run's reports.
     pub fn merge(reports: Vec<Report>) -> Option<Report> {
         let mut iter = reports.into_iter();
         let mut first = iter.next()?;
@@ -421,17 +438,108 @@ impl Report {
             }
         }
         first.findings.sort_by(|a, b| a.id.cmp(&b.id));
-        first.warnings.sort();
-        first.warnings.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        let findings = &first.findings;
+        first.warnings.retain(|w| {
+            let used_elsewhere = w
+                .strip_prefix("suppression `")
+                .and_then(|rest| rest.strip_suffix("` matches no finding"))
+                .is_some_and(|id| {
+                    findings.iter().any(|f| f.suppressed.is_some() && (f.id == id || f.krate == id))
+                });
+            !used_elsewhere && seen.insert(w.clone())
+        });
+        first.shard = None;
+        first.diff = None;
         Some(first)
     }
 
-    /// Reads a JSON report (for merging).
+    /// Reads a JSON report (a baseline, or a shard's for merging). A file that is not a
+    /// check-deps JSON report, or one of another schema version, is an error naming the file.
     pub fn read(path: &Path) -> Result<Report> {
         let text = std::fs::read_to_string(path).map_err(io("read", path))?;
-        serde_json::from_str(&text)
+        let not_a_report = |detail: String| Error::NotAReport { path: path.to_owned(), detail };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| not_a_report(format!("not JSON: {e}")))?;
+        let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
+        let Some(version) = version else {
+            let what = if value.get("runs").is_some() { "SARIF" } else { "no `schema_version`" };
+            return Err(not_a_report(what.to_owned()));
+        };
+        if version != u64::from(SCHEMA_VERSION) {
+            return Err(Error::SchemaVersion {
+                path: path.to_owned(),
+                found: version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_value(value)
             .map_err(|source| Error::Report { path: path.to_owned(), source })
     }
+}
+
+/// One finding's table row: target, severity, class, action, rule, reason.
+fn row(f: &Finding) -> [String; 6] {
+    let mut reason = f.reason.clone();
+    for r in &f.evidence {
+        if let Some(look) = &r.look_through {
+            reason.push_str(&format!(
+                "; {} with yanked {}: {}",
+                r.version,
+                look.seeded.join(", "),
+                look.class.label()
+            ));
+        }
+        for note in &r.index_notes {
+            reason.push_str(&format!("; index: {}", note_text(note)));
+        }
+    }
+    if let Some(c) = f.culprit() {
+        reason.push_str(&format!("; culprit {c}"));
+    }
+    if !f.advisories.is_empty() {
+        let ids: Vec<_> =
+            f.advisories.iter().map(|a| format!("{} ({})", a.id, a.package)).collect();
+        reason.push_str(&format!("; advisories {}", ids.join(", ")));
+    }
+    if let Some(s) = &f.suppressed {
+        reason.push_str(&format!("; suppressed: {s}"));
+    }
+    [f.id.clone(), kebab(&f.severity), f.class.clone(), kebab(&f.action), f.rule.clone(), reason]
+}
+
+/// Whether a finding may share a range row: a fine verdict on one version, nothing attached.
+fn collapsible(f: &Finding) -> bool {
+    f.severity <= Severity::Note
+        && f.suppressed.is_none()
+        && f.command.is_none()
+        && f.chain.is_none()
+        && f.advisories.is_empty()
+        && matches!(f.versions.as_slice(), [v] if f.id == format!("{}@{v}", f.krate))
+}
+
+/// Table order: by the id's name part, then by version (not as text: 1.9.0 before 1.10.0).
+fn display_key(f: &Finding) -> (String, Option<semver::Version>, String) {
+    let (prefix, suffix) = f.id.rsplit_once('@').unwrap_or((f.id.as_str(), ""));
+    let version = semver::Version::parse(suffix)
+        .ok()
+        .or_else(|| f.versions.iter().filter_map(|v| semver::Version::parse(v).ok()).min());
+    (prefix.to_owned(), version, f.id.clone())
+}
+
+/// Ends a run of collapsible rows: one row, or one range row for two or more.
+fn flush(run: &mut Vec<(&Finding, [String; 6])>, out: &mut Vec<[String; 6]>) {
+    match run.as_slice() {
+        [] => {}
+        [(_, row)] => out.push(row.clone()),
+        [(first, row), .., (last, _)] => {
+            let mut row = row.clone();
+            let (a, b) = (&first.versions[0], &last.versions[0]);
+            row[0] = format!("{}@{a} – {b} ({} versions)", first.krate, run.len());
+            out.push(row);
+        }
+    }
+    run.clear();
 }
 
 /// The chain as labelled lines (the human report and Markdown share them).

@@ -130,6 +130,8 @@ fn report(check: LockfileCheck) -> Report {
         registry: "fixture".to_owned(),
         findings: check.findings,
         warnings: check.warnings,
+        shard: None,
+        diff: None,
     }
 }
 

@@ -67,6 +67,8 @@ fn report(policy: &Policy) -> Report {
         registry: "fixture".to_owned(),
         findings: evaluate(&targets, &all, &db, policy),
         warnings: Vec::new(),
+        shard: None,
+        diff: None,
     }
 }
 

@@ -105,11 +105,16 @@ pub enum CheckDepsAction {
         #[arg(long, value_name = "FILE")]
         suppressions: Option<PathBuf>,
     },
-    /// Merge the JSON reports of `--shard I/N` runs into one report.
+    /// Merge the JSON reports of `--shard I/N` runs into one report (every shard of one run,
+    /// each once), optionally with the changes since a baseline report.
     Merge {
         /// The JSON reports.
         #[arg(required = true)]
         reports: Vec<PathBuf>,
+        /// An earlier JSON report: show what is new, changed or fixed since it, first, and exit
+        /// on what is new (0 nothing new at warning or above, 1 new warnings, 2 new errors).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -139,6 +144,11 @@ pub struct CheckDepsArgs {
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// An earlier JSON report (`--format json`): show what is new, changed or fixed since it,
+    /// first, and exit on what is new (0 nothing new at warning or above, 1 new warnings, 2 new
+    /// errors).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
     #[command(flatten)]
     advisories: AdvisoryArgs,
     /// Do not check the workspace's Cargo.lock (checked by default when no target is named).
@@ -166,7 +176,8 @@ pub struct CheckDepsArgs {
     /// Skip the culprit search on own-code failures.
     #[arg(long)]
     no_culprit: bool,
-    /// Check only shard I of N (whole crates per shard); combine with `check-deps merge`.
+    /// Check only shard I of N (whole semver lines per shard, split by crate name and line);
+    /// combine the shards' JSON reports with `check-deps merge`.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
     /// Do not read or write the results cache (`check-deps/cache` in the workspace's target
@@ -185,11 +196,19 @@ pub struct CheckDepsArgs {
 }
 
 pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(CheckDepsAction::Merge { reports, format, output }) = args.action {
-        let reports = reports.iter().map(|p| Report::read(p)).collect::<Result<Vec<_>, _>>()?;
-        let merged = Report::merge(reports).context("no reports to merge")?;
+    if let Some(CheckDepsAction::Merge { reports, baseline, format, output }) = args.action {
+        let baseline = baseline.map(|p| Report::read(&p).map(|r| (p, r))).transpose()?;
+        let reports = reports
+            .into_iter()
+            .map(|p| Report::read(&p).map(|r| (p, r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut merged = proofmark_deps::merge::merge(reports)?;
+        add_diff(&mut merged, baseline.as_ref());
         return finish(&merged, format, output.as_ref());
     }
+    // Read first: a bad baseline fails before hours of probes, not after.
+    let baseline = args.baseline.as_ref().map(|p| Report::read(p).map(|r| (p.clone(), r)));
+    let baseline = baseline.transpose()?;
     let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     // The workspace the command runs in (its root has the Cargo.lock and check-deps.toml);
     // outside any, the current folder.
@@ -214,6 +233,8 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
             registry: index.source().to_string(),
             findings: Vec::new(),
             warnings,
+            shard: None,
+            diff: None,
         };
         add_lockfile(&mut report, &lock, &index, db_path.as_deref(), &Policy::default())?;
         apply_suppressions(&mut report, suppressions, &root)?;
@@ -306,7 +327,15 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         add_lockfile(&mut report, &lock, &crates_io, db_path.as_deref(), &opts.policy)?;
     }
     apply_suppressions(&mut report, args.suppressions, &root)?;
+    add_diff(&mut report, baseline.as_ref());
     finish(&report, args.format, args.output.as_ref())
+}
+
+/// Attaches the changes since `baseline` (named as the user named it).
+fn add_diff(report: &mut Report, baseline: Option<&(PathBuf, Report)>) {
+    if let Some((path, old)) = baseline {
+        report.diff = Some(proofmark_deps::diff::diff(old, report, &path.display().to_string()));
+    }
 }
 
 /// Where the probes' scratch and target folders and the results cache go: `check-deps` in the
@@ -450,9 +479,7 @@ impl ProgressView {
 fn finish(report: &Report, format: FormatArg, output: Option<&PathBuf>) -> anyhow::Result<()> {
     let text = report.render(format.into());
     match output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("write {}", path.display()))?
-        }
+        Some(path) => write_atomic(path, &text)?,
         None => print!("{text}"),
     }
     let code = report.exit_code();
@@ -461,6 +488,22 @@ fn finish(report: &Report, format: FormatArg, output: Option<&PathBuf>) -> anyho
         std::process::exit(code);
     }
     Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder and a rename, so a
+/// report (tomorrow's baseline) is never half-written.
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let name =
+        path.file_name().with_context(|| format!("{} is not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, text).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("move {} to {}", tmp.display(), path.display())
+    })
 }
 
 #[cfg(test)]
