@@ -120,6 +120,9 @@ pub struct Entry {
     pub before: Option<State>,
     /// In this run (absent when gone).
     pub after: Option<State>,
+    /// When gone: the finding of this run that covers its version now (a dead line's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now_in: Option<String>,
 }
 
 impl Entry {
@@ -139,7 +142,10 @@ impl Entry {
         match (&self.before, &self.after) {
             (Some(b), Some(a)) => format!("{} -> {}", b.text(stage), a.text(stage)),
             (None, Some(a)) => a.text(false),
-            (Some(b), None) => format!("was {}", b.text(false)),
+            (Some(b), None) => match &self.now_in {
+                Some(id) => format!("was {}; now in {id}", b.text(false)),
+                None => format!("was {}", b.text(false)),
+            },
             (None, None) => String::new(),
         }
     }
@@ -175,6 +181,7 @@ pub fn diff(baseline: &Report, current: &Report, baseline_name: &str) -> Diff {
                 change: Change::New,
                 before: None,
                 after: Some(now),
+                now_in: None,
             });
             continue;
         };
@@ -188,15 +195,26 @@ pub fn diff(baseline: &Report, current: &Report, baseline_name: &str) -> Diff {
             unchanged += 1;
             continue;
         }
-        entries.push(Entry { id: (*id).to_owned(), change, before: Some(old), after: Some(now) });
+        entries.push(Entry {
+            id: (*id).to_owned(),
+            change,
+            before: Some(old),
+            after: Some(now),
+            now_in: None,
+        });
     }
     for (id, f) in before.iter().filter(|(id, _)| !after.contains_key(*id)) {
         let old = Some(State::of(f));
+        let covering = current.findings.iter().find(|c| {
+            c.id != **id && c.krate == f.krate && f.versions.iter().all(|v| c.versions.contains(v))
+        });
+        let now_in = covering.map(|c| c.id.clone());
         entries.push(Entry {
             id: (*id).to_owned(),
             change: Change::Gone,
             before: old,
             after: None,
+            now_in,
         });
     }
     // New and worse together: both are what appeared since the baseline.
@@ -287,6 +305,8 @@ impl Diff {
         let cell = |s: Option<&State>, stage: bool| {
             s.map_or_else(|| "—".to_owned(), |s| s.text(stage).replace('|', "\\|"))
         };
+        let gone =
+            |e: &Entry| e.now_in.as_ref().map_or_else(|| "—".to_owned(), |id| format!("in `{id}`"));
         for e in &self.entries {
             let stage = matches!((&e.before, &e.after), (Some(b), Some(a)) if b.stage != a.stage);
             let change = if e.is_problem() {
@@ -298,7 +318,7 @@ impl Diff {
                 "| {change} | `{}` | {} | {} |\n",
                 e.id,
                 cell(e.before.as_ref(), stage),
-                cell(e.after.as_ref(), stage)
+                if e.after.is_some() { cell(e.after.as_ref(), stage) } else { gone(e) }
             ));
         }
         for n in &self.notes {

@@ -180,3 +180,128 @@ fn suppressions_apply_until_they_expire() {
     let f = r.findings.iter().find(|f| f.id == "vuln@0.2.0").unwrap();
     assert_eq!(f.suppressed.as_deref(), Some("advisory disputed"));
 }
+
+/// Many versions: runs of the same fine verdict collapse into ranges (in version order, not
+/// text order), a failure splits the run and stays individual, with its chain.
+fn many_versions() -> Report {
+    let (_dir, db) = db();
+    let mut targets: Vec<ProbeResult> = (0..12)
+        .map(|patch| {
+            let class =
+                if patch == 5 { Class::OwnCode { errors: Vec::new() } } else { Class::Builds };
+            result("many", &format!("1.0.{patch}"), class)
+        })
+        .collect();
+    targets.extend((0..3).map(|patch| result("old", &format!("0.1.{patch}"), Class::Yanked)));
+    targets.push(result("one", "2.0.0", Class::Builds));
+    let all: BTreeMap<_, _> =
+        targets.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect();
+    let mut r = report(&Policy::default());
+    r.findings = evaluate(&targets, &all, &db, &Policy::default());
+    r.findings.sort_by(|a, b| a.id.cmp(&b.id));
+    r
+}
+
+#[test]
+fn consecutive_versions_with_one_verdict_collapse_into_ranges() {
+    expect![[r#"
+        target                            severity  class     action   rule                  reason
+        many@1.0.0 – 1.0.4 (5 versions)   ok        builds    none     R-ok                  builds
+        many@1.0.5                        warning   own-code  no-yank  R3-unbuildable-stays  no yank, successor 1.0.11 builds: lockfile users are unaffected and fresh consumers get the successor
+        many@1.0.6 – 1.0.11 (6 versions)  ok        builds    none     R-ok                  builds
+        old@0.1.0 – 0.1.2 (3 versions)    note      yanked    none     R0-already-yanked     already yanked
+        one@2.0.0                         ok        builds    none     R-ok                  builds
+        many@1.0.5:
+          fails:        own-code
+          fixed by:     many 1.0.11 builds
+          verdict:      no-yank (R3-unbuildable-stays)
+        rustc 1.95.0 (fixture) (x86_64-unknown-linux-gnu), registry fixture
+    "#]]
+    .assert_eq(&many_versions().render(Format::Human));
+    expect![[r#"
+        ## check-deps
+
+        | target | severity | class | action | rule | reason |
+        |---|---|---|---|---|---|
+        | many@1.0.0 – 1.0.4 (5 versions) | ok | builds | none | R-ok | builds |
+        | many@1.0.5 | warning | own-code | no-yank | R3-unbuildable-stays | no yank, successor 1.0.11 builds: lockfile users are unaffected and fresh consumers get the successor |
+        | many@1.0.6 – 1.0.11 (6 versions) | ok | builds | none | R-ok | builds |
+        | old@0.1.0 – 0.1.2 (3 versions) | note | yanked | none | R0-already-yanked | already yanked |
+        | one@2.0.0 | ok | builds | none | R-ok | builds |
+
+        ### `many@1.0.5`
+
+        - **fails** own-code
+        - **fixed by** many 1.0.11 builds
+        - **verdict** no-yank (R3-unbuildable-stays)
+
+        _rustc 1.95.0 (fixture) (x86_64-unknown-linux-gnu), registry fixture_
+    "#]]
+    .assert_eq(&many_versions().render(Format::Markdown));
+    // JSON and SARIF stay one entry per version.
+    let json: serde_json::Value =
+        serde_json::from_str(&many_versions().render(Format::Json)).unwrap();
+    assert_eq!(json["findings"].as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn a_baseline_that_is_not_a_report_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let full = report(&Policy::default());
+    let mut v2: serde_json::Value = serde_json::from_str(&full.render(Format::Json)).unwrap();
+    v2["schema_version"] = 2.into();
+    let errors: Vec<String> = [
+        write("notes.txt", "not json"),
+        write("sarif.json", &full.render(Format::Sarif)),
+        write("other.json", "{\"findings\": []}"),
+        write("v2.json", &v2.to_string()),
+        write("broken.json", "{\"schema_version\": 1, \"findings\": 3}"),
+    ]
+    .iter()
+    .map(|p| {
+        Report::read(p).unwrap_err().to_string().replace(&dir.path().display().to_string(), "DIR")
+    })
+    .collect();
+    expect![[r#"
+        [
+            "`DIR/notes.txt` is not a check-deps JSON report (not JSON: expected ident at line 1 column 2); pass a file written by `check-deps --format json`",
+            "`DIR/sarif.json` is not a check-deps JSON report (SARIF); pass a file written by `check-deps --format json`",
+            "`DIR/other.json` is not a check-deps JSON report (no `schema_version`); pass a file written by `check-deps --format json`",
+            "`DIR/v2.json` is a check-deps report of schema version 2, this proofmark reads version 1; make a new one with this proofmark (`check-deps --format json --output FILE`)",
+            "cannot parse report `DIR/broken.json`: invalid type: integer `3`, expected a sequence",
+        ]
+    "#]]
+    .assert_debug_eq(&errors);
+}
+
+#[test]
+fn sarif_says_what_is_new_since_the_baseline() {
+    let before = report(&Policy::default());
+    let mut now = before.clone();
+    now.findings.retain(|f| f.id != "broken@1.0.0");
+    let mut back = before.clone();
+    back.findings.retain(|f| f.krate != "vuln");
+    now.diff = Some(proofmark_deps::diff::diff(&back, &now, "back.json"));
+    assert_eq!(now.exit_code(), 2, "vuln@0.2.0's error is new since back.json");
+    let sarif: serde_json::Value = serde_json::from_str(&now.render(Format::Sarif)).unwrap();
+    let states: Vec<String> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["partialFingerprints"]["finding"], r["baselineState"]))
+        .collect();
+    expect![[r#"
+        [
+            "\"old@0.1.0\" \"unchanged\"",
+            "\"vuln@0.2.0\" \"new\"",
+        ]
+    "#]]
+    .assert_debug_eq(&states);
+    now.diff = Some(proofmark_deps::diff::diff(&now, &now, "same.json"));
+    assert_eq!(now.exit_code(), 0, "nothing new");
+}
