@@ -619,6 +619,76 @@ mod tests {
         }
     }
 
+    /// Index-only runs (no cargo) of one crate with four semver lines and another crate: the
+    /// shards split by line and merge into the whole run's report.
+    #[test]
+    fn shards_split_semver_lines_and_merge_into_the_whole_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |name: &str, vers: &str| {
+            format!(
+                "{{\"name\":\"{name}\",\"vers\":\"{vers}\",\"deps\":[],\"cksum\":\"00\",\"features\":{{}},\"yanked\":false}}\n"
+            )
+        };
+        for (name, versions) in [
+            ("many", &["0.1.0", "0.1.1", "0.2.0", "1.0.0", "1.1.0", "2.0.0"][..]),
+            ("one", &["1.0.0"]),
+        ] {
+            let path = dir.path().join("index").join(index::index_path(name));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, versions.iter().map(|v| line(name, v)).collect::<String>())
+                .unwrap();
+        }
+        let index = Index::new(index::RegistrySource::Local(dir.path().to_owned()));
+        let env = CargoEnv {
+            cargo: "cargo-is-not-run".into(),
+            cargo_home: None,
+            target_root: dir.path().join("target"),
+            scratch_root: dir.path().join("scratch"),
+            offline: true,
+            build_jobs: 1,
+        };
+        let toolchain = Toolchain {
+            rustc: "rustc 1.95.0".to_owned(),
+            version: semver::Version::new(1, 95, 0),
+            host: "h".to_owned(),
+        };
+        let run = |shard: Option<&str>| {
+            let opts = CheckOptions {
+                targets: vec!["many".parse().unwrap(), "one".parse().unwrap()],
+                probe: ProbeOptions {
+                    stage: probe::Stage::Index,
+                    timeout: std::time::Duration::from_secs(10),
+                    probe_timeout: None,
+                    retries: 0,
+                    culprit: false,
+                    registry: None,
+                },
+                workers: 1,
+                advisory_db: None,
+                policy: Policy::default(),
+                shard: shard.map(|s| s.parse().unwrap()),
+                cache_dir: None,
+                require_published: true,
+            };
+            let mut report = check(&index, &env, &toolchain, &opts, &|_| {}).unwrap();
+            for r in report.findings.iter_mut().flat_map(|f| f.evidence.iter_mut()) {
+                r.millis = 0;
+            }
+            report
+        };
+        let ids = |r: &Report| r.findings.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+        let (whole, one, two) = (run(None), run(Some("1/2")), run(Some("2/2")));
+        assert_eq!(
+            ids(&one),
+            ["many@0.1.0", "many@0.1.1", "many@1.0.0", "many@1.1.0", "one@1.0.0"]
+        );
+        assert_eq!(ids(&two), ["many@0.2.0", "many@2.0.0"]);
+        assert_eq!((one.shard.as_deref(), whole.shard.as_deref()), (Some("1/2"), None));
+        let merged =
+            merge::merge(vec![(PathBuf::from("s2"), two), (PathBuf::from("s1"), one)]).unwrap();
+        assert_eq!(merged, whole);
+    }
+
     #[test]
     fn shards_parse() {
         assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 2, count: 3 });

@@ -7,6 +7,10 @@
 //! is configured with, prints the report and exits 0 (nothing to do), 1 (warnings) or 2 (an
 //! action is recommended). It never yanks anything: it prints the `cargo yank` command.
 //!
+//! For nightly runs: `--baseline FILE` shows what changed since an earlier JSON report first
+//! and exits on what is new (same scale); `--shard I/N` and `check-deps merge` split a run over
+//! machines (`.github/workflows/check-deps.yml`).
+//!
 //! The workspace's own `Cargo.lock` is checked too (yanked, vanished or vulnerable
 //! dependencies, fixed with a printed `cargo update --precise`): alone with `check-deps
 //! lockfile [PATH]`, and as part of the default run.
@@ -529,6 +533,34 @@ mod tests {
             panic!("{cli:?}")
         };
         assert_eq!(reports.len(), 2);
+    }
+
+    #[test]
+    fn baseline_parses_for_a_run_and_for_merge() {
+        let cli =
+            Cli::try_parse_from(["x", "--baseline", "old.json", "--format", "markdown"]).unwrap();
+        assert_eq!(cli.args.baseline, Some(PathBuf::from("old.json")));
+        let cli =
+            Cli::try_parse_from(["x", "merge", "s1.json", "s2.json", "--baseline", "old.json"])
+                .unwrap();
+        let Some(CheckDepsAction::Merge { reports, baseline, .. }) = cli.args.action else {
+            panic!("{cli:?}")
+        };
+        assert_eq!((reports.len(), baseline), (2, Some(PathBuf::from("old.json"))));
+    }
+
+    #[test]
+    fn reports_are_written_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("check-deps-write-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.json");
+        write_atomic(&path, "{}").unwrap();
+        write_atomic(&path, "{\"a\": 1}").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\": 1}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        let err = write_atomic(&dir.join("missing/report.json"), "{}").unwrap_err();
+        assert!(format!("{err:#}").contains("missing"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
