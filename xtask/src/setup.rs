@@ -78,6 +78,11 @@ const COMPONENTS: &[Component] = &[
     },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },
+    Component {
+        package: "python3-yaml",
+        probe: Probe::Tool("python3"),
+        why: "PyYAML reads .github/workflows/check-deps.yml for its test",
+    },
 ];
 
 #[derive(clap::Args, Debug, Default)]
