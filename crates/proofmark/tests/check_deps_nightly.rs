@@ -257,7 +257,8 @@ fn the_workflows_shards_merge_into_the_unsharded_report() {
 
     let dir = temp_dir("check-deps-workflow");
     let d = dir.path();
-    // Two crates over four semver lines (one of them dead), behind a shared dependency.
+    // Two crates over four semver lines (one of them dead, with two versions: split apart, the
+    // shards would each report it), behind a shared dependency.
     publish(
         d,
         &[
@@ -269,6 +270,7 @@ fn the_workflows_shards_merge_into_the_unsharded_report() {
             Pkg::new("wf-a", "2.0.0", T3, "pub fn g() {}\n"),
             Pkg::new("wf-b", "0.1.0", T1, "pub fn h() {}\n"),
             Pkg::new("wf-b", "0.2.0", T2, "pub fn h() -> u8 { \"x\" }\n"),
+            Pkg::new("wf-b", "0.2.1", T3, "pub fn h() -> u8 { \"y\" }\n"),
         ],
     );
     // The workspace the workflow checks: its publishable members are the registry's crates.
@@ -358,4 +360,13 @@ fn the_workflows_shards_merge_into_the_unsharded_report() {
         "{summary}"
     );
     assert_eq!(normalized(&ws.join("baseline/report.json")), merged, "tomorrow's baseline");
+
+    // A lost shard fails the merge step, before any summary: it never reads as "fixed".
+    std::fs::remove_file(ws.join(format!("shards/shard-{}.json", shards[0]))).unwrap();
+    std::fs::remove_dir_all(ws.join("out")).unwrap();
+    let out = run_step(d, &ws, &script, &env, &vars);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("missing: pass every shard's report"), "{stderr}");
+    assert!(!ws.join("out/summary.md").exists(), "no summary from a partial run");
 }
