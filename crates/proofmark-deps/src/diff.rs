@@ -206,7 +206,10 @@ pub fn diff(baseline: &Report, current: &Report, baseline_name: &str) -> Diff {
     for (id, f) in before.iter().filter(|(id, _)| !after.contains_key(*id)) {
         let old = Some(State::of(f));
         let covering = current.findings.iter().find(|c| {
-            c.id != **id && c.krate == f.krate && f.versions.iter().all(|v| c.versions.contains(v))
+            c.id != **id
+                && c.krate == f.krate
+                && !f.versions.is_empty()
+                && f.versions.iter().all(|v| c.versions.contains(v))
         });
         let now_in = covering.map(|c| c.id.clone());
         entries.push(Entry {
@@ -476,6 +479,26 @@ mod tests {
         let d = diff(&baseline(), &now, "b.json");
         assert_eq!(d.exit_code(), 0);
         assert!(d.human().contains("note own-code, no-yank (R3-unbuildable-stays), suppressed"));
+    }
+
+    #[test]
+    fn a_version_folded_into_a_dead_line_is_gone_into_it() {
+        let mut before = baseline();
+        let mut lock = Finding::empty("d", "0.1.x");
+        lock.id = "lockfile:d@0.1.0".to_owned();
+        before.findings.push(lock);
+        let mut now = baseline();
+        let mut line = finding("d@0.1.x", Severity::Error, "own-code", "R9-dead-line");
+        line.versions = vec!["0.1.0".to_owned()];
+        now.findings.retain(|f| f.krate != "d");
+        now.findings.push(line);
+        let d = diff(&before, &now, "b.json");
+        let gone: Vec<_> = d.entries.iter().map(|e| (e.id.as_str(), e.now_in.as_deref())).collect();
+        assert_eq!(
+            gone,
+            [("d@0.1.x", None), ("d@0.1.0", Some("d@0.1.x")), ("lockfile:d@0.1.0", None)]
+        );
+        assert_eq!(d.exit_code(), 2);
     }
 
     #[test]
