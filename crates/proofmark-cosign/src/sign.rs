@@ -48,6 +48,13 @@ pub struct SignOptions {
     pub referrers_mode: ReferrersMode,
 }
 
+impl SignOptions {
+    /// The defaults, writing the `.sig` layout of cosign 1 and 2 (`--new-bundle-format=false`).
+    pub fn legacy() -> Self {
+        Self { format: SignatureFormat::Legacy, ..Self::default() }
+    }
+}
+
 /// The two ways cosign stores an image signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignatureFormat {
