@@ -98,9 +98,17 @@ fn sigstore_js(args: &SetupArgs) -> anyhow::Result<()> {
     use proofmark_test_support::tools::sigstore_js::{VERSION, install, root};
     let present = root().join("node_modules/@sigstore/verify/package.json").exists();
     let state = if present { "ok" } else { "missing" };
-    println!("  {state:<8} {:<16} {VERSION} (npm ci, cached in {})", "sigstore-js", root().display());
+    println!(
+        "  {state:<8} {:<16} {VERSION} (npm ci, cached in {})",
+        "sigstore-js",
+        root().display()
+    );
     if present || args.check {
-        return if present || !args.check { Ok(()) } else { bail!("sigstore-js missing; run `cargo xtask setup`") };
+        return if present || !args.check {
+            Ok(())
+        } else {
+            bail!("sigstore-js missing; run `cargo xtask setup`")
+        };
     }
     let path = install().map_err(anyhow::Error::msg)?;
     println!("setup: installed {}", path.display());

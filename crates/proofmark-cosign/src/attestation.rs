@@ -13,13 +13,15 @@ use base64::engine::general_purpose::STANDARD;
 use proofmark_types::{PublicKey, SignatureAlgorithm, Signer};
 use serde_json::Value;
 
-use crate::bundle::{BUNDLE_READ_MEDIA_TYPES, BUNDLE_V03, Bundle, Content, MAX_BUNDLE_BYTES, key_hint};
+use crate::bundle::{
+    BUNDLE_READ_MEDIA_TYPES, BUNDLE_V03, Bundle, Content, MAX_BUNDLE_BYTES, key_hint,
+};
 use crate::dsse::{INTOTO_PAYLOAD_TYPE, pae};
 use crate::error::{Error, Result};
 use crate::manifest::{OCI_MANIFEST, StoredManifest};
 use crate::referrers::{
-    ANNOTATION_CONTENT, ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, EMPTY_JSON,
-    ReferrerDescriptor, Referrer, add_referrer, list_referrers, referrers_tag,
+    ANNOTATION_CONTENT, ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, EMPTY_JSON, Referrer,
+    ReferrerDescriptor, add_referrer, list_referrers, referrers_tag,
 };
 use crate::sign::{SignOptions, SignatureFormat, Signed};
 use crate::statement::{COSIGN_SIGN_PREDICATE, Statement, statement_bytes};
@@ -70,7 +72,10 @@ pub struct StatementSpec {
 impl StatementSpec {
     /// `cosign sign`'s: [`COSIGN_SIGN_PREDICATE`] with an empty predicate.
     pub fn cosign_sign() -> Self {
-        Self { predicate_type: COSIGN_SIGN_PREDICATE.into(), predicate: Value::Object(Default::default()) }
+        Self {
+            predicate_type: COSIGN_SIGN_PREDICATE.into(),
+            predicate: Value::Object(Default::default()),
+        }
     }
 }
 
@@ -149,7 +154,8 @@ fn attach(
     let bundle =
         Bundle::dsse(INTOTO_PAYLOAD_TYPE, &signed.payload, signature.as_bytes(), &key_hint(&key.0))
             .to_json();
-    let (referrer, descriptor) = store_referrer(t.signatures, &subject, &bundle, &spec.predicate_type)?;
+    let (referrer, descriptor) =
+        store_referrer(t.signatures, &subject, &bundle, &spec.predicate_type)?;
     signed.attempts = add_referrer(t.signatures, t.digest, &descriptor, opts.referrers_mode, opts)?;
     signed.referrer = Some(referrer);
     signed.added = true;
@@ -221,7 +227,8 @@ fn already_signed(
 /// Whether an index entry may be a bundle with this predicate type (its annotations, when
 /// present, say so; entries without them are looked at).
 pub(crate) fn is_candidate(entry: &ReferrerDescriptor, predicate_type: &str) -> bool {
-    let bundle = entry.artifact_type.as_deref().is_some_and(|t| BUNDLE_READ_MEDIA_TYPES.contains(&t));
+    let bundle =
+        entry.artifact_type.as_deref().is_some_and(|t| BUNDLE_READ_MEDIA_TYPES.contains(&t));
     let predicate = entry
         .annotations
         .as_ref()
@@ -232,15 +239,25 @@ pub(crate) fn is_candidate(entry: &ReferrerDescriptor, predicate_type: &str) -> 
 
 /// Reads the referrer manifest `referrer` and its bundle; checks that its subject is
 /// `subject`, its artifact type and its layer.
-pub(crate) fn fetch_bundle(store: &dyn ImageStore, referrer: &str, subject: &str) -> Result<Bundle> {
+pub(crate) fn fetch_bundle(
+    store: &dyn ImageStore,
+    referrer: &str,
+    subject: &str,
+) -> Result<Bundle> {
     if referrer == subject {
-        return Err(Error::malformed("referrer", "the index lists the image itself as its referrer"));
+        return Err(Error::malformed(
+            "referrer",
+            "the index lists the image itself as its referrer",
+        ));
     }
     let m = store
         .get_manifest(referrer)?
         .ok_or_else(|| Error::NotFound(format!("referrer manifest {referrer}")))?;
     if m.media_type != OCI_MANIFEST {
-        return Err(Error::MediaType { what: format!("referrer manifest {referrer}"), got: m.media_type });
+        return Err(Error::MediaType {
+            what: format!("referrer manifest {referrer}"),
+            got: m.media_type,
+        });
     }
     let r = Referrer::parse(&m.bytes)?;
     match r.subject.as_deref() {
@@ -263,10 +280,16 @@ pub(crate) fn fetch_bundle(store: &dyn ImageStore, referrer: &str, subject: &str
         }
     };
     if !BUNDLE_READ_MEDIA_TYPES.contains(&layer.media_type.as_str()) {
-        return Err(Error::MediaType { what: "bundle layer".into(), got: layer.media_type.clone() });
+        return Err(Error::MediaType {
+            what: "bundle layer".into(),
+            got: layer.media_type.clone(),
+        });
     }
     if layer.size > MAX_BUNDLE_BYTES {
-        return Err(Error::TooLarge { what: format!("bundle {}", layer.digest), limit: MAX_BUNDLE_BYTES });
+        return Err(Error::TooLarge {
+            what: format!("bundle {}", layer.digest),
+            limit: MAX_BUNDLE_BYTES,
+        });
     }
     Bundle::parse(&store.get_blob(&layer.digest, MAX_BUNDLE_BYTES)?)
 }
@@ -297,7 +320,11 @@ pub(crate) fn check_referrer(
         Err(e) => return reject(Rejection::Bundle(e.to_string()), None, None),
     };
     let Content::Dsse(env) = &bundle.content else {
-        return reject(Rejection::Bundle("a message signature, not a DSSE envelope".into()), None, Some(bundle));
+        return reject(
+            Rejection::Bundle("a message signature, not a DSSE envelope".into()),
+            None,
+            Some(bundle),
+        );
     };
     let key = match bundle.verifying_key(keys, None) {
         Ok(k) => k,
@@ -307,7 +334,10 @@ pub(crate) fn check_referrer(
     // Claims only once the signature holds.
     if env.payload_type != INTOTO_PAYLOAD_TYPE {
         return reject(
-            Rejection::Bundle(format!("payload type {:?}, not {INTOTO_PAYLOAD_TYPE}", env.payload_type)),
+            Rejection::Bundle(format!(
+                "payload type {:?}, not {INTOTO_PAYLOAD_TYPE}",
+                env.payload_type
+            )),
             None,
             Some(bundle),
         );
@@ -325,12 +355,17 @@ pub(crate) fn check_referrer(
         return reject(r, Some(statement), Some(bundle));
     };
     let missing = required.iter().find(|(k, v)| {
-        subject.annotations.as_ref().and_then(|a| a.get(*k)).and_then(Value::as_str) != Some(v.as_str())
+        subject.annotations.as_ref().and_then(|a| a.get(*k)).and_then(Value::as_str)
+            != Some(v.as_str())
     });
     if let Some((k, _)) = missing {
         return reject(Rejection::MissingAnnotation(k.clone()), Some(statement), Some(bundle));
     }
-    Ok(Checked { key: Ok(key.fingerprint_sha256()), statement: Some(statement), bundle: Some(bundle) })
+    Ok(Checked {
+        key: Ok(key.fingerprint_sha256()),
+        statement: Some(statement),
+        bundle: Some(bundle),
+    })
 }
 
 /// Now as RFC 3339 UTC with seconds, as Go's `time.RFC3339` prints it.
@@ -368,7 +403,10 @@ mod tests {
 
     #[test]
     fn predicate_types() {
-        assert_eq!(predicate_type_for("slsaprovenance1").unwrap(), "https://slsa.dev/provenance/v1");
+        assert_eq!(
+            predicate_type_for("slsaprovenance1").unwrap(),
+            "https://slsa.dev/provenance/v1"
+        );
         assert_eq!(predicate_type_for("spdxjson").unwrap(), "https://spdx.dev/Document");
         assert_eq!(predicate_type_for("custom").unwrap(), CUSTOM_PREDICATE);
         assert_eq!(predicate_type_for("https://x.dev/p/v1").unwrap(), "https://x.dev/p/v1");

@@ -128,7 +128,10 @@ impl Bundle {
     /// or both kinds of content, or bad base64 are errors.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-            return Err(Error::TooLarge { what: "Sigstore bundle".into(), limit: MAX_BUNDLE_BYTES });
+            return Err(Error::TooLarge {
+                what: "Sigstore bundle".into(),
+                limit: MAX_BUNDLE_BYTES,
+            });
         }
         let raw: RawBundle =
             serde_json::from_slice(bytes).map_err(|e| Error::malformed("Sigstore bundle", e))?;
@@ -147,7 +150,10 @@ impl Bundle {
             (Some(env), None) => {
                 env.payload_bytes()?;
                 if env.signature_bytes()?.is_empty() {
-                    return Err(Error::malformed("Sigstore bundle", "the DSSE envelope has no signature"));
+                    return Err(Error::malformed(
+                        "Sigstore bundle",
+                        "the DSSE envelope has no signature",
+                    ));
                 }
                 Content::Dsse(env)
             }
@@ -313,11 +319,26 @@ mod tests {
     fn bad_bundles() {
         let cases: [(&str, &str); 6] = [
             ("{", "malformed Sigstore bundle"),
-            (r#"{"mediaType":"application/json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[{"sig":""}]}}"#, "unexpected media type for Sigstore bundle: \"application/json\""),
-            (r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[{"sig":""}]}}"#, "neither a publicKey nor a certificate"),
-            (r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}}}"#, "neither dsseEnvelope nor messageSignature"),
-            (r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"!!","payloadType":"x","signatures":[{"sig":""}]}}"#, "payload: not base64"),
-            (r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[]}}"#, "has no signature"),
+            (
+                r#"{"mediaType":"application/json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[{"sig":""}]}}"#,
+                "unexpected media type for Sigstore bundle: \"application/json\"",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[{"sig":""}]}}"#,
+                "neither a publicKey nor a certificate",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}}}"#,
+                "neither dsseEnvelope nor messageSignature",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"!!","payloadType":"x","signatures":[{"sig":""}]}}"#,
+                "payload: not base64",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"","payloadType":"x","signatures":[]}}"#,
+                "has no signature",
+            ),
         ];
         for (bad, why) in cases {
             let err = Bundle::parse(bad.as_bytes()).unwrap_err().to_string();

@@ -59,7 +59,9 @@ mod tests {
         }
         assert!(matches!(check_digest("x", &d, b"a"), Err(Error::DigestMismatch { .. })));
         let hex = digest_hex(&d).unwrap();
-        for tag in [format!("sha256-{hex}.sig"), format!("sha256-{hex}.att"), format!("sha256-{hex}")] {
+        for tag in
+            [format!("sha256-{hex}.sig"), format!("sha256-{hex}.att"), format!("sha256-{hex}")]
+        {
             assert!(is_attachment_tag(&tag), "{tag}");
         }
         for tag in ["v1", "sha256-abc.sig", "sha256-abc", &format!("sha256-{hex}.")] {

@@ -54,18 +54,18 @@ pub mod statement;
 mod store;
 mod verify;
 
+pub use crate::attestation::{StatementSpec, attest_image, predicate_type_for};
 pub use crate::credentials::{Credential, DockerConfig};
 pub use crate::error::{Error, Result};
 pub use crate::keys::{
     KeyError, KeyPairFiles, decrypt_private_key, encrypt_private_key, generate_key_pair,
 };
-pub use crate::attestation::{StatementSpec, attest_image, predicate_type_for};
 pub use crate::reference::{ImageRef, RegistryRef};
 pub use crate::referrers::ReferrersMode;
 pub use crate::registry::{RegistryClient, RegistryOptions, RegistryRepo};
 pub use crate::sign::{
-    SignOptions, SignTarget, SignatureFormat, Signed, append_layer, check_cosign_algorithm, sign_digest, sign_image,
-    sign_many,
+    SignOptions, SignTarget, SignatureFormat, Signed, append_layer, check_cosign_algorithm,
+    sign_digest, sign_image, sign_many,
 };
 pub use crate::store::{ImageStore, OciLayout, REF_NAME};
 pub use crate::verify::{

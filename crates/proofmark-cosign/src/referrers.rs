@@ -125,7 +125,8 @@ impl ReferrersIndex {
 
     /// The index as JSON; existing entries are copied verbatim.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{{\"schemaVersion\":2,\"mediaType\":\"{OCI_INDEX}\",\"manifests\":[");
+        let mut out =
+            format!("{{\"schemaVersion\":2,\"mediaType\":\"{OCI_INDEX}\",\"manifests\":[");
         for (i, (_, raw)) in self.entries.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -218,8 +219,9 @@ impl Referrer {
         if let Some(mt) = raw.media_type.filter(|mt| mt != OCI_MANIFEST) {
             return Err(Error::MediaType { what: "referrer manifest".into(), got: mt });
         }
-        let artifact_type =
-            raw.artifact_type.or_else(|| raw.config.map(|c| c.media_type).filter(|t| t != OCI_EMPTY));
+        let artifact_type = raw
+            .artifact_type
+            .or_else(|| raw.config.map(|c| c.media_type).filter(|t| t != OCI_EMPTY));
         Ok(Self {
             artifact_type,
             subject: raw.subject.map(|s| s.digest),
@@ -362,7 +364,8 @@ mod tests {
     #[test]
     fn index_keeps_foreign_entries_and_refuses_bad_ones() {
         let foreign = r#"{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"x":"\u003c"}"#;
-        let text = format!(r#"{{"schemaVersion":2,"manifests":[{foreign}],"annotations":{{"a":"b"}}}}"#);
+        let text =
+            format!(r#"{{"schemaVersion":2,"manifests":[{foreign}],"annotations":{{"a":"b"}}}}"#);
         let mut index = ReferrersIndex::parse("p", text.as_bytes(), None).unwrap();
         index.push(ReferrerDescriptor {
             media_type: OCI_MANIFEST.into(),
@@ -375,10 +378,7 @@ mod tests {
         assert!(out.contains(foreign) && out.ends_with(r#","annotations":{"a":"b"}}"#), "{out}");
         let err = ReferrersIndex::parse("p", text.as_bytes(), Some(D)).unwrap_err().to_string();
         assert!(err.contains("entry 0 points at the index itself"), "{err}");
-        let many = format!(
-            r#"{{"manifests":[{}]}}"#,
-            vec![foreign; MAX_REFERRERS + 1].join(",")
-        );
+        let many = format!(r#"{{"manifests":[{}]}}"#, vec![foreign; MAX_REFERRERS + 1].join(","));
         let err = ReferrersIndex::parse("p", many.as_bytes(), None).unwrap_err().to_string();
         assert!(err.contains("lists 1001 referrers"), "{err}");
         let err = ReferrersIndex::parse("p", br#"{"mediaType":"x","manifests":[]}"#, None)

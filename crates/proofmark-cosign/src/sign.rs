@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proofmark_types::{PublicKey, Signature, SignatureAlgorithm, Signer};
 
+use crate::attestation::{BundleTarget, StatementSpec};
 use crate::digest::{sha256_digest, signature_tag};
 use crate::error::{Error, Result};
 use crate::manifest::{
@@ -15,7 +16,6 @@ use crate::manifest::{
     is_index, new_layer,
 };
 use crate::payload::payload_bytes;
-use crate::attestation::{BundleTarget, StatementSpec};
 use crate::referrers::ReferrersMode;
 use crate::store::ImageStore;
 
@@ -504,7 +504,11 @@ fn upload_blobs(p: &mut Pending<'_>, config: &[u8]) -> Result<()> {
 }
 
 /// Runs `f` on every item, at most `threads` at once; results in item order.
-pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if items.len() <= 1 || threads <= 1 {
         return items.iter().map(f).collect();
     }

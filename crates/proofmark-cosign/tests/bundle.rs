@@ -89,7 +89,11 @@ fn bundle_sign_verify_judged_by_sigstore_js() {
     assert_eq!(json[0]["optional"]["git_sha"], "3f2c1e");
     assert_eq!(json[1]["critical"]["type"], "cosign container image signature");
     // sigstore-rs still reads the legacy layout next to the referrers.
-    assert!(common::sigstore_verifies(&reg.addr(), &format!("{docker_reference}:v1"), &b.public_key().to_pem()));
+    assert!(common::sigstore_verifies(
+        &reg.addr(),
+        &format!("{docker_reference}:v1"),
+        &b.public_key().to_pem()
+    ));
 
     // The judge: valid with a's key for this digest and predicate type; not with b's key,
     // another digest, another predicate type, or a tampered payload.
@@ -99,7 +103,8 @@ fn bundle_sign_verify_judged_by_sigstore_js() {
     let d = tmp.path();
     let pem = a.public_key().to_pem();
     let sign_type = ["--predicate-type", "https://sigstore.dev/cosign/sign/v1"];
-    let Some(ok) = js_verify(d, &blobs[0], &pem, &[&["--digest", &digest][..], &sign_type].concat())
+    let Some(ok) =
+        js_verify(d, &blobs[0], &pem, &[&["--digest", &digest][..], &sign_type].concat())
     else {
         return;
     };
@@ -110,7 +115,8 @@ fn bundle_sign_verify_judged_by_sigstore_js() {
     assert_eq!(js_verify(d, &blobs[0], &pem, &["--predicate-type", "x://y"]), Some(false));
     let mut bundle = Bundle::parse(&blobs[0]).unwrap();
     let Content::Dsse(env) = &mut bundle.content else { panic!("not DSSE") };
-    let payload = String::from_utf8(env.payload_bytes().unwrap()).unwrap().replace("{}}", "{\"x\":1}}");
+    let payload =
+        String::from_utf8(env.payload_bytes().unwrap()).unwrap().replace("{}}", "{\"x\":1}}");
     use base64::Engine as _;
     env.payload = base64::engine::general_purpose::STANDARD.encode(payload);
     assert_eq!(js_verify(d, &bundle.to_json(), &pem, &[]), Some(false));
@@ -155,17 +161,32 @@ fn interop_bundles_written_by_sigstore_js() {
         bundle.len() as u64,
         &BTreeMap::new(),
     );
-    let mdigest = store.put_manifest(&proofmark_cosign::digest::sha256_digest(&manifest), "application/vnd.oci.image.manifest.v1+json", &manifest).unwrap();
+    let mdigest = store
+        .put_manifest(
+            &proofmark_cosign::digest::sha256_digest(&manifest),
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        )
+        .unwrap();
     let index = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{mdigest}","size":{},"artifactType":"{BUNDLE_V03}"}}]}}"#,
         manifest.len()
     );
-    store.put_manifest(&referrers_tag(&digest).unwrap(), "application/vnd.oci.image.index.v1+json", index.as_bytes()).unwrap();
+    store
+        .put_manifest(
+            &referrers_tag(&digest).unwrap(),
+            "application/vnd.oci.image.index.v1+json",
+            index.as_bytes(),
+        )
+        .unwrap();
     let opts = VerifyOptions::new(vec![signer.public_key().clone()], "ignored");
     let report = verify_image(&store, "v1", &store, &opts).unwrap();
     assert_eq!(report.status, VerifyStatus::Verified, "{}", report.summary());
     let stranger = VerifyOptions::new(vec![key().public_key().clone()], "ignored");
-    assert_eq!(verify_image(&store, "v1", &store, &stranger).unwrap().status, VerifyStatus::NoneValid);
+    assert_eq!(
+        verify_image(&store, "v1", &store, &stranger).unwrap().status,
+        VerifyStatus::NoneValid
+    );
 }
 
 #[test]
@@ -195,16 +216,26 @@ fn bad_referrers_indexes_change_nothing() {
     let digest = common::push_image(&store, "v1", "bad");
     let tag = referrers_tag(&digest).unwrap();
     let signer = key();
-    let entry = |d: &str| format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":1,"artifactType":"{BUNDLE_V03}"}}"#);
+    let entry = |d: &str| {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":1,"artifactType":"{BUNDLE_V03}"}}"#
+        )
+    };
     let index_mt = "application/vnd.oci.image.index.v1+json";
     // 1001 entries.
-    let many = format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, vec![entry(&digest); 1001].join(","));
+    let many =
+        format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, vec![entry(&digest); 1001].join(","));
     // An index listing the image itself as its referrer (its own digest cannot be in it).
     let itself = format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, entry(&digest));
     for (bad, why) in [(many, "lists 1001 referrers"), (itself, "lists the image itself")] {
         let before = store.put_manifest(&tag, index_mt, bad.as_bytes()).unwrap();
         let err = sign_image(&store, "v1", &store, "r/x", &signer, &SignOptions::default());
-        let report = verify_image(&store, "v1", &store, &VerifyOptions::new(vec![signer.public_key().clone()], "r/x"));
+        let report = verify_image(
+            &store,
+            "v1",
+            &store,
+            &VerifyOptions::new(vec![signer.public_key().clone()], "r/x"),
+        );
         let text = match (&err, &report) {
             (Err(e), _) => e.to_string(),
             (Ok(_), Ok(r)) => r.summary(),
@@ -226,14 +257,27 @@ fn bad_referrers_indexes_change_nothing() {
     }
     // Not an index at the tag, and a subject that is not the image.
     let other = common::push_image(&store, "v2", "other");
-    store.put_manifest(&tag, "application/vnd.oci.image.manifest.v1+json", store.get_manifest(&other).unwrap().unwrap().bytes.as_slice()).unwrap();
-    let err = sign_image(&store, "v1", &store, "r/x", &signer, &SignOptions::default()).unwrap_err();
+    store
+        .put_manifest(
+            &tag,
+            "application/vnd.oci.image.manifest.v1+json",
+            store.get_manifest(&other).unwrap().unwrap().bytes.as_slice(),
+        )
+        .unwrap();
+    let err =
+        sign_image(&store, "v1", &store, "r/x", &signer, &SignOptions::default()).unwrap_err();
     assert!(err.to_string().contains("not an image index"), "{err}");
     // A referrer of v2, listed in v1's index: rejected as "not this image".
     sign_image(&store, "v2", &store, "r/x", &signer, &SignOptions::default()).unwrap();
     let other_index = store.get_manifest(&referrers_tag(&other).unwrap()).unwrap().unwrap();
     store.put_manifest(&tag, index_mt, &other_index.bytes).unwrap();
-    let report = verify_image(&store, "v1", &store, &VerifyOptions::new(vec![signer.public_key().clone()], "r/x")).unwrap();
+    let report = verify_image(
+        &store,
+        "v1",
+        &store,
+        &VerifyOptions::new(vec![signer.public_key().clone()], "r/x"),
+    )
+    .unwrap();
     assert_eq!(report.status, VerifyStatus::NoneValid);
     assert!(report.summary().contains("not this image"), "{}", report.summary());
 }
@@ -258,9 +302,17 @@ fn attestations_round_trip() {
     assert_eq!(report.envelopes_json().as_array().unwrap().len(), 1);
     // An attestation is not a signature: `verify` finds none.
     let sig = VerifyOptions::new(vec![signer.public_key().clone()], "r");
-    assert_eq!(verify_image(&store, "v1", &store, &sig).unwrap().status, VerifyStatus::NoSignatures);
+    assert_eq!(
+        verify_image(&store, "v1", &store, &sig).unwrap().status,
+        VerifyStatus::NoSignatures
+    );
     let tmp = tempfile::tempdir().unwrap();
     let blobs = bundles(&store, &digest);
-    let judged = js_verify(tmp.path(), &blobs[0], &signer.public_key().to_pem(), &["--digest", &digest, "--predicate-type", "https://slsa.dev/provenance/v1"]);
+    let judged = js_verify(
+        tmp.path(),
+        &blobs[0],
+        &signer.public_key().to_pem(),
+        &["--digest", &digest, "--predicate-type", "https://slsa.dev/provenance/v1"],
+    );
     assert_ne!(judged, Some(false));
 }

@@ -210,7 +210,8 @@ pub mod sigstore_js {
     pub fn install() -> Result<PathBuf, String> {
         let root = root();
         let write = |dir: &std::path::Path| -> Result<(), String> {
-            std::fs::write(dir.join("judge.js"), JUDGE).map_err(|e| format!("{}: {e}", dir.display()))
+            std::fs::write(dir.join("judge.js"), JUDGE)
+                .map_err(|e| format!("{}: {e}", dir.display()))
         };
         if root.join("node_modules/@sigstore/verify/package.json").exists() {
             write(&root)?;

@@ -71,7 +71,10 @@ pub(crate) fn sign(args: &SignBlobArgs, tcti: Option<&str>) -> anyhow::Result<Ex
     let encoded = BASE64.encode(signature.as_bytes());
     if let Some(out) = &args.bundle {
         if digest.algorithm() != HashAlgorithm::Sha256 {
-            bail!("a Sigstore bundle for cosign needs a SHA-256 signature; this key uses {}", digest.algorithm());
+            bail!(
+                "a Sigstore bundle for cosign needs a SHA-256 signature; this key uses {}",
+                digest.algorithm()
+            );
         }
         let hint = proofmark_cosign::bundle::key_hint(signer.public_key());
         let bundle = proofmark_cosign::bundle::Bundle::message_signature(
@@ -168,12 +171,16 @@ fn default_algorithm(kind: KeyKind) -> anyhow::Result<SignatureAlgorithm> {
 fn bundle_signature(path: &Path, file: &Path) -> anyhow::Result<Vec<u8>> {
     use proofmark_cosign::bundle::{Bundle, Content};
     let bytes = crate::fsutil::read(path, "bundle")?;
-    let bundle = Bundle::parse(&bytes).with_context(|| format!("reading the bundle {}", path.display()))?;
+    let bundle =
+        Bundle::parse(&bytes).with_context(|| format!("reading the bundle {}", path.display()))?;
     let Content::MessageSignature { algorithm, digest, signature } = bundle.content else {
         bail!("{} holds a DSSE envelope, not a message signature over a file", path.display());
     };
     if algorithm != "SHA2_256" {
-        bail!("{}: message digest algorithm {algorithm}; only SHA2_256 is supported", path.display());
+        bail!(
+            "{}: message digest algorithm {algorithm}; only SHA2_256 is supported",
+            path.display()
+        );
     }
     let actual = hash_file(file, HashAlgorithm::Sha256)?;
     if actual.as_bytes() != digest.as_slice() {

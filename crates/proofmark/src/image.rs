@@ -495,7 +495,10 @@ pub(crate) struct VerifyAttestationArgs {
 }
 
 /// cosign's predicate for `--type custom`: the file's text and a timestamp.
-fn predicate_json(path: &std::path::Path, predicate_type: &str) -> anyhow::Result<serde_json::Value> {
+fn predicate_json(
+    path: &std::path::Path,
+    predicate_type: &str,
+) -> anyhow::Result<serde_json::Value> {
     let bytes = crate::fsutil::read(path, "predicate")?;
     if predicate_type == proofmark_cosign::attestation::CUSTOM_PREDICATE {
         let text = String::from_utf8(bytes)
@@ -532,10 +535,8 @@ pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<Ex
     let predicate = predicate_json(&args.predicate, &predicate_type)?;
     let t = open_target(&args.image, &args.registry)?;
     let spec = proofmark_cosign::StatementSpec { predicate_type, predicate };
-    let opts = SignOptions {
-        referrers_mode: args.registry_referrers_mode.into(),
-        ..Default::default()
-    };
+    let opts =
+        SignOptions { referrers_mode: args.registry_referrers_mode.into(), ..Default::default() };
     let s = proofmark_cosign::attest_image(
         t.image.as_ref(),
         &t.reference,

@@ -536,36 +536,107 @@ fn bundle_is_the_default_and_both_formats_verify() {
     let out = proofmark(&["sign", "--key", "file:a.key", "--allow-insecure", &addr, &image], d);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let hex = digest.trim_start_matches("sha256:");
-    assert!(stderr(&out).contains(&format!("(bundle, listed in sha256-{hex})")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("(bundle, listed in sha256-{hex})")),
+        "{}",
+        stderr(&out)
+    );
     let json: serde_json::Value = serde_json::from_str(&ok(proofmark(
-        &["sign", "--key", "file:b.key", "--new-bundle-format=false", "--output", "json", "--allow-insecure", &addr, &image],
+        &[
+            "sign",
+            "--key",
+            "file:b.key",
+            "--new-bundle-format=false",
+            "--output",
+            "json",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
         d,
     )))
     .unwrap();
     assert_eq!(json[0]["format"], "legacy");
     let verify = |extra: &[&str]| {
-        let args: Vec<&str> = [&["verify", "--key", "a.pub", "--key", "b.pub", "--allow-insecure", &addr][..], extra, &[&image]].concat();
+        let args: Vec<&str> = [
+            &["verify", "--key", "a.pub", "--key", "b.pub", "--allow-insecure", &addr][..],
+            extra,
+            &[&image],
+        ]
+        .concat();
         proofmark(&args, d)
     };
     let human = ok(verify(&["--threshold", "2"]));
-    assert!(human.contains("[0] bundle: valid, key") && human.contains("[1] .sig: valid, key"), "{human}");
+    assert!(
+        human.contains("[0] bundle: valid, key") && human.contains("[1] .sig: valid, key"),
+        "{human}"
+    );
     let json: serde_json::Value = serde_json::from_str(&ok(verify(&["--output", "json"]))).unwrap();
     assert_eq!(json[0]["critical"]["type"], "https://sigstore.dev/cosign/sign/v1");
     assert_eq!(json[1]["critical"]["type"], "cosign container image signature");
 
     // Attestations: the short name maps to cosign's URI; another type is not accepted.
     std::fs::write(d.join("provenance.json"), r#"{"buildDefinition":{"buildType":"x"}}"#).unwrap();
-    let out = proofmark(&["attest", "--key", "file:a.key", "--predicate", "provenance.json", "--type", "slsaprovenance1", "--allow-insecure", &addr, &image], d);
+    let out = proofmark(
+        &[
+            "attest",
+            "--key",
+            "file:a.key",
+            "--predicate",
+            "provenance.json",
+            "--type",
+            "slsaprovenance1",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let envelopes: serde_json::Value = serde_json::from_str(&ok(proofmark(
-        &["verify-attestation", "--key", "a.pub", "--type", "slsaprovenance1", "--output", "json", "--allow-insecure", &addr, &image],
+        &[
+            "verify-attestation",
+            "--key",
+            "a.pub",
+            "--type",
+            "slsaprovenance1",
+            "--output",
+            "json",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
         d,
     )))
     .unwrap();
     assert_eq!(envelopes[0]["payloadType"], "application/vnd.in-toto+json");
-    let other = proofmark(&["verify-attestation", "--key", "a.pub", "--type", "cyclonedx", "--allow-insecure", &addr, &image], d);
+    let other = proofmark(
+        &[
+            "verify-attestation",
+            "--key",
+            "a.pub",
+            "--type",
+            "cyclonedx",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
     assert_eq!(code(&other), 4, "{}", stderr(&other));
-    let wrong_key = proofmark(&["verify-attestation", "--key", "b.pub", "--type", "slsaprovenance1", "--allow-insecure", &addr, &image], d);
+    let wrong_key = proofmark(
+        &[
+            "verify-attestation",
+            "--key",
+            "b.pub",
+            "--type",
+            "slsaprovenance1",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
     assert_eq!(code(&wrong_key), 3);
 
     // Blob bundles, and sigstore-js on both sides.
@@ -573,19 +644,48 @@ fn bundle_is_the_default_and_both_formats_verify() {
     std::fs::write(d.join("other.txt"), "another artefact\n").unwrap();
     ok(proofmark(&["sign-blob", "--key", "file:a.key", "--bundle", "blob.bundle", "blob.txt"], d));
     ok(proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "blob.bundle", "blob.txt"], d));
-    assert_eq!(code(&proofmark(&["verify-blob", "--key", "b.pub", "--bundle", "blob.bundle", "blob.txt"], d)), 3);
-    let other = proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "blob.bundle", "other.txt"], d);
+    assert_eq!(
+        code(&proofmark(
+            &["verify-blob", "--key", "b.pub", "--bundle", "blob.bundle", "blob.txt"],
+            d
+        )),
+        3
+    );
+    let other =
+        proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "blob.bundle", "other.txt"], d);
     assert_eq!(code(&other), 1);
     assert!(stderr(&other).contains("is for another file"), "{}", stderr(&other));
     let Some(mut js) = proofmark_test_support::tools::sigstore_js::judge() else { return };
-    let judged = js.args(["verify", "--bundle"]).arg(d.join("blob.bundle")).arg("--key").arg(d.join("a.pub")).arg("--artifact").arg(d.join("blob.txt")).output().unwrap();
+    let judged = js
+        .args(["verify", "--bundle"])
+        .arg(d.join("blob.bundle"))
+        .arg("--key")
+        .arg(d.join("a.pub"))
+        .arg("--artifact")
+        .arg(d.join("blob.txt"))
+        .output()
+        .unwrap();
     assert!(judged.status.success(), "{}", String::from_utf8_lossy(&judged.stderr));
     let mut js = proofmark_test_support::tools::sigstore_js::judge().unwrap();
-    let rejected = js.args(["verify", "--bundle"]).arg(d.join("blob.bundle")).arg("--key").arg(d.join("a.pub")).arg("--artifact").arg(d.join("other.txt")).output().unwrap();
+    let rejected = js
+        .args(["verify", "--bundle"])
+        .arg(d.join("blob.bundle"))
+        .arg("--key")
+        .arg(d.join("a.pub"))
+        .arg("--artifact")
+        .arg(d.join("other.txt"))
+        .output()
+        .unwrap();
     assert!(!rejected.status.success());
     // A bundle sigstore-js writes with a.key is read by verify-blob.
     let mut js = proofmark_test_support::tools::sigstore_js::judge().unwrap();
-    let written = js.args(["sign-message", "--key"]).arg(d.join("a.key")).arg("--artifact").arg(d.join("blob.txt")).output().unwrap();
+    let written = js
+        .args(["sign-message", "--key"])
+        .arg(d.join("a.key"))
+        .arg("--artifact")
+        .arg(d.join("blob.txt"))
+        .output()
+        .unwrap();
     assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
     std::fs::write(d.join("js.bundle"), &written.stdout).unwrap();
     ok(proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "js.bundle", "blob.txt"], d));
