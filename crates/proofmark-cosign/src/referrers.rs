@@ -87,8 +87,14 @@ struct RawIndex<'a> {
 
 impl ReferrersIndex {
     /// Parses an index found at `place` (for messages); refuses more than [`MAX_REFERRERS`]
-    /// entries, and an entry naming `own_digest` (an index that points at itself).
-    pub fn parse(place: &str, bytes: &[u8], own_digest: Option<&str>) -> Result<Self> {
+    /// entries, and an entry naming `own_digest` (an index that points at itself) or
+    /// `subject` (an image listed as its own referrer).
+    pub fn parse(
+        place: &str,
+        bytes: &[u8],
+        own_digest: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Self> {
         let bad = |reason: String| Error::BadReferrersIndex { index: place.to_owned(), reason };
         let raw: RawIndex<'_> =
             serde_json::from_slice(bytes).map_err(|e| bad(format!("not an image index: {e}")))?;
@@ -112,6 +118,12 @@ impl ReferrersIndex {
             }
             if own_digest == Some(d.digest.as_str()) {
                 return Err(bad(format!("entry {} points at the index itself", entries.len())));
+            }
+            if subject == Some(d.digest.as_str()) {
+                return Err(bad(format!(
+                    "entry {} is the image itself, not a referrer of it",
+                    entries.len()
+                )));
             }
             entries.push((d, m.get().to_owned()));
         }
@@ -154,11 +166,11 @@ impl ReferrersIndex {
 pub fn list_referrers(store: &dyn ImageStore, subject: &str) -> Result<(String, ReferrersIndex)> {
     if let Some(m) = store.referrers(subject)? {
         let place = format!("{} (referrers API)", store.describe());
-        return Ok((place.clone(), ReferrersIndex::parse(&place, &m.bytes, None)?));
+        return Ok((place.clone(), ReferrersIndex::parse(&place, &m.bytes, None, Some(subject))?));
     }
     let tag = referrers_tag(subject)?;
     let place = format!("{}:{tag}", store.describe());
-    let (_, index) = read_tag_index(store, &tag, &place)?;
+    let (_, index) = read_tag_index(store, &tag, &place, subject)?;
     Ok((place, index))
 }
 
@@ -166,9 +178,14 @@ fn read_tag_index(
     store: &dyn ImageStore,
     tag: &str,
     place: &str,
+    subject: &str,
 ) -> Result<(Option<String>, ReferrersIndex)> {
     match store.get_manifest(tag)? {
         None => Ok((None, ReferrersIndex::default())),
+        Some(m) if m.digest == subject => Err(Error::BadReferrersIndex {
+            index: place.to_owned(),
+            reason: "the tag holds the image itself, not an index of its referrers".into(),
+        }),
         Some(m) => {
             if m.media_type != OCI_INDEX {
                 return Err(Error::BadReferrersIndex {
@@ -176,7 +193,7 @@ fn read_tag_index(
                     reason: format!("the tag holds a {:?}, not an image index", m.media_type),
                 });
             }
-            let index = ReferrersIndex::parse(place, &m.bytes, Some(&m.digest))?;
+            let index = ReferrersIndex::parse(place, &m.bytes, Some(&m.digest), Some(subject))?;
             Ok((Some(m.digest), index))
         }
     }
@@ -288,7 +305,7 @@ pub fn add_referrer(
     let mut last_error = None;
     while attempts < opts.max_attempts.max(1) {
         attempts += 1;
-        match append_round(store, &tag, &place, entry, opts) {
+        match append_round(store, subject, &tag, &place, entry, opts) {
             Ok(true) => return Ok(attempts),
             Ok(false) => last_error = None,
             Err(e) if crate::sign::is_transient(&e) => last_error = Some(e),
@@ -306,13 +323,14 @@ pub fn add_referrer(
 /// back. `Ok(true)` once the entry is seen in the index.
 fn append_round(
     store: &dyn ImageStore,
+    subject: &str,
     tag: &str,
     place: &str,
     entry: &ReferrerDescriptor,
     opts: &SignOptions,
 ) -> Result<bool> {
     let started = Instant::now();
-    let (digest, mut index) = read_tag_index(store, tag, place)?;
+    let (digest, mut index) = read_tag_index(store, tag, place, subject)?;
     if index.contains(&entry.digest) {
         return Ok(true);
     }
@@ -324,14 +342,14 @@ fn append_round(
     }
     index.push(entry.clone());
     let bytes = index.to_bytes();
-    let (now, _) = read_tag_index(store, tag, place)?;
+    let (now, _) = read_tag_index(store, tag, place, subject)?;
     if now != digest {
         return Ok(false);
     }
     store.put_manifest(tag, OCI_INDEX, &bytes)?;
     let wait = opts.settle.max(started.elapsed() * 2);
     std::thread::sleep(wait.min(Duration::from_secs(5)));
-    let (_, back) = read_tag_index(store, tag, place)?;
+    let (_, back) = read_tag_index(store, tag, place, subject)?;
     Ok(back.contains(&entry.digest))
 }
 
@@ -366,7 +384,7 @@ mod tests {
         let foreign = r#"{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"x":"\u003c"}"#;
         let text =
             format!(r#"{{"schemaVersion":2,"manifests":[{foreign}],"annotations":{{"a":"b"}}}}"#);
-        let mut index = ReferrersIndex::parse("p", text.as_bytes(), None).unwrap();
+        let mut index = ReferrersIndex::parse("p", text.as_bytes(), None, None).unwrap();
         index.push(ReferrerDescriptor {
             media_type: OCI_MANIFEST.into(),
             digest: D.replace("441", "442"),
@@ -376,12 +394,16 @@ mod tests {
         });
         let out = String::from_utf8(index.to_bytes()).unwrap();
         assert!(out.contains(foreign) && out.ends_with(r#","annotations":{"a":"b"}}"#), "{out}");
-        let err = ReferrersIndex::parse("p", text.as_bytes(), Some(D)).unwrap_err().to_string();
+        let err =
+            ReferrersIndex::parse("p", text.as_bytes(), Some(D), None).unwrap_err().to_string();
         assert!(err.contains("entry 0 points at the index itself"), "{err}");
+        let err =
+            ReferrersIndex::parse("p", text.as_bytes(), None, Some(D)).unwrap_err().to_string();
+        assert!(err.contains("entry 0 is the image itself"), "{err}");
         let many = format!(r#"{{"manifests":[{}]}}"#, vec![foreign; MAX_REFERRERS + 1].join(","));
-        let err = ReferrersIndex::parse("p", many.as_bytes(), None).unwrap_err().to_string();
+        let err = ReferrersIndex::parse("p", many.as_bytes(), None, None).unwrap_err().to_string();
         assert!(err.contains("lists 1001 referrers"), "{err}");
-        let err = ReferrersIndex::parse("p", br#"{"mediaType":"x","manifests":[]}"#, None)
+        let err = ReferrersIndex::parse("p", br#"{"mediaType":"x","manifests":[]}"#, None, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains(r#"media type "x""#), "{err}");
@@ -390,7 +412,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parsers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = ReferrersIndex::parse("p", &bytes, None);
+            let _ = ReferrersIndex::parse("p", &bytes, None, None);
             let _ = Referrer::parse(&bytes);
         }
     }

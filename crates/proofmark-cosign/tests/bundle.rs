@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use proofmark_cosign::bundle::{BUNDLE_V03, Bundle, Content};
-use proofmark_cosign::referrers::{ReferrersIndex, list_referrers, referrers_tag};
+use proofmark_cosign::referrers::{list_referrers, referrers_tag};
 use proofmark_cosign::{
     ImageStore, SignOptions, SignatureFormat, StatementSpec, VerifyOptions, VerifyStatus,
     attest_image, sign_image, verify_image,
@@ -225,35 +225,30 @@ fn bad_referrers_indexes_change_nothing() {
     // 1001 entries.
     let many =
         format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, vec![entry(&digest); 1001].join(","));
-    // An index listing the image itself as its referrer (its own digest cannot be in it).
+    // An index listing the image itself as its referrer (the index's own digest cannot be in
+    // it: that would be a fixed point of SHA-256; the parser refuses it all the same).
     let itself = format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, entry(&digest));
-    for (bad, why) in [(many, "lists 1001 referrers"), (itself, "lists the image itself")] {
-        let before = store.put_manifest(&tag, index_mt, bad.as_bytes()).unwrap();
-        let err = sign_image(&store, "v1", &store, "r/x", &signer, &SignOptions::default());
-        let report = verify_image(
-            &store,
-            "v1",
-            &store,
-            &VerifyOptions::new(vec![signer.public_key().clone()], "r/x"),
-        );
-        let text = match (&err, &report) {
-            (Err(e), _) => e.to_string(),
-            (Ok(_), Ok(r)) => r.summary(),
-            (Ok(_), Err(e)) => e.to_string(),
-        };
-        if why == "lists 1001 referrers" {
-            assert!(err.as_ref().is_err_and(|e| e.to_string().contains(why)), "{text}");
-            assert!(report.is_err_and(|e| e.to_string().contains(why)));
-            assert_eq!(store.get_manifest(&tag).unwrap().unwrap().digest, before, "index changed");
-        } else {
-            // The self-referencing entry is reported, never followed; our entry was appended
-            // after it, and the foreign entry kept.
-            let report = report.unwrap();
-            assert!(report.summary().contains(why), "{}", report.summary());
-            let m = store.get_manifest(&tag).unwrap().unwrap();
-            let index = ReferrersIndex::parse("t", &m.bytes, None).unwrap();
-            assert_eq!(index.entries[0].1, entry(&digest));
-        }
+    // The tag holding the image itself instead of an index.
+    let image = store.get_manifest(&digest).unwrap().unwrap();
+    let cases = [
+        (many, index_mt, "lists 1001 referrers"),
+        (itself, index_mt, "entry 0 is the image itself"),
+        (
+            String::from_utf8(image.bytes).unwrap(),
+            image.media_type.as_str(),
+            "holds the image itself",
+        ),
+    ];
+    for (bad, media_type, why) in cases {
+        let before = store.put_manifest(&tag, media_type, bad.as_bytes()).unwrap();
+        let err = sign_image(&store, "v1", &store, "r/x", &signer, &SignOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why) && err.contains("nothing was changed"), "{err}");
+        let opts = VerifyOptions::new(vec![signer.public_key().clone()], "r/x");
+        let err = verify_image(&store, "v1", &store, &opts).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+        assert_eq!(store.get_manifest(&tag).unwrap().unwrap().digest, before, "index changed");
     }
     // Not an index at the tag, and a subject that is not the image.
     let other = common::push_image(&store, "v2", "other");
