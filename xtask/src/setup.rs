@@ -94,7 +94,30 @@ pub(crate) struct SetupArgs {
 
 pub(crate) fn run(args: &SetupArgs) -> anyhow::Result<()> {
     debian_packages(args)?;
-    cargo_tools(args)
+    cargo_tools(args)?;
+    sigstore_js(args)
+}
+
+/// The sigstore-js judge of Sigstore bundles (npm packages pinned by a lockfile).
+fn sigstore_js(args: &SetupArgs) -> anyhow::Result<()> {
+    use proofmark_test_support::tools::sigstore_js::{VERSION, install, root};
+    let present = root().join("node_modules/@sigstore/verify/package.json").exists();
+    let state = if present { "ok" } else { "missing" };
+    println!(
+        "  {state:<8} {:<16} {VERSION} (npm ci, cached in {})",
+        "sigstore-js",
+        root().display()
+    );
+    if present || args.check {
+        return if present || !args.check {
+            Ok(())
+        } else {
+            bail!("sigstore-js missing; run `cargo xtask setup`")
+        };
+    }
+    let path = install().map_err(anyhow::Error::msg)?;
+    println!("setup: installed {}", path.display());
+    Ok(())
 }
 
 /// Tools from crates.io, built once into the cache that later runs reuse.

@@ -113,7 +113,7 @@ fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ours = SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256).unwrap();
     let repository = format!("{}/bench/app", f.reg.addr());
-    let sign_opts = SignOptions::default();
+    let sign_opts = SignOptions::legacy();
 
     let mut group = c.benchmark_group("sign");
     group.sample_size(10).measurement_time(Duration::from_secs(20));

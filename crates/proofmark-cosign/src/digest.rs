@@ -33,11 +33,13 @@ pub fn signature_tag(image_digest: &str) -> Result<String> {
 }
 
 /// Whether `tag` names something cosign attaches to an image (`sha256-<hex>.sig`, `.att`,
-/// `.sbom`, …) rather than an image.
+/// `.sbom`, …, or the referrers tag schema index `sha256-<hex>`) rather than an image.
 pub fn is_attachment_tag(tag: &str) -> bool {
     let Some(rest) = tag.strip_prefix("sha256-") else { return false };
-    let Some((hex, suffix)) = rest.split_once('.') else { return false };
-    digest_hex(&format!("sha256:{hex}")).is_ok() && !suffix.is_empty()
+    match rest.split_once('.') {
+        Some((hex, suffix)) => digest_hex(&format!("sha256:{hex}")).is_ok() && !suffix.is_empty(),
+        None => digest_hex(&format!("sha256:{rest}")).is_ok(),
+    }
 }
 
 #[cfg(test)]
@@ -57,10 +59,12 @@ mod tests {
         }
         assert!(matches!(check_digest("x", &d, b"a"), Err(Error::DigestMismatch { .. })));
         let hex = digest_hex(&d).unwrap();
-        for tag in [format!("sha256-{hex}.sig"), format!("sha256-{hex}.att")] {
+        for tag in
+            [format!("sha256-{hex}.sig"), format!("sha256-{hex}.att"), format!("sha256-{hex}")]
+        {
             assert!(is_attachment_tag(&tag), "{tag}");
         }
-        for tag in ["v1", "sha256-abc.sig", &format!("sha256-{hex}"), &format!("sha256-{hex}.")] {
+        for tag in ["v1", "sha256-abc.sig", "sha256-abc", &format!("sha256-{hex}.")] {
             assert!(!is_attachment_tag(tag), "{tag}");
         }
     }

@@ -137,6 +137,14 @@ pub enum Error {
         /// How many read-modify-write rounds were tried.
         attempts: u32,
     },
+    /// A referrers index (`sha256-<hex>` tag or the referrers API) that cannot be used.
+    #[error("referrers index {index}: {reason}; nothing was changed in the registry")]
+    BadReferrersIndex {
+        /// Where it is (`REPO:sha256-<hex>`).
+        index: String,
+        /// What is wrong (points at itself, too many entries, not an index).
+        reason: String,
+    },
     /// A verification key is not among the pinned fingerprints.
     #[error("public key {0} is not among the pinned fingerprints")]
     KeyNotPinned(String),

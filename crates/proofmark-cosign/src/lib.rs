@@ -1,7 +1,11 @@
 //! Cosign-compatible container image signatures, with any [`proofmark_types::Signer`]
 //! (software, TPM, …) and without a Go toolchain, Rekor or Fulcio.
 //!
-//! * [`payload`]: cosign's simple-signing payload, byte-for-byte.
+//! * [`bundle`], [`dsse`], [`statement`], [`referrers`]: cosign 3's format, the default: a
+//!   DSSE-signed in-toto Statement in a Sigstore bundle, stored as an OCI 1.1 referrer
+//!   (referrers API, or the `sha256-<hex>` tag schema index); [`attestation`]: the same for
+//!   `attest`, and the verification of bundles.
+//! * [`payload`]: cosign's simple-signing payload, byte-for-byte (the `.sig` format).
 //! * [`manifest`]: the `sha256-<hex>.sig` signature manifest (one layer per signature).
 //! * [`ImageStore`]: a repository's manifests and blobs — [`RegistryRepo`] (blocking HTTP
 //!   client with token/basic auth) or [`OciLayout`] (a folder, for offline use).
@@ -32,29 +36,36 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod attestation;
+pub mod bundle;
 mod credentials;
 pub mod digest;
+pub mod dsse;
 mod error;
 pub mod keys;
 pub mod manifest;
 pub mod payload;
 pub mod policy;
 mod reference;
+pub mod referrers;
 mod registry;
 mod sign;
+pub mod statement;
 mod store;
 mod verify;
 
+pub use crate::attestation::{StatementSpec, attest_image, predicate_type_for};
 pub use crate::credentials::{Credential, DockerConfig};
 pub use crate::error::{Error, Result};
 pub use crate::keys::{
     KeyError, KeyPairFiles, decrypt_private_key, encrypt_private_key, generate_key_pair,
 };
 pub use crate::reference::{ImageRef, RegistryRef};
+pub use crate::referrers::ReferrersMode;
 pub use crate::registry::{RegistryClient, RegistryOptions, RegistryRepo};
 pub use crate::sign::{
-    SignOptions, SignTarget, Signed, append_layer, check_cosign_algorithm, sign_digest, sign_image,
-    sign_many,
+    SignOptions, SignTarget, SignatureFormat, Signed, append_layer, check_cosign_algorithm,
+    sign_digest, sign_image, sign_many,
 };
 pub use crate::store::{ImageStore, OciLayout, REF_NAME};
 pub use crate::verify::{

@@ -471,6 +471,25 @@ impl ImageStore for RegistryRepo {
         format!("{}/{}", self.host, self.repository)
     }
 
+    fn referrers(&self, digest: &str) -> Result<Option<StoredManifest>> {
+        digest_hex(digest)?;
+        let url = self.url(&format!("referrers/{digest}"))?;
+        let resp = self.send("GET", &url, &[("Accept", crate::manifest::OCI_INDEX)], None)?;
+        // Registries without the API answer 404 (distribution 2.8), some 400, 405 or 501.
+        if matches!(resp.status(), 400 | 404 | 405 | 501) {
+            drain(resp);
+            return Ok(None);
+        }
+        if resp.status() != 200 {
+            return Err(self.status_error("GET", &url, resp));
+        }
+        let media_type = content_type(&resp);
+        let what = format!("referrers of {}@{digest}", self.describe());
+        let bytes = read_limited(resp, &what, self.inner().opts.manifest_limit)?;
+        let digest = sha256_digest(&bytes);
+        Ok(Some(StoredManifest { bytes, media_type, digest }))
+    }
+
     fn get_manifest(&self, reference: &str) -> Result<Option<StoredManifest>> {
         let url = self.manifest_url(reference)?;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");

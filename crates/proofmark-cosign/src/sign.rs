@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proofmark_types::{PublicKey, Signature, SignatureAlgorithm, Signer};
 
+use crate::attestation::{BundleTarget, StatementSpec};
 use crate::digest::{sha256_digest, signature_tag};
 use crate::error::{Error, Result};
 use crate::manifest::{
@@ -15,6 +16,7 @@ use crate::manifest::{
     is_index, new_layer,
 };
 use crate::payload::payload_bytes;
+use crate::referrers::ReferrersMode;
 use crate::store::ImageStore;
 
 /// How much longer than our own read-to-`PUT` time we wait before the confirming read-back.
@@ -39,6 +41,40 @@ pub struct SignOptions {
     pub settle: Duration,
     /// How many manifests of a batch are read and written at the same time.
     pub parallelism: usize,
+    /// Where and how signatures are written: cosign 3's Sigstore bundle referrer (the
+    /// default) or the `.sig` tag.
+    pub format: SignatureFormat,
+    /// How bundle referrers are listed (referrers API or tag schema).
+    pub referrers_mode: ReferrersMode,
+}
+
+impl SignOptions {
+    /// The defaults, writing the `.sig` layout of cosign 1 and 2 (`--new-bundle-format=false`).
+    pub fn legacy() -> Self {
+        Self { format: SignatureFormat::Legacy, ..Self::default() }
+    }
+}
+
+/// The two ways cosign stores an image signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureFormat {
+    /// cosign 3: a DSSE in-toto Statement in a Sigstore bundle, stored as an OCI 1.1
+    /// referrer of the image (`--new-bundle-format`, the default).
+    #[default]
+    Bundle,
+    /// cosign 1–2: a simple-signing payload, one layer of the `sha256-<hex>.sig` manifest
+    /// (`--new-bundle-format=false`).
+    Legacy,
+}
+
+impl SignatureFormat {
+    /// `bundle` or `legacy`, for output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bundle => "bundle",
+            Self::Legacy => "legacy",
+        }
+    }
 }
 
 impl Default for SignOptions {
@@ -49,6 +85,8 @@ impl Default for SignOptions {
             max_attempts: 12,
             settle: Duration::from_millis(10),
             parallelism: 8,
+            format: SignatureFormat::default(),
+            referrers_mode: ReferrersMode::default(),
         }
     }
 }
@@ -60,9 +98,9 @@ pub struct Signed {
     pub signatures: String,
     /// The digest that was signed.
     pub image_digest: String,
-    /// The signature tag (`sha256-<hex>.sig`).
+    /// The signature tag: `sha256-<hex>.sig`, or the referrers tag `sha256-<hex>` for a bundle.
     pub signature_tag: String,
-    /// The exact payload bytes signed.
+    /// The exact payload bytes signed (the in-toto Statement for a bundle).
     pub payload: Vec<u8>,
     /// The base64 DER signature.
     pub signature_b64: String,
@@ -71,6 +109,10 @@ pub struct Signed {
     pub added: bool,
     /// Read-modify-write rounds used.
     pub attempts: u32,
+    /// The format written.
+    pub format: SignatureFormat,
+    /// The bundle's referrer manifest digest (bundle format).
+    pub referrer: Option<String>,
 }
 
 /// One image to sign with [`sign_many`].
@@ -126,6 +168,24 @@ pub fn sign_many(
 ) -> Result<Vec<Signed>> {
     check_cosign_algorithm(signer.algorithm())?;
     let resolved = parallel(targets, opts.parallelism, |t| resolve(t, opts.recursive));
+    if opts.format == SignatureFormat::Bundle {
+        let resolved = resolved.into_iter().collect::<Result<Vec<_>>>()?;
+        let mut seen = BTreeSet::new();
+        let mut bundle_targets = Vec::new();
+        for (target, digests) in targets.iter().zip(&resolved) {
+            for digest in digests {
+                if seen.insert((target.signatures.describe(), digest.clone())) {
+                    bundle_targets.push(BundleTarget {
+                        image: target.image,
+                        signatures: target.signatures,
+                        digest,
+                    });
+                }
+            }
+        }
+        let spec = StatementSpec::cosign_sign();
+        return crate::attestation::attach_all(&bundle_targets, &spec, signer, opts);
+    }
     let mut seen = BTreeSet::new();
     let mut pending = Vec::new();
     for (target, digests) in targets.iter().zip(resolved) {
@@ -162,7 +222,8 @@ fn resolve(t: &SignTarget<'_>, recursive: bool) -> Result<Vec<String>> {
     Ok(digests)
 }
 
-/// Signs `image_digest` (already resolved) and appends the signature.
+/// Signs `image_digest` (already resolved) and appends the signature; in the bundle format
+/// the image manifest is read from `signatures`.
 pub fn sign_digest(
     signatures: &dyn ImageStore,
     image_digest: &str,
@@ -171,6 +232,13 @@ pub fn sign_digest(
     opts: &SignOptions,
 ) -> Result<Signed> {
     check_cosign_algorithm(signer.algorithm())?;
+    if opts.format == SignatureFormat::Bundle {
+        // The referrer names the image manifest, which must be in the signatures store too.
+        let target = BundleTarget { image: signatures, signatures, digest: image_digest };
+        let spec = StatementSpec::cosign_sign();
+        let mut signed = crate::attestation::attach_all(&[target], &spec, signer, opts)?;
+        return signed.pop().ok_or_else(|| Error::NotFound(image_digest.to_owned()));
+    }
     let mut pending = [prepare(signatures, image_digest, docker_reference, signer, opts)?];
     append_all(&mut pending, opts)?;
     let [one] = pending;
@@ -208,6 +276,8 @@ impl Pending<'_> {
             signature_b64: self.signature_b64,
             added: self.done.unwrap_or(false),
             attempts: self.attempts,
+            format: SignatureFormat::Legacy,
+            referrer: None,
         }
     }
 
@@ -434,7 +504,11 @@ fn upload_blobs(p: &mut Pending<'_>, config: &[u8]) -> Result<()> {
 }
 
 /// Runs `f` on every item, at most `threads` at once; results in item order.
-fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if items.len() <= 1 || threads <= 1 {
         return items.iter().map(f).collect();
     }
@@ -471,7 +545,7 @@ fn parallel_mut<T: Send, R: Send>(
     })
 }
 
-fn is_transient(e: &Error) -> bool {
+pub(crate) fn is_transient(e: &Error) -> bool {
     // Distribution's filesystem driver writes repository links non-atomically: under concurrent
     // writes a manifest PUT can briefly see a just-linked blob as unknown.
     // A dropped connection mid-round is retried too: every step of a round can be repeated.
@@ -486,7 +560,7 @@ fn is_transient(e: &Error) -> bool {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 10u64 << attempt.min(6);
     let mut r = [0u8; 2];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);

@@ -35,6 +35,14 @@ pub trait ImageStore: Debug + Send + Sync {
 
     /// Stores a blob (skipped when it exists); returns its digest.
     fn put_blob(&self, bytes: &[u8]) -> Result<String>;
+
+    /// The OCI 1.1 referrers API's index for `digest`; `None` when the store has no such
+    /// API (then the referrers tag schema, `sha256-<hex>`, is used). OCI layouts and
+    /// registries without the API (distribution 2.8) answer `None`.
+    fn referrers(&self, digest: &str) -> Result<Option<StoredManifest>> {
+        let _ = digest;
+        Ok(None)
+    }
 }
 
 /// An OCI image layout folder (`oci-layout`, `index.json`, `blobs/sha256/`).

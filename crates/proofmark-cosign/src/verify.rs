@@ -12,6 +12,7 @@ use crate::digest::signature_tag;
 use crate::error::{Error, Result};
 use crate::manifest::{MAX_PAYLOAD_BYTES, SIMPLE_SIGNING, SignatureLayer, SignatureManifest};
 use crate::payload::Payload;
+use crate::sign::SignatureFormat;
 use crate::store::ImageStore;
 
 /// How to check `critical.identity.docker-reference`.
@@ -67,6 +68,13 @@ pub struct VerifyOptions {
     pub required_annotations: BTreeMap<String, String>,
     /// Largest payload blob read.
     pub payload_limit: u64,
+    /// The predicate type a bundle's Statement must carry: cosign's sign predicate for
+    /// signatures, the attestation's type for `verify-attestation`.
+    pub predicate_type: String,
+    /// Where to look: `.sig` layers, bundle referrers, or both (the default).
+    pub formats: Vec<SignatureFormat>,
+    /// The image as the user named it, for the `docker-reference` cosign prints for bundles.
+    pub image_reference: Option<String>,
 }
 
 impl VerifyOptions {
@@ -79,6 +87,9 @@ impl VerifyOptions {
             identity: IdentityMode::Repository(repository.into()),
             required_annotations: BTreeMap::new(),
             payload_limit: MAX_PAYLOAD_BYTES,
+            predicate_type: crate::statement::COSIGN_SIGN_PREDICATE.into(),
+            formats: vec![SignatureFormat::Bundle, SignatureFormat::Legacy],
+            image_reference: None,
         }
     }
 }
@@ -122,19 +133,31 @@ pub enum Rejection {
     /// No trusted key verifies the signature.
     #[error("no trusted key verifies this signature")]
     NoKeyMatches,
+    /// The referrer, its manifest or its bundle cannot be used.
+    #[error("{0}")]
+    Bundle(String),
+    /// The Statement has another predicate type.
+    #[error("predicate type is {0:?}, not the one asked for")]
+    WrongPredicateType(String),
 }
 
 /// The verdict on one layer.
 #[derive(Debug, Clone)]
 pub struct LayerResult {
-    /// Position in the signature manifest.
+    /// Position in the report (bundles first, then `.sig` layers).
     pub index: usize,
-    /// The payload blob digest.
+    /// Where the signature was found.
+    pub format: SignatureFormat,
+    /// The payload blob digest (`.sig`), or the referrer manifest digest (bundle).
     pub payload_digest: String,
     /// Keys that verified it, or why it was rejected.
     pub result: std::result::Result<Fingerprint, Rejection>,
-    /// The parsed payload (when it parsed).
+    /// The parsed payload (when it parsed; `.sig` only).
     pub payload: Option<Payload>,
+    /// The in-toto Statement (when it parsed; bundles only).
+    pub statement: Option<crate::statement::Statement>,
+    /// The bundle (when it parsed; bundles only).
+    pub bundle: Option<crate::bundle::Bundle>,
 }
 
 /// The overall verdict, for exit codes.
@@ -177,16 +200,50 @@ pub struct VerifyReport {
     pub threshold: usize,
     /// The verdict.
     pub status: VerifyStatus,
+    /// [`VerifyOptions::image_reference`].
+    pub image_reference: Option<String>,
 }
 
 impl VerifyReport {
     /// What `cosign verify --output json` prints: the array of accepted payloads.
+    ///
+    /// For a bundle, cosign 3 prints the same shape with the Statement's predicate type as
+    /// `critical.type` (so `https://sigstore.dev/cosign/sign/v1` tells a bundle from a `.sig`
+    /// payload's `cosign container image signature`) and the subject's annotations as
+    /// `optional`.
     pub fn cosign_json(&self) -> serde_json::Value {
         let accepted = self
             .layers
             .iter()
             .filter(|l| l.result.is_ok())
-            .filter_map(|l| l.payload.as_ref().map(|p| p.json.clone()))
+            .filter_map(|l| match (&l.payload, &l.statement) {
+                (Some(p), _) => Some(p.json.clone()),
+                (None, Some(st)) => Some(serde_json::json!({
+                    "critical": {
+                        "identity": {"docker-reference": self.image_reference.clone().unwrap_or_default()},
+                        "image": {"docker-manifest-digest": self.image_digest},
+                        "type": st.predicate_type,
+                    },
+                    "optional": st.subject_for(&self.image_digest)
+                        .and_then(|s| s.annotations.clone())
+                        .unwrap_or_default(),
+                })),
+                (None, None) => None,
+            })
+            .collect();
+        serde_json::Value::Array(accepted)
+    }
+
+    /// The accepted DSSE envelopes (`cosign verify-attestation --output json` prints these).
+    pub fn envelopes_json(&self) -> serde_json::Value {
+        let accepted = self
+            .layers
+            .iter()
+            .filter(|l| l.result.is_ok())
+            .filter_map(|l| match l.bundle.as_ref().map(|b| &b.content) {
+                Some(crate::bundle::Content::Dsse(env)) => serde_json::to_value(env).ok(),
+                _ => None,
+            })
             .collect();
         serde_json::Value::Array(accepted)
     }
@@ -208,12 +265,16 @@ impl VerifyReport {
             self.threshold
         );
         for l in &self.layers {
+            let format = match l.format {
+                SignatureFormat::Bundle => "bundle",
+                SignatureFormat::Legacy => ".sig",
+            };
             match &l.result {
                 Ok(key) => {
-                    let _ = writeln!(s, "  [{}] valid, key {key}", l.index);
+                    let _ = writeln!(s, "  [{}] {format}: valid, key {key}", l.index);
                 }
                 Err(why) => {
-                    let _ = writeln!(s, "  [{}] rejected: {why}", l.index);
+                    let _ = writeln!(s, "  [{}] {format}: rejected: {why}", l.index);
                 }
             }
         }
@@ -269,30 +330,34 @@ pub fn verify_digest(
     }
     let keys: Vec<(&PublicKey, SignatureAlgorithm)> =
         opts.keys.iter().map(|k| cosign_algorithm_for(k).map(|a| (k, a))).collect::<Result<_>>()?;
-    let tag = signature_tag(image_digest)?;
-    let manifest = match signatures.get_manifest(&tag)? {
-        None => SignatureManifest::default(),
-        Some(m) => {
-            if m.media_type != crate::manifest::OCI_MANIFEST
-                && m.media_type != crate::manifest::DOCKER_MANIFEST
-            {
-                return Err(Error::MediaType {
-                    what: format!("signature manifest {tag}"),
-                    got: m.media_type,
-                });
-            }
-            SignatureManifest::parse(&m.bytes)?
-        }
-    };
     let mut layers = Vec::new();
-    for (index, layer) in manifest.layers.iter().enumerate() {
-        let (result, payload) = check_layer(signatures, layer, image_digest, &keys, opts)?;
-        layers.push(LayerResult {
-            index,
-            payload_digest: layer.descriptor.digest.clone(),
-            result,
-            payload,
-        });
+    if opts.formats.contains(&SignatureFormat::Bundle) {
+        let (_, index) = crate::referrers::list_referrers(signatures, image_digest)?;
+        for (entry, _) in &index.entries {
+            if !crate::attestation::is_candidate(entry, &opts.predicate_type) {
+                continue;
+            }
+            let checked = crate::attestation::check_referrer(
+                signatures,
+                &entry.digest,
+                image_digest,
+                &keys,
+                &opts.predicate_type,
+                &opts.required_annotations,
+            )?;
+            layers.push(LayerResult {
+                index: layers.len(),
+                format: SignatureFormat::Bundle,
+                payload_digest: entry.digest.clone(),
+                result: checked.key,
+                payload: None,
+                statement: checked.statement,
+                bundle: checked.bundle,
+            });
+        }
+    }
+    if opts.formats.contains(&SignatureFormat::Legacy) {
+        check_legacy(signatures, image_digest, &keys, opts, &mut layers)?;
     }
     let verified_keys: BTreeSet<Fingerprint> =
         layers.iter().filter_map(|l| l.result.as_ref().ok().copied()).collect();
@@ -311,7 +376,46 @@ pub fn verify_digest(
         verified_keys,
         threshold: opts.threshold,
         status,
+        image_reference: opts.image_reference.clone(),
     })
+}
+
+/// The `.sig` layers' verdicts, appended to `layers`.
+fn check_legacy(
+    signatures: &dyn ImageStore,
+    image_digest: &str,
+    keys: &[(&PublicKey, SignatureAlgorithm)],
+    opts: &VerifyOptions,
+    layers: &mut Vec<LayerResult>,
+) -> Result<()> {
+    let tag = signature_tag(image_digest)?;
+    let manifest = match signatures.get_manifest(&tag)? {
+        None => SignatureManifest::default(),
+        Some(m) => {
+            if m.media_type != crate::manifest::OCI_MANIFEST
+                && m.media_type != crate::manifest::DOCKER_MANIFEST
+            {
+                return Err(Error::MediaType {
+                    what: format!("signature manifest {tag}"),
+                    got: m.media_type,
+                });
+            }
+            SignatureManifest::parse(&m.bytes)?
+        }
+    };
+    for layer in &manifest.layers {
+        let (result, payload) = check_layer(signatures, layer, image_digest, keys, opts)?;
+        layers.push(LayerResult {
+            index: layers.len(),
+            format: SignatureFormat::Legacy,
+            payload_digest: layer.descriptor.digest.clone(),
+            result,
+            payload,
+            statement: None,
+            bundle: None,
+        });
+    }
+    Ok(())
 }
 
 type LayerCheck = (std::result::Result<Fingerprint, Rejection>, Option<Payload>);

@@ -41,7 +41,7 @@ fn add_layer(
     let sig = STANDARD.encode(signer.sign(signed).unwrap().as_bytes());
     let layer = new_layer(payload, &sig, &BTreeMap::new());
     let tag = proofmark_cosign::digest::signature_tag(digest).unwrap();
-    append_layer(l, &tag, payload, &layer, &SignOptions::default()).unwrap();
+    append_layer(l, &tag, payload, &layer, &SignOptions::legacy()).unwrap();
     layer
 }
 
@@ -59,7 +59,7 @@ fn offline_round_trip_and_json() {
     let signer = key();
     let opts = SignOptions {
         annotations: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
-        ..Default::default()
+        ..SignOptions::legacy()
     };
     sign_image(&l, "v1", &l, REPO, &signer, &opts).unwrap();
     let mut vopts = VerifyOptions::new(vec![signer.public_key().clone()], REPO);
@@ -121,7 +121,7 @@ fn tampering_is_caught() {
 
     // Wrong key.
     let (_d, l, digest) = layout();
-    sign_image(&l, "v1", &l, REPO, &key(), &SignOptions::default()).unwrap();
+    sign_image(&l, "v1", &l, REPO, &key(), &SignOptions::legacy()).unwrap();
     assert_eq!(rejection(&l, &digest, &signer), Rejection::NoKeyMatches);
 
     // Wrong media type and truncated base64.
@@ -132,10 +132,10 @@ fn tampering_is_caught() {
     let mut layer = new_layer(&p, &sig, &BTreeMap::new());
     layer.descriptor.media_type = "application/json".into();
     layer.raw = serde_json::to_string(&layer.descriptor).unwrap();
-    append_layer(&l, &tag, &p, &layer, &SignOptions::default()).unwrap();
+    append_layer(&l, &tag, &p, &layer, &SignOptions::legacy()).unwrap();
     assert_eq!(rejection(&l, &digest, &signer), Rejection::MediaType("application/json".into()));
     let truncated = new_layer(&p, &sig[..sig.len() - 3], &BTreeMap::new());
-    append_layer(&l, &tag, &p, &truncated, &SignOptions::default()).unwrap();
+    append_layer(&l, &tag, &p, &truncated, &SignOptions::legacy()).unwrap();
     assert_eq!(rejection(&l, &digest, &signer), Rejection::BadBase64);
 
     // Oversized payload (200 KiB of padding in `optional`).
@@ -156,15 +156,15 @@ fn threshold_counts_distinct_keys() {
     let (_d, l, digest) = layout();
     let (a, b, c, outsider) = (key(), key(), key(), key());
     for s in [&a, &b, &outsider] {
-        sign_image(&l, "v1", &l, REPO, s, &SignOptions::default()).unwrap();
+        sign_image(&l, "v1", &l, REPO, s, &SignOptions::legacy()).unwrap();
     }
     // RFC 6979 signatures are deterministic: signing the same payload again is skipped...
-    let again = sign_image(&l, "v1", &l, REPO, &a, &SignOptions::default()).unwrap();
+    let again = sign_image(&l, "v1", &l, REPO, &a, &SignOptions::legacy()).unwrap();
     assert!(!again[0].added);
     // ...so a's second signature carries an annotation.
     let annotated = SignOptions {
         annotations: BTreeMap::from([("run".to_owned(), "2".to_owned())]),
-        ..Default::default()
+        ..SignOptions::legacy()
     };
     assert!(sign_image(&l, "v1", &l, REPO, &a, &annotated).unwrap()[0].added);
     let keys =
@@ -210,7 +210,7 @@ fn multi_arch_recursive() {
     let l = OciLayout::open_or_create(dir.path()).unwrap();
     let (index, children) = common::push_index(&l, "multi");
     let signer = key();
-    let opts = SignOptions { recursive: true, ..Default::default() };
+    let opts = SignOptions { recursive: true, ..SignOptions::legacy() };
     let signed = sign_image(&l, "multi", &l, REPO, &signer, &opts).unwrap();
     assert_eq!(signed.len(), 3);
     let vopts = VerifyOptions::new(vec![signer.public_key().clone()], REPO);
@@ -219,7 +219,7 @@ fn multi_arch_recursive() {
     }
     // Without recursive only the index is signed.
     let other = key();
-    sign_image(&l, "multi", &l, REPO, &other, &SignOptions::default()).unwrap();
+    sign_image(&l, "multi", &l, REPO, &other, &SignOptions::legacy()).unwrap();
     let vopts = VerifyOptions::new(vec![other.public_key().clone()], REPO);
     assert_eq!(verify_digest(&l, &index, &vopts).unwrap().status, VerifyStatus::Verified);
     assert_eq!(verify_digest(&l, &children[0], &vopts).unwrap().status, VerifyStatus::NoneValid);
@@ -229,7 +229,7 @@ fn multi_arch_recursive() {
 fn unsupported_algorithm_and_bad_layouts() {
     let (_d, l, _) = layout();
     let p384 = SoftwareSigner::generate(SignatureAlgorithm::EcdsaP384Sha384).unwrap();
-    let err = sign_image(&l, "v1", &l, REPO, &p384, &SignOptions::default()).unwrap_err();
+    let err = sign_image(&l, "v1", &l, REPO, &p384, &SignOptions::legacy()).unwrap_err();
     assert!(matches!(err, proofmark_cosign::Error::UnsupportedAlgorithm(_)), "{err}");
     // A corrupted blob is caught by its digest, and nothing is written.
     let dir = tempfile::tempdir().unwrap();
@@ -238,7 +238,7 @@ fn unsupported_algorithm_and_bad_layouts() {
     let blob = dir.path().join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
     std::fs::write(&blob, b"{}").unwrap();
     let before = std::fs::read(dir.path().join("index.json")).unwrap();
-    let err = sign_image(&l, "v1", &l, REPO, &key(), &SignOptions::default()).unwrap_err();
+    let err = sign_image(&l, "v1", &l, REPO, &key(), &SignOptions::legacy()).unwrap_err();
     assert!(matches!(err, proofmark_cosign::Error::DigestMismatch { .. }), "{err}");
     assert_eq!(std::fs::read(dir.path().join("index.json")).unwrap(), before);
     std::fs::write(dir.path().join("index.json"), b"not json").unwrap();
@@ -291,7 +291,7 @@ fn signatures_do_not_make_a_layout_ambiguous() {
 
     let signer = key();
     let signed =
-        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::default())
+        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::legacy())
             .unwrap();
     assert!(signed[0].added);
     assert_eq!(l.index_entries().unwrap().len(), 2);
@@ -300,7 +300,7 @@ fn signatures_do_not_make_a_layout_ambiguous() {
     let opts = VerifyOptions::new(vec![signer.public_key().clone()], REPO);
     assert_eq!(verify_image(&l, &digest, &l, &opts).unwrap().status, VerifyStatus::Verified);
     let again =
-        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::default())
+        sign_image(&l, &l.resolve(None).unwrap(), &l, REPO, &signer, &SignOptions::legacy())
             .unwrap();
     assert!(!again[0].added);
 

@@ -29,7 +29,7 @@ fn parsec_tpm_key_signs_an_image_that_cosign_verifiers_accept() {
     let digest = common::push_image(&store, "v1", repo);
     let docker_reference = format!("{}/{repo}", reg.addr());
     let signed =
-        sign_image(&store, "v1", &store, &docker_reference, &signer, &SignOptions::default())
+        sign_image(&store, "v1", &store, &docker_reference, &signer, &SignOptions::legacy())
             .unwrap();
     assert_eq!(signed.len(), 1);
     assert!(signed[0].added);

@@ -25,7 +25,7 @@ fn round_trip(reg: &Registry, repo: &str, signers: &[&dyn Signer]) {
     let docker_reference = format!("{}/{repo}", reg.addr());
     for signer in signers {
         let signed =
-            sign_image(&store, "v1", &store, &docker_reference, *signer, &SignOptions::default())
+            sign_image(&store, "v1", &store, &docker_reference, *signer, &SignOptions::legacy())
                 .unwrap();
         assert_eq!(signed.len(), 1);
         assert!(signed[0].added);
@@ -119,7 +119,7 @@ fn resigning_with_the_same_tpm_key_adds_nothing() {
     };
     let sign = |signer: &dyn Signer| {
         let signed =
-            sign_image(&store, "v1", &store, &reference, signer, &SignOptions::default()).unwrap();
+            sign_image(&store, "v1", &store, &reference, signer, &SignOptions::legacy()).unwrap();
         signed[0].added
     };
 
@@ -153,7 +153,7 @@ fn resigning_with_the_same_tpm_key_adds_nothing() {
         &second.public_key().to_pem()
     ));
     // Another payload (an annotation) by the same key appends too: it says something new.
-    let mut opts = SignOptions::default();
+    let mut opts = SignOptions::legacy();
     opts.annotations.insert("run".into(), "2".into());
     assert!(sign_image(&store, "v1", &store, &reference, &first, &opts).unwrap()[0].added);
     assert_eq!(layers(), 3);
@@ -175,7 +175,7 @@ fn eight_concurrent_signers() {
                 (signer.clone(), barrier.clone(), store.clone(), reference.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                sign_image(&store, "v1", &store, &reference, &*signer, &SignOptions::default())
+                sign_image(&store, "v1", &store, &reference, &*signer, &SignOptions::legacy())
                     .unwrap()
             })
         })
@@ -225,7 +225,7 @@ fn concurrent_batches_lose_nothing() {
                     })
                     .collect();
                 barrier.wait();
-                proofmark_cosign::sign_many(&targets, &*signer, &SignOptions::default()).unwrap()
+                proofmark_cosign::sign_many(&targets, &*signer, &SignOptions::legacy()).unwrap()
             })
         })
         .collect();
@@ -270,13 +270,13 @@ fn duplicate_signature_is_skipped_and_foreign_layers_are_kept() {
         &tag,
         foreign_payload.as_bytes(),
         &foreign,
-        &SignOptions::default(),
+        &SignOptions::legacy(),
     )
     .unwrap();
 
     let signer = software_key();
     let reference = format!("{}/test/keep", reg.addr());
-    sign_image(&store, "v1", &store, &reference, &signer, &SignOptions::default()).unwrap();
+    sign_image(&store, "v1", &store, &reference, &signer, &SignOptions::legacy()).unwrap();
     let after = store.get_manifest(&tag).unwrap().unwrap();
     let text = String::from_utf8(after.bytes).unwrap();
     assert!(text.contains(&raw), "foreign descriptor rewritten: {text}");
@@ -288,7 +288,7 @@ fn duplicate_signature_is_skipped_and_foreign_layers_are_kept() {
     let ours = sig_manifest.layers[1].clone();
     let payload = store.get_blob(&ours.descriptor.digest, 1 << 20).unwrap();
     let (added, _) =
-        proofmark_cosign::append_layer(&store, &tag, &payload, &ours, &SignOptions::default())
+        proofmark_cosign::append_layer(&store, &tag, &payload, &ours, &SignOptions::legacy())
             .unwrap();
     assert!(!added);
     let report = verify_image(

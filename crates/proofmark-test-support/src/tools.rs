@@ -186,3 +186,79 @@ impl Drop for LockDir {
         let _ = std::fs::remove_dir(&self.0);
     }
 }
+
+/// The sigstore-js judge: `@sigstore/bundle`, `@sigstore/verify` and `@sigstore/sign` at the
+/// versions pinned in `js/package-lock.json`, installed with `npm ci` into
+/// `<cache>/sigstore-js-<version>` once, beside `js/judge.js` (the node script the tests run).
+pub mod sigstore_js {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    /// `@sigstore/verify`'s pinned version, which names the cache folder.
+    pub const VERSION: &str = "3.1.1";
+    const PACKAGE_JSON: &str = include_str!("../js/package.json");
+    const LOCKFILE: &str = include_str!("../js/package-lock.json");
+    const JUDGE: &str = include_str!("../js/judge.js");
+
+    /// The folder holding `node_modules` and `judge.js`.
+    pub fn root() -> PathBuf {
+        super::cache_root().join(format!("sigstore-js-{VERSION}"))
+    }
+
+    /// Installs the packages unless cached (the script is rewritten every time, so an edit
+    /// of `judge.js` takes effect); returns the folder.
+    pub fn install() -> Result<PathBuf, String> {
+        let root = root();
+        let write = |dir: &std::path::Path| -> Result<(), String> {
+            std::fs::write(dir.join("judge.js"), JUDGE)
+                .map_err(|e| format!("{}: {e}", dir.display()))
+        };
+        if root.join("node_modules/@sigstore/verify/package.json").exists() {
+            write(&root)?;
+            return Ok(root);
+        }
+        let parent = super::cache_root();
+        std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let _guard = super::LockDir::acquire(&root.with_extension("lock"))?;
+        if root.join("node_modules/@sigstore/verify/package.json").exists() {
+            write(&root)?;
+            return Ok(root);
+        }
+        let staging = root.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+        for (name, text) in [("package.json", PACKAGE_JSON), ("package-lock.json", LOCKFILE)] {
+            std::fs::write(staging.join(name), text)
+                .map_err(|e| format!("{}: {e}", staging.display()))?;
+        }
+        eprintln!("installing sigstore-js {VERSION} with npm ci into {} (once)", root.display());
+        let npm = crate::which("npm").ok_or("npm is not installed")?;
+        let status = Command::new(npm)
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&staging)
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run npm ci: {e}"))?;
+        if !status.success() {
+            return Err(format!("`npm ci` for sigstore-js failed: {status}"));
+        }
+        write(&staging)?;
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::rename(&staging, &root).map_err(|e| format!("{}: {e}", root.display()))?;
+        Ok(root)
+    }
+
+    /// `node judge.js` ready to take arguments; `None` (after saying why) when node or the
+    /// packages cannot be had and external components are not required. Panics when they are.
+    pub fn judge() -> Option<Command> {
+        let node = crate::require_tool("node", "nodejs")?;
+        match install() {
+            Ok(root) => {
+                let mut cmd = Command::new(node);
+                cmd.arg(root.join("judge.js")).current_dir(&root);
+                Some(cmd)
+            }
+            Err(why) => crate::missing(&format!("sigstore-js ({why})"), "npm: @sigstore/verify"),
+        }
+    }
+}

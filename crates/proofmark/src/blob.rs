@@ -28,6 +28,10 @@ pub(crate) struct SignBlobArgs {
     /// Also write the base64 signature to this file.
     #[arg(long)]
     output_signature: Option<PathBuf>,
+    /// Also write a Sigstore bundle (v0.3, a message signature over the file's SHA-256 with
+    /// the key's hint) to this file, as `cosign sign-blob --bundle`.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
     /// The file to sign.
     file: PathBuf,
 }
@@ -40,8 +44,12 @@ pub(crate) struct VerifyBlobArgs {
     #[arg(long)]
     key: KeyRef,
     /// The signature file: base64 (as `sign-blob` prints it) or raw bytes.
-    #[arg(long)]
-    signature: PathBuf,
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    signature: Option<PathBuf>,
+    /// A Sigstore bundle (message signature) instead of `--signature`, as `cosign
+    /// verify-blob --bundle`; the key given is the only trust (no transparency log).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
     /// The scheme, where the key allows several (RSA: PKCS#1 v1.5 by default).
     #[arg(long)]
     signing_algorithm: Option<SignatureAlgorithm>,
@@ -61,6 +69,21 @@ pub(crate) fn sign(args: &SignBlobArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         .sign_digest(&digest)
         .with_context(|| format!("signing {} with {}", args.file.display(), args.key))?;
     let encoded = BASE64.encode(signature.as_bytes());
+    if let Some(out) = &args.bundle {
+        if digest.algorithm() != HashAlgorithm::Sha256 {
+            bail!(
+                "a Sigstore bundle for cosign needs a SHA-256 signature; this key uses {}",
+                digest.algorithm()
+            );
+        }
+        let hint = proofmark_cosign::bundle::key_hint(signer.public_key());
+        let bundle = proofmark_cosign::bundle::Bundle::message_signature(
+            digest.as_bytes(),
+            signature.as_bytes(),
+            &hint,
+        );
+        crate::fsutil::write_atomic(out, &bundle.to_json(), 0o644, true)?;
+    }
     if let Some(out) = &args.output_signature {
         crate::fsutil::write_atomic(out, encoded.as_bytes(), 0o644, true)?;
     }
@@ -78,9 +101,13 @@ pub(crate) fn verify(args: &VerifyBlobArgs, tcti: Option<&str>) -> anyhow::Resul
         Some(a) => a,
         None => default_algorithm(key.key_kind())?,
     };
-    let raw = read_signature(&args.signature)?;
+    let (signature_path, raw) = match (&args.bundle, &args.signature) {
+        (Some(path), _) => (path, bundle_signature(path, &args.file)?),
+        (None, Some(path)) => (path, read_signature(path)?),
+        (None, None) => bail!("give --signature FILE or --bundle FILE"),
+    };
     let signature = Signature::new(algorithm, &raw)
-        .with_context(|| format!("{} is not a {algorithm} signature", args.signature.display()))?;
+        .with_context(|| format!("{} is not a {algorithm} signature", signature_path.display()))?;
     let digest = hash_file(&args.file, algorithm.hash())?;
     match proofmark_types::verify(&key, algorithm, &digest, &signature) {
         Ok(()) => {
@@ -90,7 +117,7 @@ pub(crate) fn verify(args: &VerifyBlobArgs, tcti: Option<&str>) -> anyhow::Resul
         Err(VerifyError::BadSignature) => {
             eprintln!(
                 "error: the signature in {} does not match {} under the key {} ({})",
-                args.signature.display(),
+                signature_path.display(),
                 args.file.display(),
                 args.key,
                 key.fingerprint_sha256()
@@ -137,6 +164,39 @@ fn default_algorithm(kind: KeyKind) -> anyhow::Result<SignatureAlgorithm> {
             .with_context(|| format!("RSA keys of {bits} bits are not supported (2048 or 3072)")),
         other => bail!("unsupported key kind {other}"),
     }
+}
+
+/// The signature of a message-signature bundle, after checking that the bundle records the
+/// file's SHA-256 (a bundle for another file is refused by name, not as a bad signature).
+fn bundle_signature(path: &Path, file: &Path) -> anyhow::Result<Vec<u8>> {
+    use proofmark_cosign::bundle::{Bundle, Content};
+    let bytes = crate::fsutil::read(path, "bundle")?;
+    let bundle =
+        Bundle::parse(&bytes).with_context(|| format!("reading the bundle {}", path.display()))?;
+    let Content::MessageSignature { algorithm, digest, signature } = bundle.content else {
+        bail!("{} holds a DSSE envelope, not a message signature over a file", path.display());
+    };
+    if algorithm != "SHA2_256" {
+        bail!(
+            "{}: message digest algorithm {algorithm}; only SHA2_256 is supported",
+            path.display()
+        );
+    }
+    let actual = hash_file(file, HashAlgorithm::Sha256)?;
+    if actual.as_bytes() != digest.as_slice() {
+        bail!(
+            "the bundle {} is for another file: it records sha256:{}, {} is sha256:{}",
+            path.display(),
+            to_hex(&digest),
+            file.display(),
+            to_hex(actual.as_bytes())
+        );
+    }
+    Ok(signature)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Base64 text when it decodes, otherwise the raw bytes.

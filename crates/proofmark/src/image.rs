@@ -47,6 +47,14 @@ pub(crate) struct SignArgs {
     /// For an index, also sign every platform manifest.
     #[arg(long)]
     recursive: bool,
+    /// `true` (the default, as cosign 3): a Sigstore bundle stored as an OCI 1.1 referrer;
+    /// `false`: the `sha256-<hex>.sig` layout of cosign 1 and 2.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    new_bundle_format: bool,
+    /// How bundle referrers are listed: `oci-1-1` (the registry's referrers API when it has
+    /// one, else the `sha256-<hex>` tag schema index) or `legacy` (always the tag index).
+    #[arg(long, value_enum, default_value_t = ReferrersModeArg::Oci11)]
+    registry_referrers_mode: ReferrersModeArg,
     /// The repository written into the payload (`registry/repo`). Defaults to the image's
     /// repository; required for `oci:` layouts.
     #[arg(long, value_name = "REPOSITORY")]
@@ -61,6 +69,25 @@ pub(crate) struct SignArgs {
     /// more, signed as one batch).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
+}
+
+/// `--registry-referrers-mode`, cosign's values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReferrersModeArg {
+    /// The referrers API when the registry has it, else the tag schema.
+    #[value(name = "oci-1-1")]
+    Oci11,
+    /// The tag schema index only.
+    Legacy,
+}
+
+impl From<ReferrersModeArg> for proofmark_cosign::ReferrersMode {
+    fn from(m: ReferrersModeArg) -> Self {
+        match m {
+            ReferrersModeArg::Oci11 => Self::Oci11,
+            ReferrersModeArg::Legacy => Self::Legacy,
+        }
+    }
 }
 
 /// How `--identity` checks the payload's `docker-reference`.
@@ -298,6 +325,12 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
     let opts = SignOptions {
         annotations: args.annotations.iter().cloned().collect::<BTreeMap<_, _>>(),
         recursive: args.recursive,
+        format: if args.new_bundle_format {
+            proofmark_cosign::SignatureFormat::Bundle
+        } else {
+            proofmark_cosign::SignatureFormat::Legacy
+        },
+        referrers_mode: args.registry_referrers_mode.into(),
         ..Default::default()
     };
     // One batch: the manifests are written together and confirmed after one shared wait.
@@ -311,16 +344,30 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
                 } else {
                     ("already signed", " (this key already signed this payload; nothing added)")
                 };
-                eprintln!("{what} {} → {}:{}{note}", s.image_digest, s.signatures, s.signature_tag);
+                match &s.referrer {
+                    Some(r) => eprintln!(
+                        "{what} {} → {}@{r} (bundle, listed in {}){note}",
+                        s.image_digest, s.signatures, s.signature_tag
+                    ),
+                    None => eprintln!(
+                        "{what} {} → {}:{}{note}",
+                        s.image_digest, s.signatures, s.signature_tag
+                    ),
+                }
             }
         }
         crate::Format::Json => {
             let entries: Vec<serde_json::Value> = signed
                 .iter()
                 .map(|s| {
+                    let signatures = match &s.referrer {
+                        Some(r) => format!("{}@{r}", s.signatures),
+                        None => format!("{}:{}", s.signatures, s.signature_tag),
+                    };
                     serde_json::json!({
                         "image": s.image_digest,
-                        "signatures": format!("{}:{}", s.signatures, s.signature_tag),
+                        "format": s.format.name(),
+                        "signatures": signatures,
                         "status": if s.added { "signed" } else { "already signed" },
                     })
                 })
@@ -363,6 +410,7 @@ pub(crate) fn verify(args: &VerifyArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         pinned,
         identity,
         required_annotations: args.annotations.iter().cloned().collect(),
+        image_reference: Some(args.image.clone()),
         ..VerifyOptions::new(keys, String::new())
     };
     let report = proofmark_cosign::verify_image(
@@ -400,4 +448,141 @@ pub(crate) fn policy(args: &PolicyArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         print!("{}", proofmark_cosign::policy::containers_policy(&args.scope, &key));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AttestArgs {
+    /// The signing key, as for `sign`.
+    #[arg(long)]
+    key: KeyRef,
+    /// TPM keys with a user-chosen auth value: the environment variable that holds it.
+    #[arg(long)]
+    auth_env: Option<String>,
+    /// The predicate file (JSON; for `--type custom`, any text, wrapped as cosign does).
+    #[arg(long, value_name = "FILE")]
+    predicate: PathBuf,
+    /// cosign's predicate type: `slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`,
+    /// `link`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `custom`, or a URI.
+    #[arg(long = "type", default_value = "custom", value_name = "TYPE")]
+    predicate_type: String,
+    /// How the referrer is listed (see `sign`).
+    #[arg(long, value_enum, default_value_t = ReferrersModeArg::Oci11)]
+    registry_referrers_mode: ReferrersModeArg,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]`.
+    image: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyAttestationArgs {
+    /// A trusted key (repeatable), as for `verify`.
+    #[arg(long, required = true)]
+    key: Vec<KeyRef>,
+    /// The predicate type to accept, as `attest --type` takes it.
+    #[arg(long = "type", default_value = "custom", value_name = "TYPE")]
+    predicate_type: String,
+    /// How many distinct keys must have attested.
+    #[arg(long, default_value_t = 1)]
+    threshold: usize,
+    /// `human` (a summary) or `json` (the accepted DSSE envelopes, as cosign prints them).
+    #[arg(long, value_enum, default_value_t = crate::Format::Human)]
+    output: crate::Format,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]`.
+    image: String,
+}
+
+/// cosign's predicate for `--type custom`: the file's text and a timestamp.
+fn predicate_json(
+    path: &std::path::Path,
+    predicate_type: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let bytes = crate::fsutil::read(path, "predicate")?;
+    if predicate_type == proofmark_cosign::attestation::CUSTOM_PREDICATE {
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("the predicate {} is not UTF-8 text", path.display()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        return Ok(serde_json::json!({"Data": text, "Timestamp": unix_rfc3339(now)}));
+    }
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("the predicate {} is not JSON", path.display()))
+}
+
+fn unix_rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    let opts =
+        crate::backend::Options { algorithm: None, tcti, auth_env: args.auth_env.as_deref() };
+    let signer = crate::backend::open_signer(&args.key, opts)?;
+    let predicate_type = proofmark_cosign::predicate_type_for(&args.predicate_type)?;
+    let predicate = predicate_json(&args.predicate, &predicate_type)?;
+    let t = open_target(&args.image, &args.registry)?;
+    let spec = proofmark_cosign::StatementSpec { predicate_type, predicate };
+    let opts =
+        SignOptions { referrers_mode: args.registry_referrers_mode.into(), ..Default::default() };
+    let s = proofmark_cosign::attest_image(
+        t.image.as_ref(),
+        &t.reference,
+        t.signatures.as_ref(),
+        &spec,
+        &signer,
+        &opts,
+    )
+    .with_context(|| format!("attesting {}", args.image))?;
+    let what = if s.added { "attested" } else { "already attested" };
+    eprintln!(
+        "{what} {} ({}) → {}@{} (bundle, listed in {})",
+        s.image_digest,
+        spec.predicate_type,
+        s.signatures,
+        s.referrer.as_deref().unwrap_or("?"),
+        s.signature_tag
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn verify_attestation(
+    args: &VerifyAttestationArgs,
+    tcti: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let keys =
+        args.key.iter().map(|k| read_public_key(k, tcti)).collect::<anyhow::Result<Vec<_>>>()?;
+    let t = open_target(&args.image, &args.registry)?;
+    let opts = VerifyOptions {
+        threshold: args.threshold,
+        identity: IdentityMode::Ignore,
+        predicate_type: proofmark_cosign::predicate_type_for(&args.predicate_type)?,
+        formats: vec![proofmark_cosign::SignatureFormat::Bundle],
+        image_reference: Some(args.image.clone()),
+        ..VerifyOptions::new(keys, String::new())
+    };
+    let report = proofmark_cosign::verify_image(
+        t.image.as_ref(),
+        &t.reference,
+        t.signatures.as_ref(),
+        &opts,
+    )
+    .with_context(|| format!("verifying the attestations of {}", args.image))?;
+    match args.output {
+        crate::Format::Json => println!("{}", report.envelopes_json()),
+        crate::Format::Human => print!("{}", report.summary()),
+    }
+    Ok(ExitCode::from(report.status.exit_code()))
 }

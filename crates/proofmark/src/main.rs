@@ -75,6 +75,10 @@ enum Command {
     Sign(image::SignArgs),
     /// Verify a container image's cosign signatures with public keys.
     Verify(image::VerifyArgs),
+    /// Attach a signed in-toto attestation to a container image, as `cosign attest`.
+    Attest(image::AttestArgs),
+    /// Verify a container image's attestations of one predicate type with public keys.
+    VerifyAttestation(image::VerifyAttestationArgs),
     /// Create a cosign key pair: PREFIX.key (encrypted with COSIGN_PASSWORD) and PREFIX.pub.
     GenerateKeyPair(image::GenerateKeyPairArgs),
     /// Print a containers-policy.json (or registries.d) snippet that enforces a key.
@@ -153,6 +157,8 @@ fn main() -> ExitCode {
         Command::VerifyBlob(args) => blob::verify(&args, cli.tcti.as_deref()),
         Command::Sign(args) => image::sign(&args, cli.tcti.as_deref()),
         Command::Verify(args) => image::verify(&args, cli.tcti.as_deref()),
+        Command::Attest(args) => image::attest(&args, cli.tcti.as_deref()),
+        Command::VerifyAttestation(args) => image::verify_attestation(&args, cli.tcti.as_deref()),
         Command::GenerateKeyPair(args) => image::generate_key_pair(&args),
         Command::Policy(args) => image::policy(&args, cli.tcti.as_deref()),
         Command::PublicKey(args) => {

@@ -79,9 +79,11 @@ fn layout_sign_verify_policy() {
     let out = proofmark(&["sign", "--key", "file:cosign.key", image], d);
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--docker-reference"));
+    // The `.sig` layout: its payload names the repository, which `verify` checks below.
     ok(proofmark(
         &[
             "sign",
+            "--new-bundle-format=false",
             "--key",
             "file:cosign.key",
             "-a",
@@ -250,6 +252,7 @@ fn tpm_key_resign_is_already_signed() {
     let sign = |key: &str, output: &str| {
         with_tpm(&[
             "sign",
+            "--new-bundle-format=false",
             "--key",
             key,
             "--allow-insecure",
@@ -326,7 +329,9 @@ fn untagged_layout_and_digest_references() {
         assert_eq!(code(&out), 0, "{image}: {}", stderr(&out));
         assert!(stderr(&out).starts_with("already signed "), "{image}: {}", stderr(&out));
     }
-    assert_eq!(signature_layers(&layout, &digest), 1);
+    // One bundle referrer, listed once in the layout's `sha256-<hex>` index.
+    let (_, referrers) = proofmark_cosign::referrers::list_referrers(&layout, &digest).unwrap();
+    assert_eq!(referrers.entries.len(), 1);
     // A digest that is not in the layout.
     let absent = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     let out = verify(&format!("oci:layout@{absent}"));
@@ -388,7 +393,15 @@ fn pins_and_identity_messages() {
     std::fs::write(d.join("other.pub"), ok(proofmark(&["key", "public", "file:other.key"], d)))
         .unwrap();
     ok(proofmark(
-        &["sign", "--key", "file:signing.key", "--docker-reference", "r.io/app", "oci:layout:v1"],
+        &[
+            "sign",
+            "--new-bundle-format=false",
+            "--key",
+            "file:signing.key",
+            "--docker-reference",
+            "r.io/app",
+            "oci:layout:v1",
+        ],
         d,
     ));
     // The fingerprint as an independent tool computes it.
@@ -496,4 +509,184 @@ fn refused_credentials_are_named_with_their_source() {
     // The right password: through to the verdict (no signatures yet).
     std::fs::write(d.join("config.json"), config(HTPASSWD_PASSWORD)).unwrap();
     assert_eq!(code(&verify()), 4, "{}", stderr(&verify()));
+}
+
+/// Issue 12: `sign` writes cosign 3's bundle referrer by default; `verify` finds both formats,
+/// counts keys across them and names the format; `attest` / `verify-attestation`; blob
+/// bundles judged by sigstore-js both ways.
+#[test]
+fn bundle_is_the_default_and_both_formats_verify() {
+    let Some(reg) = Registry::start() else { return };
+    let dir = temp_dir("image-cli-bundle");
+    let d = dir.path();
+    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        ..Default::default()
+    })
+    .unwrap();
+    let store = client.repository(&reg.addr(), "cli/bundle");
+    let digest = put_image(&store, "v1");
+    let image = format!("{}/cli/bundle:v1", reg.addr());
+    let addr = reg.addr();
+    for name in ["a", "b"] {
+        ok(proofmark(&["key", "generate", &format!("file:{name}.key")], d));
+        let public = ok(proofmark(&["key", "public", &format!("file:{name}.key")], d));
+        std::fs::write(d.join(format!("{name}.pub")), public).unwrap();
+    }
+    let out = proofmark(&["sign", "--key", "file:a.key", "--allow-insecure", &addr, &image], d);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let hex = digest.trim_start_matches("sha256:");
+    assert!(
+        stderr(&out).contains(&format!("(bundle, listed in sha256-{hex})")),
+        "{}",
+        stderr(&out)
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(proofmark(
+        &[
+            "sign",
+            "--key",
+            "file:b.key",
+            "--new-bundle-format=false",
+            "--output",
+            "json",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(json[0]["format"], "legacy");
+    let verify = |extra: &[&str]| {
+        let args: Vec<&str> = [
+            &["verify", "--key", "a.pub", "--key", "b.pub", "--allow-insecure", &addr][..],
+            extra,
+            &[&image],
+        ]
+        .concat();
+        proofmark(&args, d)
+    };
+    let human = ok(verify(&["--threshold", "2"]));
+    assert!(
+        human.contains("[0] bundle: valid, key") && human.contains("[1] .sig: valid, key"),
+        "{human}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(verify(&["--output", "json"]))).unwrap();
+    assert_eq!(json[0]["critical"]["type"], "https://sigstore.dev/cosign/sign/v1");
+    assert_eq!(json[1]["critical"]["type"], "cosign container image signature");
+
+    // Attestations: the short name maps to cosign's URI; another type is not accepted.
+    std::fs::write(d.join("provenance.json"), r#"{"buildDefinition":{"buildType":"x"}}"#).unwrap();
+    let out = proofmark(
+        &[
+            "attest",
+            "--key",
+            "file:a.key",
+            "--predicate",
+            "provenance.json",
+            "--type",
+            "slsaprovenance1",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let envelopes: serde_json::Value = serde_json::from_str(&ok(proofmark(
+        &[
+            "verify-attestation",
+            "--key",
+            "a.pub",
+            "--type",
+            "slsaprovenance1",
+            "--output",
+            "json",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(envelopes[0]["payloadType"], "application/vnd.in-toto+json");
+    let other = proofmark(
+        &[
+            "verify-attestation",
+            "--key",
+            "a.pub",
+            "--type",
+            "cyclonedx",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
+    assert_eq!(code(&other), 4, "{}", stderr(&other));
+    let wrong_key = proofmark(
+        &[
+            "verify-attestation",
+            "--key",
+            "b.pub",
+            "--type",
+            "slsaprovenance1",
+            "--allow-insecure",
+            &addr,
+            &image,
+        ],
+        d,
+    );
+    assert_eq!(code(&wrong_key), 3);
+
+    // Blob bundles, and sigstore-js on both sides.
+    std::fs::write(d.join("blob.txt"), "release artefact\n").unwrap();
+    std::fs::write(d.join("other.txt"), "another artefact\n").unwrap();
+    ok(proofmark(&["sign-blob", "--key", "file:a.key", "--bundle", "blob.bundle", "blob.txt"], d));
+    ok(proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "blob.bundle", "blob.txt"], d));
+    assert_eq!(
+        code(&proofmark(
+            &["verify-blob", "--key", "b.pub", "--bundle", "blob.bundle", "blob.txt"],
+            d
+        )),
+        3
+    );
+    let other =
+        proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "blob.bundle", "other.txt"], d);
+    assert_eq!(code(&other), 1);
+    assert!(stderr(&other).contains("is for another file"), "{}", stderr(&other));
+    let Some(mut js) = proofmark_test_support::tools::sigstore_js::judge() else { return };
+    let judged = js
+        .args(["verify", "--bundle"])
+        .arg(d.join("blob.bundle"))
+        .arg("--key")
+        .arg(d.join("a.pub"))
+        .arg("--artifact")
+        .arg(d.join("blob.txt"))
+        .output()
+        .unwrap();
+    assert!(judged.status.success(), "{}", String::from_utf8_lossy(&judged.stderr));
+    let mut js = proofmark_test_support::tools::sigstore_js::judge().unwrap();
+    let rejected = js
+        .args(["verify", "--bundle"])
+        .arg(d.join("blob.bundle"))
+        .arg("--key")
+        .arg(d.join("a.pub"))
+        .arg("--artifact")
+        .arg(d.join("other.txt"))
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success());
+    // A bundle sigstore-js writes with a.key is read by verify-blob.
+    let mut js = proofmark_test_support::tools::sigstore_js::judge().unwrap();
+    let written = js
+        .args(["sign-message", "--key"])
+        .arg(d.join("a.key"))
+        .arg("--artifact")
+        .arg(d.join("blob.txt"))
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    std::fs::write(d.join("js.bundle"), &written.stdout).unwrap();
+    ok(proofmark(&["verify-blob", "--key", "a.pub", "--bundle", "js.bundle", "blob.txt"], d));
 }
