@@ -274,7 +274,12 @@ impl TpmSigner {
 
     /// Opens a signer for the key in a key file on disk.
     pub fn open_file(tcti: &Tcti, path: &Path, auth: Option<AuthValue>) -> Result<Self> {
-        Self::open(tcti, KeyFile::load(path)?, auth)
+        Self::open(tcti, KeyFile::load(path)?, auth).map_err(|e| match e {
+            TpmError::ParentNotFound { handle, path: None } => {
+                TpmError::ParentNotFound { handle, path: Some(path.to_owned()) }
+            }
+            other => other,
+        })
     }
 
     /// Opens a signer for a key persisted at `handle`.

@@ -138,9 +138,36 @@ pub(crate) fn load_key(
     key: &KeyFile,
     auth: Option<&AuthValue>,
 ) -> Result<KeyHandle> {
+    if let Some(parent) = key.parent_handle() {
+        let mut object: ObjectHandle = open_parent(ctx, tcti, parent)?.into();
+        let result = load_key_under(ctx, tcti, key, auth, object.into(), &[]);
+        let _ = ctx.tr_close(&mut object);
+        return result;
+    }
     with_primary(ctx, tcti, key.parent(), |ctx, primary, name| {
         load_key_under(ctx, tcti, key, auth, primary, name)
     })
+}
+
+/// The ESYS handle of a TSS2 key's persistent parent; the caller closes it (`tr_close`).
+fn open_parent(ctx: &mut Context, tcti: &Tcti, parent: PersistentHandle) -> Result<KeyHandle> {
+    let value = parent.value();
+    let tpm_handle = PersistentTpmHandle::new(value).map_err(|source| TpmError::Tpm {
+        operation: "naming a persistent handle",
+        code: 0,
+        source,
+    })?;
+    let object = ctx
+        .execute_without_session(|c| c.tr_from_tpm_public(TpmHandle::Persistent(tpm_handle)))
+        .map_err(|e| {
+            match classify_handle("opening the key's parent", tcti.as_str(), value, e) {
+                TpmError::HandleNotFound { handle } => {
+                    TpmError::ParentNotFound { handle, path: None }
+                }
+                other => other,
+            }
+        })?;
+    Ok(object.into())
 }
 
 /// Loads a key under an already loaded `primary` whose TPM name is `name`.
@@ -152,7 +179,8 @@ fn load_key_under(
     primary: KeyHandle,
     name: &[u8],
 ) -> Result<KeyHandle> {
-    if name != key.parent_name() {
+    // TSS2 files do not pin their parent's name: a wrong parent fails the load instead.
+    if !key.parent_name().is_empty() && name != key.parent_name() {
         return Err(TpmError::WrongParent {
             expected: hex::encode(key.parent_name()),
             actual: hex::encode(name),
@@ -320,6 +348,9 @@ impl Tpm {
 
     /// Loads a key under its cached parent; the caller flushes the returned handle.
     fn load(&mut self, key: &KeyFile, auth: Option<&AuthValue>) -> Result<KeyHandle> {
+        if key.parent_handle().is_some() {
+            return load_key(&mut self.ctx, &self.tcti, key, auth);
+        }
         let (primary, name) = self.primary(key.parent())?;
         load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name)
     }
