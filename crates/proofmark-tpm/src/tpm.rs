@@ -390,6 +390,36 @@ impl Tpm {
         KeyFile::new(parent, name, created.out_public, created.out_private, stored)
     }
 
+    /// Creates a non-exportable signing key under the persistent storage key at `parent` (as
+    /// `openssl genpkey -provider tpm2 -pkeyopt parent:0x81…` does); it is saved as a TSS2 key
+    /// file, the format that records such parents. [`KeyAuth::Random`] is refused: a TSS2 file
+    /// cannot hold the value.
+    pub fn create_key_under_persistent(
+        &mut self,
+        algorithm: SignatureAlgorithm,
+        parent: PersistentHandle,
+        auth: &KeyAuth,
+    ) -> Result<KeyFile> {
+        let (auth_value, stored) = match auth {
+            KeyAuth::None => (None, StoredAuth::None),
+            KeyAuth::User(v) => (Some(v.to_tss()?), StoredAuth::User),
+            _ => {
+                return Err(TpmError::Unsupported(
+                    "a TSS2 key file cannot hold a random auth value".to_owned(),
+                ));
+            }
+        };
+        let public = template::signing_key_public(algorithm, auth.no_da())?;
+        let tcti = self.tcti.clone();
+        let mut object: ObjectHandle = open_parent(&mut self.ctx, &tcti, parent)?.into();
+        let created = self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
+            c.create(object.into(), public, auth_value, None, None, None)
+        });
+        let _ = self.ctx.tr_close(&mut object);
+        let created = created.map_err(|e| self.classify("creating the key", e))?;
+        KeyFile::under_persistent(parent, created.out_public, created.out_private, stored)
+    }
+
     /// Adopts a key made elsewhere under this TPM's `parent` primary (e.g. by
     /// `tpm2_create -C <primary from tpm2_createprimary>`), checking that it loads.
     ///

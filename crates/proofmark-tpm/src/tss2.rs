@@ -200,9 +200,9 @@ impl Tss2Key {
             let tag = Tag::ContextSpecific { constructed: true, number: TagNumber::new(number) };
             AnyRef::new(tag, &inner).and_then(|a| a.to_der()).map_err(asn1)
         };
-        if self.empty_auth {
-            body.extend(explicit(0, true.to_der().map_err(asn1)?)?);
-        }
+        // Always written, FALSE too, as tpm2-openssl does: tpm2-openssl 1.1.1 does not ask for
+        // the auth value of a key whose `emptyAuth` is absent.
+        body.extend(explicit(0, self.empty_auth.to_der().map_err(asn1)?)?);
         if let Some(text) = &self.description {
             let utf8 = der::asn1::Utf8StringRef::new(text).map_err(asn1)?;
             body.extend(explicit(4, utf8.to_der().map_err(asn1)?)?);
