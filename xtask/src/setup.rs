@@ -16,6 +16,8 @@ enum Probe {
     Tool(&'static str),
     /// A library that `pkg-config` knows.
     PkgConfig(&'static str),
+    /// OpenSSL's `tpm2` provider module.
+    OpensslTpm2Provider,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,11 @@ const COMPONENTS: &[Component] = &[
     },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },
+    Component {
+        package: "tpm2-openssl",
+        probe: Probe::OpensslTpm2Provider,
+        why: "OpenSSL's TPM provider, the judge of TSS2 key files",
+    },
 ];
 
 #[derive(clap::Args, Debug, Default)]
@@ -162,6 +169,7 @@ fn present(probe: Probe) -> bool {
         Probe::PkgConfig(lib) => {
             Command::new("pkg-config").args(["--exists", lib]).status().is_ok_and(|s| s.success())
         }
+        Probe::OpensslTpm2Provider => proofmark_test_support::openssl_tpm2_provider().is_some(),
     }
 }
 

@@ -263,7 +263,8 @@ impl KeyFile {
         self.format
     }
 
-    /// The same key, to be saved in `format`.
+    /// The same key, to be saved in `format` (for TSS2, without the parent name, which that
+    /// format does not record).
     ///
     /// A TSS2 file cannot hold a random auth value (only "empty" or "ask the user"), and its
     /// owner-hierarchy parent is tpm2-openssl's primary: a key under proofmark's own
@@ -292,6 +293,8 @@ impl KeyFile {
                         self.parent
                     )));
                 }
+                // The file has no room for it; drop it so the key equals what loading gives.
+                self.parent_name.clear();
             }
             KeyFileFormat::Json => {}
         }
