@@ -173,9 +173,9 @@ fn generate_tpm(
         }
     }
     let created = match parent {
-        Parent::Template(parent) => tpm
-            .create_key(args.algorithm, parent, &auth)
-            .and_then(|key| key.with_format(format)),
+        Parent::Template(parent) => {
+            tpm.create_key(args.algorithm, parent, &auth).and_then(|key| key.with_format(format))
+        }
         Parent::Persistent(handle) => {
             tpm.create_key_under_persistent(args.algorithm, handle, &auth)
         }
@@ -236,8 +236,9 @@ impl Parent {
             }));
         };
         if arg.starts_with("0x") {
-            let handle: PersistentHandle =
-                arg.parse().with_context(|| format!("--parent {arg} is not a persistent handle"))?;
+            let handle: PersistentHandle = arg
+                .parse()
+                .with_context(|| format!("--parent {arg} is not a persistent handle"))?;
             if !tss2 {
                 bail!(
                     "--parent {arg}: only TSS2 key files (tpm:PATH.pem) record a persistent                      parent; JSON key files use a parent template"
