@@ -96,6 +96,8 @@ const GOALS: &[Goal] = &[
     // bench's paired medians (criterion's `tpm_sign` means are taken a minute apart and drift
     // with the machine's load; they are printed without a goal).
     goal(TPM, "tpm_sign_interleaved", "baseline", Figure::PairedMedian, 1.10),
+    // proofmark-tpm (issue 15): the same goal for a signer opened from a TSS2 key file.
+    goal(TPM, "tpm_sign_tss2_interleaved", "baseline", Figure::PairedMedian, 1.10),
     // proofmark-deps (issue 3): the staged probe >= 5x faster than a fresh build per version.
     goal(DEPS, "probe_30_versions", "baseline", Figure::Mean, 0.20),
     // proofmark-cosign (issue 5): no slower than sigstore-rs.
