@@ -558,6 +558,7 @@ mod tests {
             verify_p384_prepared         proofmark  baseline   mean                   -          -       -  <= 0.33 not measured: (why for signer)
             verify_p256                  proofmark  baseline   mean              125 ns     100 ns   1.250  <= 1.10 MISSED
             tpm_sign_interleaved         proofmark  baseline   paired median  630.00 µs  600.00 µs   1.050  <= 1.10 met
+            tpm_sign_tss2_interleaved    proofmark  baseline   paired median          -          -       -  <= 1.10 not measured: (why for tpm_sign)
             probe_30_versions            proofmark  baseline   mean                   -          -       -  <= 0.20 not measured: (why for probe)
             sign                         proofmark  baseline   mean                   -          -       -  <= 1.00 not measured: (why for cosign)
             verify                       proofmark  baseline   mean                   -          -       -  <= 1.00 not measured: (why for cosign)
