@@ -144,9 +144,28 @@ pub(crate) fn load_key(
         let _ = ctx.tr_close(&mut object);
         return result;
     }
-    with_primary(ctx, tcti, key.parent(), |ctx, primary, name| {
+    let loaded = with_primary(ctx, tcti, key.parent(), |ctx, primary, name| {
         load_key_under(ctx, tcti, key, auth, primary, name)
-    })
+    });
+    match loaded {
+        Err(TpmError::KeyRejected { .. }) if rsa_fallback(key) => {
+            with_primary(ctx, tcti, ParentTemplate::Tss2Rsa2048, |ctx, primary, name| {
+                load_key_under(ctx, tcti, key, auth, primary, name)
+            })
+            // Both refused it: report the primary the file names.
+            .or(loaded)
+        }
+        other => other,
+    }
+}
+
+/// Whether a key the ECC owner primary refused may be a child of the RSA one: a TSS2 file with
+/// parent `0x40000001` and no `rsaParent`, which tpm2-tss-engine and tpm2-openssl write for
+/// keys under their RSA primary on TPMs without ECC (and older tpm2-tss-engine always).
+fn rsa_fallback(key: &KeyFile) -> bool {
+    key.parent() == ParentTemplate::Tss2EccP256
+        && key.parent_handle().is_none()
+        && key.parent_name().is_empty()
 }
 
 /// The ESYS handle of a TSS2 key's persistent parent; the caller closes it (`tr_close`).
@@ -352,7 +371,12 @@ impl Tpm {
             return load_key(&mut self.ctx, &self.tcti, key, auth);
         }
         let (primary, name) = self.primary(key.parent())?;
-        load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name)
+        let loaded = load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name);
+        if !(matches!(loaded, Err(TpmError::KeyRejected { .. })) && rsa_fallback(key)) {
+            return loaded;
+        }
+        let (primary, name) = self.primary(ParentTemplate::Tss2Rsa2048)?;
+        load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name).or(loaded)
     }
 
     /// The TPM name of this TPM's storage primary for `parent` (what key files pin).

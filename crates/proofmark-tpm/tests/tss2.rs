@@ -288,3 +288,42 @@ fn foreign_truncated_and_unwritable_key_files_are_typed_errors() {
     assert!(matches!(err, TpmError::ParentNotFound { handle: 0x8100_0199, .. }), "{err:?}");
     assert!(!dir.path().join("anything.pem").exists());
 }
+
+/// Keys under the RSA owner primary (tpm2-tss-engine's, and tpm2-openssl's on TPMs without ECC)
+/// load whether or not the file says `rsaParent`; a key from another TPM is refused.
+#[test]
+fn keys_under_the_rsa_owner_primary_load_with_or_without_rsa_parent() {
+    let Some(tpm) = Swtpm::start() else { return };
+    let dir = temp_dir("tss2-rsa-parent");
+    let tcti = tcti(&tpm);
+    let alg = SignatureAlgorithm::EcdsaP256Sha256;
+    let key = Tpm::connect(&tcti)
+        .unwrap()
+        .create_key(alg, ParentTemplate::Tss2Rsa2048, &KeyAuth::None)
+        .unwrap()
+        .with_format(KeyFileFormat::Tss2)
+        .unwrap();
+    let flagged = dir.path().join("flagged.pem");
+    key.create(&flagged).unwrap();
+    let mut bare = proofmark_tpm::Tss2Key::from_pem(key.to_tss2_pem().unwrap().as_bytes()).unwrap();
+    assert!(bare.rsa_parent);
+    bare.rsa_parent = false;
+    let unflagged = dir.path().join("unflagged.pem");
+    std::fs::write(&unflagged, bare.to_pem().unwrap()).unwrap();
+    let public = "rsa-parent.pub.pem";
+    std::fs::write(dir.path().join(public), key.public_key().unwrap().to_pem()).unwrap();
+    for path in [&flagged, &unflagged] {
+        let signer = TpmSigner::open_file(&tcti, path, None).unwrap();
+        let signature = signer.sign(MESSAGE).unwrap();
+        drop(signer);
+        openssl_verifies(dir.path(), alg, public, signature.as_bytes());
+    }
+    assert!(
+        Tpm::connect(&tcti).unwrap().check_key(&KeyFile::load(&unflagged).unwrap(), None).is_ok()
+    );
+
+    // On another TPM neither primary is the parent.
+    let Some(other) = Swtpm::start() else { return };
+    let err = TpmSigner::open_file(&self::tcti(&other), &unflagged, None).unwrap_err();
+    assert!(matches!(err, TpmError::KeyRejected { .. }), "{err:?}");
+}
