@@ -198,4 +198,3 @@ mod isolate_tests {
         unsafe { libc::close(leaky) };
     }
 }
-
