@@ -51,6 +51,11 @@ const COMPONENTS: &[Component] = &[
         why: "independent TPM client that judges our keys",
     },
     Component {
+        package: "tpm2-openssl",
+        probe: Probe::OpensslTpm2Provider,
+        why: "OpenSSL's TPM provider, the judge of TSS2 key files",
+    },
+    Component {
         package: "docker-registry",
         probe: Probe::Tool("docker-registry"),
         why: "OCI registry on loopback",
@@ -80,11 +85,6 @@ const COMPONENTS: &[Component] = &[
     },
     Component { package: "clang", probe: Probe::Tool("clang"), why: "building the Parsec service" },
     Component { package: "cmake", probe: Probe::Tool("cmake"), why: "building the Parsec service" },
-    Component {
-        package: "tpm2-openssl",
-        probe: Probe::OpensslTpm2Provider,
-        why: "OpenSSL's TPM provider, the judge of TSS2 key files",
-    },
 ];
 
 #[derive(clap::Args, Debug, Default)]
