@@ -57,22 +57,29 @@ fn openssl_verifies(dir: &Path, algorithm: SignatureAlgorithm, public: &str, sig
     assert_eq!(String::from_utf8_lossy(&out).trim(), "Verified OK", "{algorithm} {public}");
 }
 
-/// A key `openssl genpkey` made in the TPM: `(name, genpkey options, auth, algorithm)`.
+/// A key `openssl genpkey` made in the TPM: `(file, genpkey options, auth, algorithm)`. The
+/// DER one shows that the format is read from the content, whatever the name.
 const OPENSSL_KEYS: &[(&str, &[&str], Option<&str>, SignatureAlgorithm)] = &[
     (
-        "ec",
+        "ec.pem",
         &["-algorithm", "EC", "-pkeyopt", "group:P-256"],
         None,
         SignatureAlgorithm::EcdsaP256Sha256,
     ),
     (
-        "rsa",
+        "ec-der.key",
+        &["-algorithm", "EC", "-pkeyopt", "group:P-256", "-outform", "DER"],
+        None,
+        SignatureAlgorithm::EcdsaP256Sha256,
+    ),
+    (
+        "rsa.pem",
         &["-algorithm", "RSA", "-pkeyopt", "bits:2048"],
         None,
         SignatureAlgorithm::RsaPkcs1v15_2048Sha256,
     ),
     (
-        "ec-auth",
+        "ec-auth.pem",
         &["-algorithm", "EC", "-pkeyopt", "group:P-256", "-pkeyopt", "user-auth:s3cret pass"],
         Some("s3cret pass"),
         SignatureAlgorithm::EcdsaP256Sha256,
@@ -85,7 +92,7 @@ fn keys_openssl_makes_sign_through_proofmark() {
     let dir = temp_dir("tss2-from-openssl");
     let tcti = tcti(&tpm);
     for (name, options, auth, algorithm) in OPENSSL_KEYS {
-        let key_path = dir.path().join(format!("{name}.pem"));
+        let key_path = dir.path().join(name);
         let Some(mut genpkey) = openssl_tpm2(&tpm, &["genpkey"]) else { return };
         genpkey.args(["-propquery", "?provider=tpm2"]).args(*options).arg("-out").arg(&key_path);
         run(&mut genpkey, dir.path());
