@@ -16,6 +16,8 @@ enum Probe {
     Tool(&'static str),
     /// A library that `pkg-config` knows.
     PkgConfig(&'static str),
+    /// OpenSSL's `tpm2` provider module.
+    OpensslTpm2Provider,
 }
 
 #[derive(Debug)]
@@ -47,6 +49,11 @@ const COMPONENTS: &[Component] = &[
         package: "tpm2-tools",
         probe: Probe::Tool("tpm2_getrandom"),
         why: "independent TPM client that judges our keys",
+    },
+    Component {
+        package: "tpm2-openssl",
+        probe: Probe::OpensslTpm2Provider,
+        why: "OpenSSL's TPM provider, the judge of TSS2 key files",
     },
     Component {
         package: "docker-registry",
@@ -190,6 +197,7 @@ fn present(probe: Probe) -> bool {
         Probe::PkgConfig(lib) => {
             Command::new("pkg-config").args(["--exists", lib]).status().is_ok_and(|s| s.success())
         }
+        Probe::OpensslTpm2Provider => proofmark_test_support::openssl_tpm2_provider().is_some(),
     }
 }
 

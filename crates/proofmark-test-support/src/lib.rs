@@ -158,6 +158,18 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("create a temporary directory")
 }
 
+/// The OpenSSL 3 `tpm2` provider module (Debian's `tpm2-openssl`), found in the modules folder
+/// `openssl version -m` names; `None` when openssl or the module is missing.
+pub fn openssl_tpm2_provider() -> Option<PathBuf> {
+    let openssl = which("openssl")?;
+    let out = Command::new(openssl).args(["version", "-m"]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `MODULESDIR: "/usr/lib/x86_64-linux-gnu/ossl-modules"`
+    let dir = text.split('"').nth(1)?;
+    let module = PathBuf::from(dir).join("tpm2.so");
+    module.is_file().then_some(module)
+}
+
 #[cfg(test)]
 mod isolate_tests {
     use std::os::fd::AsRawFd as _;

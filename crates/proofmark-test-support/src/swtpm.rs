@@ -152,6 +152,22 @@ impl Swtpm {
     }
 }
 
+impl Swtpm {
+    /// An `openssl` command with Debian's tpm2-openssl provider aimed at this simulator
+    /// (`TPM2OPENSSL_TCTI` set), or `None` when openssl or the provider is missing and external
+    /// components are not required. The caller adds `-provider tpm2 -provider default`.
+    pub fn openssl_tpm2(&self) -> Option<Command> {
+        let openssl = crate::require_tool("openssl", "openssl")?;
+        if crate::openssl_tpm2_provider().is_none() {
+            return crate::missing("the OpenSSL tpm2 provider (tpm2.so)", "tpm2-openssl");
+        }
+        let mut cmd = Command::new(openssl);
+        crate::isolate(&mut cmd);
+        cmd.env("TPM2OPENSSL_TCTI", self.tcti()).env("TSS2_LOG", "all+NONE");
+        Some(cmd)
+    }
+}
+
 impl Drop for Swtpm {
     fn drop(&mut self) {
         self.kill();

@@ -12,6 +12,13 @@
 //!   `proofmark` = `Tpm::create_key`.
 //! - `tpm_key_load`: `baseline` = `Context::load` + flush under a loaded primary;
 //!   `proofmark` = `Tpm::check_key` (parent-name check, load, auth, flush).
+//! - `tpm_sign_tss2`: a key in a TSS2 PRIVATE KEY file under tpm2-openssl's primary;
+//!   `baseline` = `Context::sign` on it, loaded; `proofmark` = `TpmSigner::sign_digest` of a
+//!   signer opened with `TpmSigner::open_file` on the `.pem`.
+//! - `tpm_open_sign_tss2`: the whole of opening such a file and signing once: `baseline` =
+//!   read and parse the file, connect, derive the primary, load, sign, close (bare tss-esapi,
+//!   as its user would); `proofmark` = `TpmSigner::open_file` + one `sign_digest` + drop
+//!   (which also prepares the software check's tables).
 //!
 //! After the criterion groups, an interleaved run alternates bare and `TpmSigner` signatures and
 //! prints the ratio of their medians, which machine-load drift on a shared host distorts less. A
@@ -50,7 +57,7 @@ use proofmark_tpm::tss_esapi::{
     tss2_esys::TPMT_TK_HASHCHECK,
 };
 use proofmark_tpm::{
-    KeyAuth, KeyFile, ParentTemplate, SessionKind, StoredAuth, Tcti, Tpm, TpmSigner,
+    KeyAuth, KeyFile, KeyFileFormat, ParentTemplate, SessionKind, StoredAuth, Tcti, Tpm, TpmSigner,
     signing_key_public,
 };
 use proofmark_types::{Digest, HashAlgorithm, PreparedVerifier, SignatureAlgorithm, Signer as _};
@@ -59,17 +66,15 @@ const ALG: SignatureAlgorithm = SignatureAlgorithm::EcdsaP256Sha256;
 
 /// A raw tss-esapi context with the storage primary loaded.
 fn raw_context(tcti: &Tcti) -> (Context, KeyHandle) {
+    raw_context_with(tcti, ParentTemplate::EccP256)
+}
+
+/// A raw tss-esapi context with the `parent` primary loaded.
+fn raw_context_with(tcti: &Tcti, parent: ParentTemplate) -> (Context, KeyHandle) {
     let mut ctx = Context::new(tcti.as_str().parse().unwrap()).unwrap();
     let primary = ctx
         .execute_with_session(Some(AuthSession::Password), |c| {
-            c.create_primary(
-                Hierarchy::Owner,
-                ParentTemplate::EccP256.public().unwrap(),
-                None,
-                None,
-                None,
-                None,
-            )
+            c.create_primary(Hierarchy::Owner, parent.public().unwrap(), None, None, None, None)
         })
         .unwrap()
         .key_handle;
@@ -79,7 +84,7 @@ fn raw_context(tcti: &Tcti) -> (Context, KeyHandle) {
 /// A raw tss-esapi context with `key` loaded under the primary (which is flushed again, as
 /// swtpm has few object slots) and its auth value set: the bare baseline's starting point.
 fn loaded_key(tcti: &Tcti, key: &KeyFile) -> (Context, KeyHandle) {
-    let (mut ctx, primary) = raw_context(tcti);
+    let (mut ctx, primary) = raw_context_with(tcti, key.parent());
     let handle = ctx
         .execute_with_session(Some(AuthSession::Password), |c| {
             c.load(primary, key.private().clone(), key.public().clone())
@@ -313,6 +318,109 @@ fn bench_create_and_load(c: &mut Criterion, tcti: &Tcti, key: &KeyFile) {
     group.finish();
 }
 
+/// Signing with a TSS2 key file: per signature (criterion, then interleaved paired medians, which
+/// the goal is judged on) and the one-off open + sign.
+fn bench_tss2(c: &mut Criterion, tcti: &Tcti, path: &std::path::Path) {
+    let key = KeyFile::load(path).unwrap();
+    let digest = Digest::compute(HashAlgorithm::Sha256, b"proofmark bench");
+    let scheme = SignatureScheme::EcDsa { hash_scheme: HashScheme::new(HashingAlgorithm::Sha256) };
+    let tss_digest = TssDigest::try_from(digest.as_bytes()).unwrap();
+    let mut group = c.benchmark_group("tpm_sign_tss2");
+    {
+        let (mut ctx, handle) = loaded_key(tcti, &key);
+        let ticket = null_ticket();
+        group.bench_function("baseline", |b| {
+            b.iter(|| {
+                ctx.execute_with_session(Some(AuthSession::Password), |c| {
+                    black_box(c.sign(handle, tss_digest.clone(), scheme, ticket.clone()).unwrap())
+                })
+            });
+        });
+    }
+    let signer = TpmSigner::open_file(tcti, path, None).unwrap();
+    group.bench_function("proofmark", |b| {
+        b.iter(|| black_box(signer.sign_digest(black_box(&digest)).unwrap()));
+    });
+    group.finish();
+
+    // Interleaved, as `interleaved_sign` does.
+    const ROUNDS: usize = 400;
+    let (mut ctx, handle) = loaded_key(tcti, &key);
+    let ticket = null_ticket();
+    let (mut bare, mut ours) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for round in 0..ROUNDS {
+        for turn in 0..2 {
+            let start = Instant::now();
+            if (round + turn) % 2 == 0 {
+                black_box(
+                    ctx.execute_with_session(Some(AuthSession::Password), |c| {
+                        c.sign(handle, tss_digest.clone(), scheme, ticket.clone())
+                    })
+                    .unwrap(),
+                );
+                bare.push(start.elapsed());
+            } else {
+                black_box(signer.sign_digest(black_box(&digest)).unwrap());
+                ours.push(start.elapsed());
+            }
+        }
+    }
+    drop(ctx);
+    drop(signer);
+    bare.sort();
+    ours.sort();
+    let (bare, ours) = (bare[ROUNDS / 2], ours[ROUNDS / 2]);
+    let tmp = env!("CARGO_TARGET_TMPDIR");
+    let ns = |d: Duration| d.as_secs_f64() * 1e9;
+    proofmark_test_support::bench::record(tmp, "tpm_sign_tss2_interleaved", "baseline", ns(bare));
+    proofmark_test_support::bench::record(tmp, "tpm_sign_tss2_interleaved", "proofmark", ns(ours));
+    println!(
+        "tpm_sign_tss2 interleaved ({ROUNDS} rounds): median baseline {:.1} us, proofmark {:.1} \
+         us, ratio {:.3} (goal: <= 1.10)",
+        bare.as_secs_f64() * 1e6,
+        ours.as_secs_f64() * 1e6,
+        ours.as_secs_f64() / bare.as_secs_f64(),
+    );
+
+    let mut group = c.benchmark_group("tpm_open_sign_tss2");
+    group.sample_size(20);
+    let template = key.parent().public().unwrap();
+    group.bench_function("baseline", |b| {
+        b.iter(|| {
+            // What a tss-esapi user does with the file: parse it, derive the parent, load, sign.
+            let key = KeyFile::load(path).unwrap();
+            let mut ctx = Context::new(tcti.as_str().parse().unwrap()).unwrap();
+            let primary = ctx
+                .execute_with_session(Some(AuthSession::Password), |c| {
+                    c.create_primary(Hierarchy::Owner, template.clone(), None, None, None, None)
+                })
+                .unwrap()
+                .key_handle;
+            let handle = ctx
+                .execute_with_session(Some(AuthSession::Password), |c| {
+                    c.load(primary, key.private().clone(), key.public().clone())
+                })
+                .unwrap();
+            ctx.flush_context(primary.into()).unwrap();
+            let ticket = null_ticket();
+            black_box(
+                ctx.execute_with_session(Some(AuthSession::Password), |c| {
+                    c.sign(handle, tss_digest.clone(), scheme, ticket)
+                })
+                .unwrap(),
+            );
+            ctx.flush_context(handle.into()).unwrap();
+        });
+    });
+    group.bench_function("proofmark", |b| {
+        b.iter(|| {
+            let signer = TpmSigner::open_file(tcti, path, None).unwrap();
+            black_box(signer.sign_digest(&digest).unwrap());
+        });
+    });
+    group.finish();
+}
+
 /// Criterion's mean estimate for `group/function`, in nanoseconds.
 fn mean_ns(group: &str, function: &str) -> Option<f64> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).or_else(|| {
@@ -341,9 +449,27 @@ fn main() {
     bench_sign(&mut c, &tcti, &key);
     bench_sign_salted(&mut c, &tcti, &key);
     bench_create_and_load(&mut c, &tcti, &key);
+    let tss2_dir = tempfile::tempdir().unwrap();
+    let tss2_path = tss2_dir.path().join("bench.pem");
+    Tpm::connect(&tcti)
+        .unwrap()
+        .create_key(ALG, ParentTemplate::Tss2EccP256, &KeyAuth::None)
+        .unwrap()
+        .with_format(KeyFileFormat::Tss2)
+        .unwrap()
+        .create(&tss2_path)
+        .unwrap();
+    bench_tss2(&mut c, &tcti, &tss2_path);
     c.final_summary();
     interleaved_sign(&tcti, &key);
-    for group in ["tpm_sign", "tpm_sign_salted_hmac", "tpm_key_create", "tpm_key_load"] {
+    for group in [
+        "tpm_sign",
+        "tpm_sign_salted_hmac",
+        "tpm_key_create",
+        "tpm_key_load",
+        "tpm_sign_tss2",
+        "tpm_open_sign_tss2",
+    ] {
         if let (Some(base), Some(ours)) = (mean_ns(group, "baseline"), mean_ns(group, "proofmark"))
         {
             let goal = if group == "tpm_sign" { " (goal: <= 1.10)" } else { "" };

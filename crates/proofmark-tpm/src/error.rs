@@ -182,6 +182,18 @@ pub enum TpmError {
         /// The handle.
         handle: u32,
     },
+    /// A TSS2 key's parent is a persistent handle that holds nothing on this TPM.
+    #[error(
+        "the parent of {} is the persistent key {handle:#010x}, which is not in this TPM: use the \
+         TPM the key was made on, or make its parent persistent there again",
+        path.as_deref().map_or_else(|| "the key".into(), |p| format!("key file {}", p.display()))
+    )]
+    ParentNotFound {
+        /// The parent's persistent handle.
+        handle: u32,
+        /// The key file, when known.
+        path: Option<PathBuf>,
+    },
     /// The TPM produced a signature that does not verify with the key's public key.
     #[error("the TPM returned a signature that does not verify ({0}); not releasing it")]
     BadSignature(String),

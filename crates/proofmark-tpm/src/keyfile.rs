@@ -1,5 +1,11 @@
-//! [`KeyFile`]: a TPM key blob on disk, in a versioned JSON format, and on request the tpm2-tools
-//! `.pub`/`.priv` files.
+//! [`KeyFile`]: a TPM key blob on disk, in a versioned JSON format or as a TSS2 PRIVATE KEY PEM
+//! file (tpm2-openssl's, see [`crate::tss2`]), and on request the tpm2-tools `.pub`/`.priv` files.
+//!
+//! [`KeyFile::load`] tells the formats apart by content, not by name: a file that starts with
+//! `-----BEGIN` (or is a DER `TPMKey`) is read as TSS2, anything else as our JSON. A TSS2 file
+//! pins no parent name: its parent is tpm2-openssl's owner-hierarchy primary
+//! ([`ParentTemplate::Tss2EccP256`]) or a persistent key, and a key made under another parent is
+//! refused by the TPM when it is loaded.
 //!
 //! The JSON file (mode 0600, written atomically) holds:
 //!
@@ -30,7 +36,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use proofmark_types::SignatureAlgorithm;
+use proofmark_types::{PersistentHandle, SignatureAlgorithm};
 use serde::{Deserialize, Serialize};
 use tss_esapi::structures::{Private, Public};
 use tss_esapi::traits::{Marshall as _, UnMarshall as _};
@@ -39,6 +45,7 @@ use zeroize::Zeroizing;
 use crate::auth::AuthValue;
 use crate::error::{Result, TpmError};
 use crate::template::{self, ParentTemplate};
+use crate::tss2::{self, Tss2Key};
 
 /// The `format` field of our key files.
 pub const FORMAT: &str = "proofmark-tpm-key";
@@ -57,6 +64,17 @@ pub enum StoredAuth {
     User,
 }
 
+/// The on-disk format of a [`KeyFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum KeyFileFormat {
+    /// proofmark's versioned JSON.
+    #[default]
+    Json,
+    /// A `-----BEGIN TSS2 PRIVATE KEY-----` PEM file, as tpm2-openssl reads and writes.
+    Tss2,
+}
+
 /// A TPM signing key as stored on disk: its public and (parent-encrypted) private parts, the
 /// parent it was created under, and how it is authorised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +85,9 @@ pub struct KeyFile {
     public: Public,
     private: Private,
     auth: StoredAuth,
+    /// A persistent parent (TSS2 files only); `None`: the `parent` primary.
+    parent_handle: Option<PersistentHandle>,
+    format: KeyFileFormat,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -210,7 +231,82 @@ impl KeyFile {
         auth: StoredAuth,
     ) -> Result<Self> {
         let algorithm = template::algorithm_of(&public)?;
-        Ok(Self { algorithm, parent, parent_name, public, private, auth })
+        Ok(Self {
+            algorithm,
+            parent,
+            parent_name,
+            public,
+            private,
+            auth,
+            parent_handle: None,
+            format: KeyFileFormat::Json,
+        })
+    }
+
+    /// Assembles a key made under the persistent key at `parent` (written as a TSS2 file: our
+    /// JSON format names parents by template only).
+    pub fn under_persistent(
+        parent: PersistentHandle,
+        public: Public,
+        private: Private,
+        auth: StoredAuth,
+    ) -> Result<Self> {
+        let mut key = Self::new(ParentTemplate::Tss2EccP256, Vec::new(), public, private, auth)?;
+        key.parent_handle = Some(parent);
+        key.format = KeyFileFormat::Tss2;
+        Ok(key)
+    }
+
+    /// The format [`KeyFile::save`] writes (and [`KeyFile::load`] found).
+    #[must_use]
+    pub fn format(&self) -> KeyFileFormat {
+        self.format
+    }
+
+    /// The same key, to be saved in `format` (for TSS2, without the parent name, which that
+    /// format does not record).
+    ///
+    /// A TSS2 file cannot hold a random auth value (only "empty" or "ask the user"), and its
+    /// owner-hierarchy parent is tpm2-openssl's primary: a key under proofmark's own
+    /// [`ParentTemplate::EccP256`] or [`ParentTemplate::Rsa2048`] cannot be written as TSS2, and
+    /// a key under a persistent parent cannot be written as JSON.
+    pub fn with_format(mut self, format: KeyFileFormat) -> Result<Self> {
+        match format {
+            KeyFileFormat::Json if self.parent_handle.is_some() => {
+                return Err(TpmError::Unsupported(
+                    "a key under a persistent parent is kept in a TSS2 key file, not JSON"
+                        .to_owned(),
+                ));
+            }
+            KeyFileFormat::Tss2 => {
+                if matches!(self.auth, StoredAuth::Random(_)) {
+                    return Err(TpmError::Unsupported(
+                        "a TSS2 key file cannot hold a random auth value: make the key with no \
+                         auth value or a user-chosen one"
+                            .to_owned(),
+                    ));
+                }
+                if self.parent_handle.is_none() && !self.parent.is_tss2() {
+                    return Err(TpmError::Unsupported(format!(
+                        "a TSS2 key file's parent is tpm2-openssl's primary (tss2-ecc-p256 or \
+                         tss2-rsa-2048) or a persistent key, not the {} primary",
+                        self.parent
+                    )));
+                }
+                // The file has no room for it; drop it so the key equals what loading gives.
+                self.parent_name.clear();
+            }
+            KeyFileFormat::Json => {}
+        }
+        self.format = format;
+        Ok(self)
+    }
+
+    /// The persistent parent of a TSS2 key, if it has one (else its parent is the
+    /// [`KeyFile::parent`] primary).
+    #[must_use]
+    pub fn parent_handle(&self) -> Option<PersistentHandle> {
+        self.parent_handle
     }
 
     /// The signature algorithm.
@@ -225,7 +321,8 @@ impl KeyFile {
         self.parent
     }
 
-    /// The TPM name of the parent the key was created under.
+    /// The TPM name of the parent the key was created under; empty for TSS2 files, which do not
+    /// record it.
     #[must_use]
     pub fn parent_name(&self) -> &[u8] {
         &self.parent_name
@@ -281,15 +378,40 @@ impl KeyFile {
         (with(".pub"), with(".priv"))
     }
 
-    /// Writes the key file (mode 0600) atomically, replacing any file at `path`.
+    /// Writes the key file (mode 0600, in its [`KeyFile::format`]) atomically, replacing any
+    /// file at `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_json(path)?, 0o600, true)
+        write_atomic(path, &self.to_bytes(path)?, 0o600, true)
     }
 
-    /// Writes the key file (mode 0600) atomically, failing with [`TpmError::FileExists`] if
-    /// `path` exists: a key file may be the only copy of its key.
+    /// Writes the key file (mode 0600, in its [`KeyFile::format`]) atomically, failing with
+    /// [`TpmError::FileExists`] if `path` exists: a key file may be the only copy of its key.
     pub fn create(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_json(path)?, 0o600, false)
+        write_atomic(path, &self.to_bytes(path)?, 0o600, false)
+    }
+
+    fn to_bytes(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+        match self.format {
+            KeyFileFormat::Json => self.to_json(path),
+            KeyFileFormat::Tss2 => Ok(Zeroizing::new(self.to_tss2_pem()?.into_bytes())),
+        }
+    }
+
+    /// The key as a TSS2 PRIVATE KEY PEM file (see [`KeyFile::with_format`] for the keys that
+    /// can be written so).
+    pub fn to_tss2_pem(&self) -> Result<String> {
+        let checked = self.clone().with_format(KeyFileFormat::Tss2)?;
+        let parent = checked.parent_handle.map_or(tss2::OWNER, |h| h.value());
+        let key = Tss2Key {
+            empty_auth: matches!(checked.auth, StoredAuth::None),
+            rsa_parent: checked.parent_handle.is_none()
+                && checked.parent == ParentTemplate::Tss2Rsa2048,
+            parent,
+            description: None,
+            public: checked.public_tpm2b()?,
+            private: checked.private_tpm2b()?,
+        };
+        key.to_pem().map_err(|e| TpmError::Unsupported(format!("encoding a TSS2 key: {e}")))
     }
 
     /// Writes the tpm2-tools files: `TPM2B_PUBLIC` to `pub_path` (mode 0644) and
@@ -334,15 +456,55 @@ impl KeyFile {
         Ok(text)
     }
 
-    /// Reads a key file written by [`KeyFile::save`].
+    /// Reads a key file: ours (JSON, as [`KeyFile::save`] writes it) or a TSS2 PRIVATE KEY
+    /// (PEM or DER), whoever wrote it.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| TpmError::Io {
             action: "reading key file",
             path: path.to_owned(),
             source,
         })?);
-        Self::from_json(&bytes)
+        Self::from_bytes(&bytes)
             .map_err(|reason| TpmError::KeyFile { path: path.to_owned(), reason })
+    }
+
+    /// Reads a key file's contents, in either format.
+    fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+        if bytes[start..].starts_with(b"-----BEGIN") {
+            return Self::from_tss2(Tss2Key::from_pem(bytes).map_err(|e| {
+                format!("{e} (proofmark reads TSS2 PRIVATE KEY files and its own JSON key files)")
+            })?);
+        }
+        if tss2::is_der(bytes) {
+            return Self::from_tss2(Tss2Key::from_der(bytes).map_err(|e| e.to_string())?);
+        }
+        Self::from_json(bytes)
+    }
+
+    fn from_tss2(key: Tss2Key) -> std::result::Result<Self, String> {
+        let public = public_from_tpm2b(&key.public)
+            .map_err(|e| format!("corrupt TSS2 key: its public part: {e}"))?;
+        let private = private_from_tpm2b(&key.private)
+            .map_err(|e| format!("corrupt TSS2 key: its private part: {e}"))?;
+        let algorithm = template::algorithm_of(&public).map_err(|e| e.to_string())?;
+        let parent_handle = match key.parent {
+            tss2::OWNER => None,
+            handle => Some(PersistentHandle::new(handle).map_err(|e| e.to_string())?),
+        };
+        let parent =
+            if key.rsa_parent { ParentTemplate::Tss2Rsa2048 } else { ParentTemplate::Tss2EccP256 };
+        let auth = if key.empty_auth { StoredAuth::None } else { StoredAuth::User };
+        Ok(Self {
+            algorithm,
+            parent,
+            parent_name: Vec::new(),
+            public,
+            private,
+            auth,
+            parent_handle,
+            format: KeyFileFormat::Tss2,
+        })
     }
 
     fn from_json(bytes: &[u8]) -> std::result::Result<Self, String> {
@@ -392,7 +554,16 @@ impl KeyFile {
                 "corrupt: the file says {algorithm} but the public part is a {actual} key"
             ));
         }
-        Ok(Self { algorithm, parent, parent_name, public, private, auth })
+        Ok(Self {
+            algorithm,
+            parent,
+            parent_name,
+            public,
+            private,
+            auth,
+            parent_handle: None,
+            format: KeyFileFormat::Json,
+        })
     }
 
     /// Reads the tpm2-tools `TPM2B_PUBLIC` and `TPM2B_PRIVATE` files of a key (as written by

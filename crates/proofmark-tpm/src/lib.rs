@@ -8,6 +8,8 @@
 //! - [`Tpm`] creates non-exportable signing keys ([`Tpm::create_key`]), imports keys made by
 //!   `tpm2_create` ([`Tpm::import`]), and persists, lists and evicts them.
 //! - [`KeyFile`] is our versioned key file; it can also write tpm2-tools `.pub`/`.priv` files.
+//! - [`KeyFile`] also reads and writes TSS2 PRIVATE KEY files ([`KeyFileFormat::Tss2`],
+//!   [`Tss2Key`]), the format of tpm2-openssl and tpm2-tss-engine.
 //! - [`TpmSigner`] implements [`proofmark_types::Signer`]: one ESYS context behind a lock, the
 //!   key kept loaded, every signature verified in software before it is returned.
 //!
@@ -38,9 +40,11 @@ mod signer;
 mod tcti;
 mod template;
 mod tpm;
+mod tss2;
 
 pub use crate::auth::{AuthValue, KeyAuth, MAX_AUTH_LEN};
 pub use crate::error::{Result, TpmError, response_code};
+pub use crate::keyfile::KeyFileFormat;
 pub use crate::keyfile::{
     FORMAT as KEY_FILE_FORMAT, KeyFile, StoredAuth, VERSION as KEY_FILE_VERSION,
 };
@@ -48,6 +52,7 @@ pub use crate::signer::{SessionKind, TpmSigner};
 pub use crate::tcti::{DEFAULT_TCTI, TCTI_ENV_VARS, Tcti, TctiOrigin};
 pub use crate::template::{ParentTemplate, algorithm_of, public_key, signing_key_public};
 pub use crate::tpm::{Tpm, TpmInfo};
+pub use crate::tss2::{OWNER as TSS2_OWNER_PARENT, Tss2Error, Tss2Key};
 
 /// The tss-esapi version this crate is built on, re-exported for callers that need its types
 /// (e.g. [`KeyFile::new`] takes its `Public` and `Private`).

@@ -6,8 +6,10 @@
 //! more than the whole software verification on a loaded machine. tss-esapi's `Context` is
 //! `Send`, and ESYS only forbids concurrent use, which the mutex rules out.)
 //! Each signature is checked in software against the key's public key before it is returned,
-//! with a [`PreparedVerifier`] built when the signer opens: its per-key tables make the check a
-//! small fraction of a TPM signature's cost. (A reconnect never changes the key: a key file pins
+//! with a [`PreparedVerifier`] built at the second signature: its per-key tables make the check a
+//! small fraction of a TPM signature's cost, but building them costs about ten plain checks, so
+//! a one-shot signer (`sign-blob`, which opens a key and signs once) checks its first signature
+//! without them. (A reconnect never changes the key: a key file pins
 //! its public area, and a persistent handle must hold the same public area as at opening, or
 //! [`TpmError::KeyChanged`].)
 //!
@@ -17,7 +19,8 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use proofmark_types::{
     Digest, KeyKind, KeyRef, PersistentHandle, PreparedVerifier, PublicKey, SignError, Signature,
@@ -110,8 +113,12 @@ enum Source {
 /// ([`TpmError::KeyChanged`]).
 pub struct TpmSigner {
     algorithm: SignatureAlgorithm,
-    /// Holds the public key; checks every signature before it is returned.
-    verifier: PreparedVerifier,
+    /// Checks every signature before it is returned.
+    public_key: PublicKey,
+    /// The prepared check, built at the second signature (see the module documentation).
+    prepared: OnceLock<PreparedVerifier>,
+    /// Whether a first signature was checked (without the prepared tables).
+    checked_once: AtomicBool,
     tcti: Tcti,
     /// The connection; dropping it flushes the key.
     worker: Mutex<Worker>,
@@ -122,7 +129,7 @@ impl fmt::Debug for TpmSigner {
         f.debug_struct("TpmSigner")
             .field("algorithm", &self.algorithm)
             .field("tcti", &self.tcti.as_str())
-            .field("public_key", &self.verifier.public_key().fingerprint_sha256().to_string())
+            .field("public_key", &self.public_key.fingerprint_sha256().to_string())
             .finish_non_exhaustive()
     }
 }
@@ -248,10 +255,21 @@ impl TpmSigner {
         worker.public = Some(public.clone());
         let algorithm = template::algorithm_of(&public)?;
         let public_key = template::public_key(&public)?;
-        let verifier = PreparedVerifier::new(&public_key, algorithm)
-            .map_err(|e| TpmError::Unsupported(format!("public key: {e}")))?;
+        if !public_key.supports(algorithm) {
+            return Err(TpmError::Unsupported(format!(
+                "public key: a {} key cannot check {algorithm} signatures",
+                public_key.key_kind()
+            )));
+        }
         worker.scheme = template::signature_scheme(algorithm)?;
-        Ok(Self { algorithm, verifier, tcti: tcti.clone(), worker: Mutex::new(worker) })
+        Ok(Self {
+            algorithm,
+            public_key,
+            prepared: OnceLock::new(),
+            checked_once: AtomicBool::new(false),
+            tcti: tcti.clone(),
+            worker: Mutex::new(worker),
+        })
     }
 
     /// Opens a signer for a key file's key. `auth` is needed for keys with a user-chosen auth
@@ -274,7 +292,12 @@ impl TpmSigner {
 
     /// Opens a signer for the key in a key file on disk.
     pub fn open_file(tcti: &Tcti, path: &Path, auth: Option<AuthValue>) -> Result<Self> {
-        Self::open(tcti, KeyFile::load(path)?, auth)
+        Self::open(tcti, KeyFile::load(path)?, auth).map_err(|e| match e {
+            TpmError::ParentNotFound { handle, path: None } => {
+                TpmError::ParentNotFound { handle, path: Some(path.to_owned()) }
+            }
+            other => other,
+        })
     }
 
     /// Opens a signer for a key persisted at `handle`.
@@ -316,7 +339,7 @@ impl TpmSigner {
     /// `tpm2_readpublic -f pem`.
     #[must_use]
     pub fn public_key_pem(&self) -> String {
-        self.verifier.public_key().to_pem()
+        self.public_key.to_pem()
     }
 
     /// Signs a digest, with typed errors: the digest's hash must be the algorithm's
@@ -336,9 +359,7 @@ impl TpmSigner {
         // The lock is held for the TPM command only; verification runs unlocked.
         let tpm_signature = self.worker()?.sign(digest)?;
         let checked = self.convert(&tpm_signature).and_then(|signature| {
-            self.verifier
-                .verify(digest, &signature)
-                .map_err(|e| TpmError::BadSignature(e.to_string()))?;
+            self.check(digest, &signature).map_err(|e| TpmError::BadSignature(e.to_string()))?;
             Ok(signature)
         });
         if checked.is_err() {
@@ -349,6 +370,25 @@ impl TpmSigner {
             }
         }
         checked
+    }
+
+    /// The software check of a signature: plain for the first, prepared from the second on.
+    fn check(
+        &self,
+        digest: &Digest,
+        signature: &Signature,
+    ) -> Result<(), proofmark_types::VerifyError> {
+        if let Some(prepared) = self.prepared.get() {
+            return prepared.verify(digest, signature);
+        }
+        if !self.checked_once.swap(true, Ordering::Relaxed) {
+            return proofmark_types::verify(&self.public_key, self.algorithm, digest, signature);
+        }
+        match PreparedVerifier::new(&self.public_key, self.algorithm) {
+            Ok(prepared) => self.prepared.get_or_init(|| prepared).verify(digest, signature),
+            // `start` checked that the key supports the algorithm; stay correct regardless.
+            Err(_) => proofmark_types::verify(&self.public_key, self.algorithm, digest, signature),
+        }
     }
 
     /// The connection, locked. A panic while it was held (inside tss-esapi) leaves it unusable.
@@ -394,7 +434,7 @@ impl Signer for TpmSigner {
     }
 
     fn public_key(&self) -> &PublicKey {
-        self.verifier.public_key()
+        &self.public_key
     }
 
     fn sign_digest(&self, digest: &Digest) -> Result<Signature, SignError> {

@@ -46,11 +46,21 @@ pub enum ParentTemplate {
     EccP256,
     /// RSA-2048 with AES-128-CFB (`-G rsa2048:aes128cfb`).
     Rsa2048,
+    /// The primary that tpm2-openssl (and the TSS2 key-file convention) derives for keys whose
+    /// parent is the owner hierarchy (`0x40000001`): [`EccP256`](Self::EccP256)'s template with
+    /// an *empty* `unique`, which gives a different key. What `tpm2_createprimary -C o -g
+    /// sha256 -G ecc256:aes128cfb -a "…|noda|…"` makes without `-u`.
+    Tss2EccP256,
+    /// tpm2-openssl's fallback on TPMs without ECC, and the `rsaParent` primary of TSS2 key
+    /// files: [`Rsa2048`](Self::Rsa2048)'s template with an empty `unique`.
+    Tss2Rsa2048,
 }
 
 impl ParentTemplate {
-    /// Every template.
+    /// Every template of proofmark's own key files.
     pub const ALL: [ParentTemplate; 2] = [Self::EccP256, Self::Rsa2048];
+    /// The owner-hierarchy primaries of TSS2 key files (tpm2-openssl's).
+    pub const TSS2: [ParentTemplate; 2] = [Self::Tss2EccP256, Self::Tss2Rsa2048];
 
     /// The name stored in key files: `ecc-p256` or `rsa-2048`.
     #[must_use]
@@ -58,15 +68,23 @@ impl ParentTemplate {
         match self {
             Self::EccP256 => "ecc-p256",
             Self::Rsa2048 => "rsa-2048",
+            Self::Tss2EccP256 => "tss2-ecc-p256",
+            Self::Tss2Rsa2048 => "tss2-rsa-2048",
         }
+    }
+
+    /// Whether this is one of tpm2-openssl's primaries (empty `unique`).
+    #[must_use]
+    pub const fn is_tss2(self) -> bool {
+        matches!(self, Self::Tss2EccP256 | Self::Tss2Rsa2048)
     }
 
     /// The `tpm2_createprimary -G` argument that builds the same primary.
     #[must_use]
     pub const fn tpm2_tools_alg(self) -> &'static str {
         match self {
-            Self::EccP256 => "ecc256:aes128cfb",
-            Self::Rsa2048 => "rsa2048:aes128cfb",
+            Self::EccP256 | Self::Tss2EccP256 => "ecc256:aes128cfb",
+            Self::Rsa2048 | Self::Tss2Rsa2048 => "rsa2048:aes128cfb",
         }
     }
 
@@ -87,8 +105,10 @@ impl ParentTemplate {
         let builder = PublicBuilder::new()
             .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
             .with_object_attributes(attributes);
+        // tpm2-openssl's templates leave `unique` empty (tpm2-provider-pkey.c).
+        let unique_len = if self.is_tss2() { 0 } else { 1 };
         match self {
-            Self::EccP256 => builder
+            Self::EccP256 | Self::Tss2EccP256 => builder
                 .with_public_algorithm(PublicAlgorithm::Ecc)
                 .with_ecc_parameters(
                     PublicEccParametersBuilder::new_restricted_decryption_key(
@@ -99,11 +119,11 @@ impl ParentTemplate {
                     .map_err(build_err)?,
                 )
                 .with_ecc_unique_identifier(EccPoint::new(
-                    EccParameter::try_from(vec![0u8; 32]).map_err(build_err)?,
-                    EccParameter::try_from(vec![0u8; 32]).map_err(build_err)?,
+                    EccParameter::try_from(vec![0u8; 32 * unique_len]).map_err(build_err)?,
+                    EccParameter::try_from(vec![0u8; 32 * unique_len]).map_err(build_err)?,
                 ))
                 .build(),
-            Self::Rsa2048 => builder
+            Self::Rsa2048 | Self::Tss2Rsa2048 => builder
                 .with_public_algorithm(PublicAlgorithm::Rsa)
                 .with_rsa_parameters(
                     PublicRsaParametersBuilder::new_restricted_decryption_key(
@@ -115,7 +135,7 @@ impl ParentTemplate {
                     .map_err(build_err)?,
                 )
                 .with_rsa_unique_identifier(
-                    PublicKeyRsa::try_from(vec![0u8; 256]).map_err(build_err)?,
+                    PublicKeyRsa::try_from(vec![0u8; 256 * unique_len]).map_err(build_err)?,
                 )
                 .build(),
         }
@@ -132,8 +152,11 @@ impl fmt::Display for ParentTemplate {
 impl FromStr for ParentTemplate {
     type Err = TpmError;
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
-            TpmError::Unsupported(format!("parent template `{s}`; expected ecc-p256 or rsa-2048"))
+        Self::ALL.into_iter().chain(Self::TSS2).find(|t| t.name() == s).ok_or_else(|| {
+            TpmError::Unsupported(format!(
+                "parent template `{s}`; expected ecc-p256, rsa-2048, tss2-ecc-p256 or \
+                 tss2-rsa-2048"
+            ))
         })
     }
 }
@@ -228,15 +251,15 @@ pub(crate) fn signature_scheme(algorithm: SignatureAlgorithm) -> Result<Signatur
 
 /// The signature algorithm of an existing key, from its public area.
 ///
-/// The key must be an unrestricted signing key (`sign` set, `decrypt` and `restricted` clear).
+/// The key must be an unrestricted signing key (`sign` set, `restricted` clear). `decrypt` may
+/// be set too: tpm2-openssl makes its keys `sign|decrypt`.
 /// A key whose scheme is NULL (e.g. `tpm2_create -G ecc256`) gets its curve's ECDSA algorithm, or
 /// RSASSA-PKCS1-v1_5 with SHA-256.
 pub fn algorithm_of(public: &Public) -> Result<SignatureAlgorithm> {
     let attributes = public.object_attributes();
-    if !attributes.sign_encrypt() || attributes.decrypt() || attributes.restricted() {
+    if !attributes.sign_encrypt() || attributes.restricted() {
         return Err(TpmError::Unsupported(
-            "the key is not an unrestricted signing key (it needs `sign` and neither `decrypt` \
-             nor `restricted`)"
+            "the key is not an unrestricted signing key (it needs `sign` and not `restricted`)"
                 .to_owned(),
         ));
     }
@@ -343,7 +366,7 @@ mod tests {
 
     #[test]
     fn parent_templates_are_storage_keys() {
-        for t in ParentTemplate::ALL {
+        for t in ParentTemplate::ALL.into_iter().chain(ParentTemplate::TSS2) {
             let public = t.public().unwrap();
             assert!(
                 public.object_attributes().restricted() && public.object_attributes().decrypt()

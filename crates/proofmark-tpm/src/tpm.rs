@@ -138,9 +138,55 @@ pub(crate) fn load_key(
     key: &KeyFile,
     auth: Option<&AuthValue>,
 ) -> Result<KeyHandle> {
-    with_primary(ctx, tcti, key.parent(), |ctx, primary, name| {
+    if let Some(parent) = key.parent_handle() {
+        let mut object: ObjectHandle = open_parent(ctx, tcti, parent)?.into();
+        let result = load_key_under(ctx, tcti, key, auth, object.into(), &[]);
+        let _ = ctx.tr_close(&mut object);
+        return result;
+    }
+    let loaded = with_primary(ctx, tcti, key.parent(), |ctx, primary, name| {
         load_key_under(ctx, tcti, key, auth, primary, name)
-    })
+    });
+    match loaded {
+        Err(TpmError::KeyRejected { .. }) if rsa_fallback(key) => {
+            with_primary(ctx, tcti, ParentTemplate::Tss2Rsa2048, |ctx, primary, name| {
+                load_key_under(ctx, tcti, key, auth, primary, name)
+            })
+            // Both refused it: report the primary the file names.
+            .or(loaded)
+        }
+        other => other,
+    }
+}
+
+/// Whether a key the ECC owner primary refused may be a child of the RSA one: a TSS2 file with
+/// parent `0x40000001` and no `rsaParent`, which tpm2-tss-engine and tpm2-openssl write for
+/// keys under their RSA primary on TPMs without ECC (and older tpm2-tss-engine always).
+fn rsa_fallback(key: &KeyFile) -> bool {
+    key.parent() == ParentTemplate::Tss2EccP256
+        && key.parent_handle().is_none()
+        && key.parent_name().is_empty()
+}
+
+/// The ESYS handle of a TSS2 key's persistent parent; the caller closes it (`tr_close`).
+fn open_parent(ctx: &mut Context, tcti: &Tcti, parent: PersistentHandle) -> Result<KeyHandle> {
+    let value = parent.value();
+    let tpm_handle = PersistentTpmHandle::new(value).map_err(|source| TpmError::Tpm {
+        operation: "naming a persistent handle",
+        code: 0,
+        source,
+    })?;
+    let object = ctx
+        .execute_without_session(|c| c.tr_from_tpm_public(TpmHandle::Persistent(tpm_handle)))
+        .map_err(|e| {
+            match classify_handle("opening the key's parent", tcti.as_str(), value, e) {
+                TpmError::HandleNotFound { handle } => {
+                    TpmError::ParentNotFound { handle, path: None }
+                }
+                other => other,
+            }
+        })?;
+    Ok(object.into())
 }
 
 /// Loads a key under an already loaded `primary` whose TPM name is `name`.
@@ -152,7 +198,8 @@ fn load_key_under(
     primary: KeyHandle,
     name: &[u8],
 ) -> Result<KeyHandle> {
-    if name != key.parent_name() {
+    // TSS2 files do not pin their parent's name: a wrong parent fails the load instead.
+    if !key.parent_name().is_empty() && name != key.parent_name() {
         return Err(TpmError::WrongParent {
             expected: hex::encode(key.parent_name()),
             actual: hex::encode(name),
@@ -320,8 +367,16 @@ impl Tpm {
 
     /// Loads a key under its cached parent; the caller flushes the returned handle.
     fn load(&mut self, key: &KeyFile, auth: Option<&AuthValue>) -> Result<KeyHandle> {
+        if key.parent_handle().is_some() {
+            return load_key(&mut self.ctx, &self.tcti, key, auth);
+        }
         let (primary, name) = self.primary(key.parent())?;
-        load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name)
+        let loaded = load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name);
+        if !(matches!(loaded, Err(TpmError::KeyRejected { .. })) && rsa_fallback(key)) {
+            return loaded;
+        }
+        let (primary, name) = self.primary(ParentTemplate::Tss2Rsa2048)?;
+        load_key_under(&mut self.ctx, &self.tcti, key, auth, primary, &name).or(loaded)
     }
 
     /// The TPM name of this TPM's storage primary for `parent` (what key files pin).
@@ -357,6 +412,36 @@ impl Tpm {
             })
             .map_err(|e| self.classify("creating the key", e))?;
         KeyFile::new(parent, name, created.out_public, created.out_private, stored)
+    }
+
+    /// Creates a non-exportable signing key under the persistent storage key at `parent` (as
+    /// `openssl genpkey -provider tpm2 -pkeyopt parent:0x81…` does); it is saved as a TSS2 key
+    /// file, the format that records such parents. [`KeyAuth::Random`] is refused: a TSS2 file
+    /// cannot hold the value.
+    pub fn create_key_under_persistent(
+        &mut self,
+        algorithm: SignatureAlgorithm,
+        parent: PersistentHandle,
+        auth: &KeyAuth,
+    ) -> Result<KeyFile> {
+        let (auth_value, stored) = match auth {
+            KeyAuth::None => (None, StoredAuth::None),
+            KeyAuth::User(v) => (Some(v.to_tss()?), StoredAuth::User),
+            _ => {
+                return Err(TpmError::Unsupported(
+                    "a TSS2 key file cannot hold a random auth value".to_owned(),
+                ));
+            }
+        };
+        let public = template::signing_key_public(algorithm, auth.no_da())?;
+        let tcti = self.tcti.clone();
+        let mut object: ObjectHandle = open_parent(&mut self.ctx, &tcti, parent)?.into();
+        let created = self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
+            c.create(object.into(), public, auth_value, None, None, None)
+        });
+        let _ = self.ctx.tr_close(&mut object);
+        let created = created.map_err(|e| self.classify("creating the key", e))?;
+        KeyFile::under_persistent(parent, created.out_public, created.out_private, stored)
     }
 
     /// Adopts a key made elsewhere under this TPM's `parent` primary (e.g. by

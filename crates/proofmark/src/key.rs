@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use proofmark_tpm::{KeyAuth, KeyFile, ParentTemplate};
+use proofmark_tpm::{KeyAuth, KeyFile, KeyFileFormat, ParentTemplate};
 use proofmark_types::{KeyRef, PersistentHandle, SignatureAlgorithm, Signer as _, SoftwareSigner};
 
 use crate::backend::{self, Options};
@@ -27,8 +27,9 @@ pub(crate) enum KeyCommand {
 #[derive(clap::Args, Debug)]
 pub(crate) struct GenerateArgs {
     /// Where the key goes: `PATH` or `file:PATH` (PKCS#8 PEM, mode 0600), `tpm:PATH` (a TPM
-    /// key file; the private key never leaves the TPM) or `parsec://NAME[?provider=...]` (a key
-    /// in the Parsec service at PARSEC_SERVICE_ENDPOINT).
+    /// key file; the private key never leaves the TPM; `tpm:PATH.pem` writes a TSS2 PRIVATE
+    /// KEY file that tpm2-openssl reads, any other name proofmark's JSON) or
+    /// `parsec://NAME[?provider=...]` (a key in the Parsec service at PARSEC_SERVICE_ENDPOINT).
     key: KeyRef,
     /// Signature algorithm, by its sigstore registry name.
     #[arg(long, default_value = "ecdsa-sha2-256-nistp256")]
@@ -38,13 +39,15 @@ pub(crate) struct GenerateArgs {
     /// sign with it.
     #[arg(long)]
     persist: Option<PersistentHandle>,
-    /// TPM keys: the storage parent, `ecc-p256` or `rsa-2048`.
-    #[arg(long, default_value = "ecc-p256")]
-    parent: String,
+    /// TPM keys: the storage parent, `ecc-p256` or `rsa-2048` (JSON key files; default
+    /// `ecc-p256`), `tss2-ecc-p256` (tpm2-openssl's owner primary, the default for `.pem` TSS2
+    /// files) or, for TSS2 files, a persistent storage key `0x81xxxxxx`.
+    #[arg(long)]
+    parent: Option<String>,
     /// TPM keys: take a user-chosen auth value from this environment variable (the key keeps
     /// dictionary-attack protection; the value is not stored, and signing needs the same
     /// --auth-env). Default: a random auth value stored in the key file, and no lockout
-    /// counting; with --persist, no auth value.
+    /// counting; with --persist or a `.pem` TSS2 file (which cannot hold one), no auth value.
     #[arg(long, value_name = "VAR")]
     auth_env: Option<String>,
     /// TPM keys: no auth value at all.
@@ -141,7 +144,8 @@ fn generate_tpm(
             bail!("{} already exists; pass --force to replace it", existing.display());
         }
     }
-    let parent: ParentTemplate = args.parent.parse()?;
+    let format = key_file_format(path);
+    let parent = Parent::parse(args.parent.as_deref(), format)?;
     let auth = match (&args.auth_env, args.no_auth, args.persist) {
         (_, true, _) => KeyAuth::None,
         (Some(var), false, _) => match backend::auth_from_env(Some(var))? {
@@ -151,6 +155,8 @@ fn generate_tpm(
         // A persistent key is used by its handle alone, where a random value stored in the key
         // file would be out of reach (minutes/2026-12-02-persistent-key-auth.md).
         (None, false, Some(_)) => KeyAuth::None,
+        // A TSS2 file says "empty auth" or "ask the user": it has no room for a random value.
+        (None, false, None) if format == KeyFileFormat::Tss2 => KeyAuth::None,
         (None, false, None) => KeyAuth::Random,
     };
     if let Some(handle) = args.persist {
@@ -166,9 +172,17 @@ fn generate_tpm(
             );
         }
     }
-    let key = tpm
-        .create_key(args.algorithm, parent, &auth)
-        .with_context(|| format!("the TPM could not create a {} key", args.algorithm))?;
+    let created = match parent {
+        Parent::Template(parent) => {
+            tpm.create_key(args.algorithm, parent, &auth).and_then(|key| key.with_format(format))
+        }
+        Parent::Persistent(handle) => {
+            tpm.create_key_under_persistent(args.algorithm, handle, &auth)
+        }
+    };
+    let key = created.with_context(|| {
+        format!("the TPM could not create a {} key for {}", args.algorithm, path.display())
+    })?;
     if let Some(handle) = args.persist {
         tpm.persist(&key, handle).with_context(|| format!("cannot persist the key at {handle}"))?;
     }
@@ -193,6 +207,54 @@ fn generate_tpm(
         eprintln!("persisted at {handle} ({how})");
     }
     Ok(key.public_key()?)
+}
+
+/// The format of a new `tpm:PATH` key file: TSS2 PEM for `*.pem`, else our JSON.
+fn key_file_format(path: &Path) -> KeyFileFormat {
+    match path.extension() {
+        Some(ext) if ext.eq_ignore_ascii_case("pem") => KeyFileFormat::Tss2,
+        _ => KeyFileFormat::Json,
+    }
+}
+
+/// The storage parent of a new TPM key.
+#[derive(Debug, Clone, Copy)]
+enum Parent {
+    Template(ParentTemplate),
+    Persistent(PersistentHandle),
+}
+
+impl Parent {
+    /// `--parent`, checked against the key file's format.
+    fn parse(arg: Option<&str>, format: KeyFileFormat) -> anyhow::Result<Self> {
+        let tss2 = format == KeyFileFormat::Tss2;
+        let Some(arg) = arg else {
+            return Ok(Self::Template(if tss2 {
+                ParentTemplate::Tss2EccP256
+            } else {
+                ParentTemplate::EccP256
+            }));
+        };
+        if arg.starts_with("0x") {
+            let handle: PersistentHandle = arg
+                .parse()
+                .with_context(|| format!("--parent {arg} is not a persistent handle"))?;
+            if !tss2 {
+                bail!(
+                    "--parent {arg}: only TSS2 key files (tpm:PATH.pem) record a persistent                      parent; JSON key files use a parent template"
+                );
+            }
+            return Ok(Self::Persistent(handle));
+        }
+        let template: ParentTemplate = arg.parse()?;
+        if tss2 && !template.is_tss2() {
+            bail!(
+                "--parent {arg}: a TSS2 key file's owner parent is tpm2-openssl's primary; use \
+                 --parent tss2-ecc-p256 (the default) or a persistent handle 0x81xxxxxx"
+            );
+        }
+        Ok(Self::Template(template))
+    }
 }
 
 /// Writes the key file and, if asked, its tpm2-tools files; on failure removes what it wrote.
