@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
+mod attest;
 mod auth;
 mod error;
 mod keyfile;
@@ -39,6 +40,10 @@ mod tcti;
 mod template;
 mod tpm;
 
+pub use crate::attest::{
+    AkAlgorithm, AttestedKey, KeyAttestation, RSA_EK_CERTIFICATE_NV_INDEX, activate_credential,
+    attest_key,
+};
 pub use crate::auth::{AuthValue, KeyAuth, MAX_AUTH_LEN};
 pub use crate::error::{Result, TpmError, response_code};
 pub use crate::keyfile::{
