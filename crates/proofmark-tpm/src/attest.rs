@@ -149,6 +149,18 @@ fn create_ek(ctx: &mut Context, tcti: &Tcti) -> Result<KeyHandle> {
 
 /// The EK certificate, or `None` when the TPM has none at the RSA EK index.
 fn read_ek_certificate(ctx: &mut Context) -> Option<Vec<u8>> {
+    use tss_esapi::constants::CapabilityType;
+    use tss_esapi::structures::CapabilityData;
+    // Ask first: reading a missing index makes libtss2 log errors.
+    let (handles, _) = ctx
+        .execute_without_session(|c| {
+            c.get_capability(CapabilityType::Handles, RSA_EK_CERTIFICATE_NV_INDEX, 1)
+        })
+        .ok()?;
+    let CapabilityData::Handles(list) = handles else { return None };
+    if !list.iter().any(|h| u32::from(*h) == RSA_EK_CERTIFICATE_NV_INDEX) {
+        return None;
+    }
     // tss-esapi reads the whole index with the NV index's own (empty) auth value.
     ek::retrieve_ek_pubcert(ctx, EK).ok().map(|raw| trim_der(&raw))
 }

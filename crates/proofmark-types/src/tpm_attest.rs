@@ -555,7 +555,7 @@ pub enum AttestationError {
         source: crate::PublicKeyError,
     },
     /// The signature file is not a signature of the attestation key's algorithm.
-    #[error("the signature (attest.sig) is not a DER {algorithm} signature: {reason}")]
+    #[error("the signature (attest.sig) is not a {algorithm} signature (DER for ECDSA, raw for RSA): {reason}")]
     MalformedSignature {
         /// The algorithm the attestation key signs with.
         algorithm: SignatureAlgorithm,
@@ -711,7 +711,12 @@ pub fn verify_key_attestation(
     input: &KeyAttestationInput<'_>,
 ) -> Result<VerifiedKeyAttestation, AttestationError> {
     let algorithm = ak_algorithm(input.ak).ok_or(AttestationError::UnsupportedAk)?;
-    let signature = Signature::from_der(algorithm, input.signature)
+    let signature = if algorithm.is_ecdsa() {
+        Signature::from_der(algorithm, input.signature)
+    } else {
+        Signature::from_rsa(algorithm, input.signature)
+    };
+    let signature = signature
         .map_err(|e| AttestationError::MalformedSignature { algorithm, reason: e.to_string() })?;
     crate::verify_message(input.ak, algorithm, input.attest, &signature).map_err(|_| {
         AttestationError::BadSignature { ak: input.ak.fingerprint_sha256().to_string() }
