@@ -186,9 +186,8 @@ pub fn attest_key(
         classify("reading the endorsement key", e)
     })?;
     let (selection, scheme) = ak_algorithm.selection();
-    let created =
-        ak::create_ak_2(ctx, ek, HashingAlgorithm::Sha256, selection, scheme, None, None)
-            .map_err(|e| classify("creating the attestation key", e));
+    let created = ak::create_ak_2(ctx, ek, HashingAlgorithm::Sha256, selection, scheme, None, None)
+        .map_err(|e| classify("creating the attestation key", e));
     let loaded = created.and_then(|c| {
         ak::load_ak(ctx, ek, None, c.out_private.clone(), c.out_public.clone())
             .map(|handle| (c, handle))
@@ -268,12 +267,10 @@ fn convert_signature(
     use tss_esapi::structures::Signature as Tss;
     let bad = |e: proofmark_types::SignatureError| TpmError::BadSignature(e.to_string());
     let converted = match signature {
-        Tss::EcDsa(ecc) => Signature::from_scalars(
-            algorithm,
-            ecc.signature_r().value(),
-            ecc.signature_s().value(),
-        )
-        .map_err(bad)?,
+        Tss::EcDsa(ecc) => {
+            Signature::from_scalars(algorithm, ecc.signature_r().value(), ecc.signature_s().value())
+                .map_err(bad)?
+        }
         Tss::RsaSsa(rsa) => {
             let bytes = rsa.signature().value();
             let mut padded = vec![0u8; 256usize.saturating_sub(bytes.len())];

@@ -193,8 +193,9 @@ fn an_imported_key_is_rejected() {
         .import(public, private, ParentTemplate::EccP256, None)
         .unwrap();
 
-    let a = attest_key(&tcti, AttestedKey::File { key: &key, auth: None }, NONCE, AkAlgorithm::EccP256)
-        .unwrap();
+    let a =
+        attest_key(&tcti, AttestedKey::File { key: &key, auth: None }, NONCE, AkAlgorithm::EccP256)
+            .unwrap();
     let err = check(&a, &key.public_key().unwrap(), NONCE).unwrap_err();
     assert!(matches!(err, AttestationError::WeakAttributes { imported: true, .. }), "{err}");
     assert!(err.to_string().contains("imported"), "{err}");
@@ -259,8 +260,8 @@ fn the_ek_certificate_chains_to_its_ca_and_the_ak_answers_the_challenge() {
         .arg(hex::encode(&a.ak_name))
         .arg("-o")
         .arg(dir.path().join("cred")));
-    let credential = Credential::from_tpm2_tools(&std::fs::read(dir.path().join("cred")).unwrap())
-        .unwrap();
+    let credential =
+        Credential::from_tpm2_tools(&std::fs::read(dir.path().join("cred")).unwrap()).unwrap();
     let answer = activate_credential(&tcti, &a.ak_public, &a.ak_private, &credential).unwrap();
     assert_eq!(answer, secret);
 }
@@ -276,11 +277,12 @@ fn an_ek_certificate_from_another_ca_is_rejected() {
     let key = new_key(&tcti, SignatureAlgorithm::EcdsaP256Sha256);
     let a = attest(&tcti, &key, AkAlgorithm::EccP256);
     let cert = a.ek_certificate.unwrap();
-    let err =
-        verify_ek_certificate(&cert, &std::fs::read(other_ca.bundle()).unwrap(), now()).unwrap_err();
+    let err = verify_ek_certificate(&cert, &std::fs::read(other_ca.bundle()).unwrap(), now())
+        .unwrap_err();
     assert!(matches!(err, EkCertError::UntrustedIssuer { .. }), "{err}");
     assert!(err.to_string().contains("swtpm-localca"), "{err}");
-    let err = verify_ek_certificate(b"not a certificate", &std::fs::read(ca.bundle()).unwrap(), now())
-        .unwrap_err();
+    let err =
+        verify_ek_certificate(b"not a certificate", &std::fs::read(ca.bundle()).unwrap(), now())
+            .unwrap_err();
     assert!(matches!(err, EkCertError::Malformed(_)), "{err}");
 }

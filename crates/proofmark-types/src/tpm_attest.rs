@@ -555,7 +555,9 @@ pub enum AttestationError {
         source: crate::PublicKeyError,
     },
     /// The signature file is not a signature of the attestation key's algorithm.
-    #[error("the signature (attest.sig) is not a {algorithm} signature (DER for ECDSA, raw for RSA): {reason}")]
+    #[error(
+        "the signature (attest.sig) is not a {algorithm} signature (DER for ECDSA, raw for RSA): {reason}"
+    )]
     MalformedSignature {
         /// The algorithm the attestation key signs with.
         algorithm: SignatureAlgorithm,
@@ -576,7 +578,9 @@ pub enum AttestationError {
         ak: String,
     },
     /// The attestation does not carry the TPM-generated magic.
-    #[error("the attestation does not start with TPM_GENERATED_VALUE (found {found:#010x}): the TPM did not make it")]
+    #[error(
+        "the attestation does not start with TPM_GENERATED_VALUE (found {found:#010x}): the TPM did not make it"
+    )]
     NotTpmGenerated {
         /// The magic found.
         found: u32,
@@ -588,7 +592,9 @@ pub enum AttestationError {
         found: u16,
     },
     /// The nonce in `extraData` is not the verifier's.
-    #[error("the attestation's nonce (extraData) is {found}, not the expected {expected}: a replay or another session")]
+    #[error(
+        "the attestation's nonce (extraData) is {found}, not the expected {expected}: a replay or another session"
+    )]
     WrongNonce {
         /// The verifier's nonce, hex.
         expected: String,
@@ -606,7 +612,9 @@ pub enum AttestationError {
         found: String,
     },
     /// The certified object is another key.
-    #[error("the TPM certified the object named {certified}, but the key's name is {computed}: it certified another key")]
+    #[error(
+        "the TPM certified the object named {certified}, but the key's name is {computed}: it certified another key"
+    )]
     NameMismatch {
         /// The certified name, hex.
         certified: String,
@@ -684,7 +692,11 @@ fn check_attributes(
     })
 }
 
-fn parse_public(what: &'static str, bytes: &[u8], expected: &PublicKey) -> Result<TpmPublic, AttestationError> {
+fn parse_public(
+    what: &'static str,
+    bytes: &[u8],
+    expected: &PublicKey,
+) -> Result<TpmPublic, AttestationError> {
     let public = TpmPublic::parse_tpm2b(bytes)
         .map_err(|source| AttestationError::MalformedPublic { what, source })?;
     let found =
@@ -794,7 +806,9 @@ mod credential {
     #[non_exhaustive]
     pub enum CredentialError {
         /// The endorsement key is not RSA.
-        #[error("the endorsement key is not an RSA key: only RSA EKs (the TCG default RSA-2048 template) are supported")]
+        #[error(
+            "the endorsement key is not an RSA key: only RSA EKs (the TCG default RSA-2048 template) are supported"
+        )]
         NotRsa,
         /// RSA-OAEP failed.
         #[error("cannot encrypt the seed to the endorsement key: {0}")]
@@ -897,8 +911,8 @@ mod credential {
         if secret.is_empty() || secret.len() > 32 {
             return Err(CredentialError::SecretSize(secret.len()));
         }
-        let rsa_key =
-            rsa::RsaPublicKey::from_public_key_der(ek.as_der()).map_err(|_| CredentialError::NotRsa)?;
+        let rsa_key = rsa::RsaPublicKey::from_public_key_der(ek.as_der())
+            .map_err(|_| CredentialError::NotRsa)?;
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         rng.fill_bytes(seed.as_mut());
         let padding = rsa::Oaep::new_with_label::<Sha256, _>("IDENTITY\0");
@@ -974,7 +988,9 @@ mod ekcert {
         #[error("the CA file holds no PEM certificate: {0}")]
         NoCa(String),
         /// No certificate of the CA file issued a certificate of the chain.
-        #[error("the EK certificate does not chain to the given CA: no CA certificate named {issuer} signed {subject}")]
+        #[error(
+            "the EK certificate does not chain to the given CA: no CA certificate named {issuer} signed {subject}"
+        )]
         UntrustedIssuer {
             /// The issuer named by the last certificate of the chain.
             issuer: String,
@@ -983,7 +999,9 @@ mod ekcert {
             subject: String,
         },
         /// A certificate is outside its validity period.
-        #[error("the certificate {subject} is not valid now (valid from {not_before} to {not_after})")]
+        #[error(
+            "the certificate {subject} is not valid now (valid from {not_before} to {not_after})"
+        )]
         Expired {
             /// Its subject.
             subject: String,
@@ -1080,7 +1098,8 @@ mod ekcert {
         ca_pem: &[u8],
         now_unix: u64,
     ) -> Result<PublicKey, EkCertError> {
-        let ek = Certificate::from_der(ek_cert).map_err(|e| EkCertError::Malformed(e.to_string()))?;
+        let ek =
+            Certificate::from_der(ek_cert).map_err(|e| EkCertError::Malformed(e.to_string()))?;
         let bundle =
             Certificate::load_pem_chain(ca_pem).map_err(|e| EkCertError::NoCa(e.to_string()))?;
         if bundle.is_empty() {
@@ -1123,7 +1142,10 @@ mod tests {
     #[test]
     fn attributes_print_like_tpm2_tools() {
         let a = ObjectAttributes(0x0005_0072);
-        assert_eq!(a.to_string(), "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign");
+        assert_eq!(
+            a.to_string(),
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign"
+        );
     }
 
     #[test]

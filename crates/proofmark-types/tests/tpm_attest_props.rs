@@ -16,7 +16,8 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
 
 fn attest() -> impl Strategy<Value = Attest> {
     let attested = prop_oneof![
-        (name(), name()).prop_map(|(name, qualified_name)| Attested::Certify { name, qualified_name }),
+        (name(), name())
+            .prop_map(|(name, qualified_name)| Attested::Certify { name, qualified_name }),
         prop::collection::vec(any::<u8>(), 0..80).prop_map(Attested::Other),
     ];
     (
@@ -28,28 +29,30 @@ fn attest() -> impl Strategy<Value = Attest> {
         any::<u64>(),
         attested,
     )
-        .prop_map(|(magic, ty, qualified_signer, extra_data, clock, firmware_version, attested)| {
-            let attest_type = match attested {
-                Attested::Certify { .. } => ST_ATTEST_CERTIFY,
-                // Any other type keeps its body raw.
-                Attested::Other(_) if ty == ST_ATTEST_CERTIFY => 0x8018,
-                Attested::Other(_) => ty,
-            };
-            Attest {
-                magic,
-                attest_type,
-                qualified_signer,
-                extra_data,
-                clock_info: ClockInfo {
-                    clock: clock.0,
-                    reset_count: clock.1,
-                    restart_count: clock.2,
-                    safe: clock.3,
-                },
-                firmware_version,
-                attested,
-            }
-        })
+        .prop_map(
+            |(magic, ty, qualified_signer, extra_data, clock, firmware_version, attested)| {
+                let attest_type = match attested {
+                    Attested::Certify { .. } => ST_ATTEST_CERTIFY,
+                    // Any other type keeps its body raw.
+                    Attested::Other(_) if ty == ST_ATTEST_CERTIFY => 0x8018,
+                    Attested::Other(_) => ty,
+                };
+                Attest {
+                    magic,
+                    attest_type,
+                    qualified_signer,
+                    extra_data,
+                    clock_info: ClockInfo {
+                        clock: clock.0,
+                        reset_count: clock.1,
+                        restart_count: clock.2,
+                        safe: clock.3,
+                    },
+                    firmware_version,
+                    attested,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -114,7 +117,11 @@ proptest! {
 /// A P-256 signing key's `TPMT_PUBLIC` as proofmark creates it (ECDSA-SHA256, no symmetric),
 /// with a point that is not on the curve.
 fn ecc_public() -> String {
-    format!("0023000b00040072000000100018000b000300100020{}0020{}", "11".repeat(32), "22".repeat(32))
+    format!(
+        "0023000b00040072000000100018000b000300100020{}0020{}",
+        "11".repeat(32),
+        "22".repeat(32)
+    )
 }
 
 /// An RSA-2048 key's (RSASSA-SHA256), with an all-0xab modulus.
@@ -125,7 +132,10 @@ fn rsa_public() -> String {
 #[test]
 fn the_fixture_public_areas_parse() {
     let ecc = TpmPublic::parse(&hex::decode(ecc_public()).unwrap()).unwrap();
-    assert_eq!(ecc.attributes.to_string(), "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign");
+    assert_eq!(
+        ecc.attributes.to_string(),
+        "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign"
+    );
     assert_eq!(ecc.name().len(), 34);
     let rsa = TpmPublic::parse(&hex::decode(rsa_public()).unwrap()).unwrap();
     assert!(matches!(rsa.key, proofmark_types::tpm_attest::TpmKey::Rsa { bits: 2048, .. }));

@@ -101,7 +101,11 @@ fn parse_nonce(hex_nonce: &str) -> anyhow::Result<Vec<u8>> {
 fn read(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     let path = dir.join(name);
     std::fs::read(&path).with_context(|| {
-        format!("cannot read {}: is {} a folder `proofmark key attest` wrote?", path.display(), dir.display())
+        format!(
+            "cannot read {}: is {} a folder `proofmark key attest` wrote?",
+            path.display(),
+            dir.display()
+        )
     })
 }
 
@@ -112,7 +116,9 @@ fn read_public_key(path: &Path, what: &str) -> anyhow::Result<PublicKey> {
     } else {
         PublicKey::from_der(&bytes)
     };
-    key.with_context(|| format!("{} is not a public key (PEM or DER SubjectPublicKeyInfo)", path.display()))
+    key.with_context(|| {
+        format!("{} is not a public key (PEM or DER SubjectPublicKeyInfo)", path.display())
+    })
 }
 
 /// `key attest`.
@@ -164,7 +170,11 @@ pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<Ex
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
         Format::Human => {
-            println!("certified {} with attestation key {}", args.key, attestation.ak_key.fingerprint_sha256());
+            println!(
+                "certified {} with attestation key {}",
+                args.key,
+                attestation.ak_key.fingerprint_sha256()
+            );
             println!("wrote {}: {}", out.display(), written.join(" "));
             if attestation.ek_certificate.is_none() {
                 println!(
