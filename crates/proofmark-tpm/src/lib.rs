@@ -10,6 +10,9 @@
 //! - [`KeyFile`] is our versioned key file; it can also write tpm2-tools `.pub`/`.priv` files.
 //! - [`TpmSigner`] implements [`proofmark_types::Signer`]: one ESYS context behind a lock, the
 //!   key kept loaded, every signature verified in software before it is returned.
+//! - [`attest_key`] has the TPM certify a key with an attestation key under its endorsement key,
+//!   and [`activate_credential`] answers a verifier's challenge for that attestation key; the
+//!   verifier's side is [`proofmark_types::tpm_attest`] (no TPM needed).
 //!
 //! ```no_run
 //! use proofmark_tpm::{KeyAuth, ParentTemplate, Tcti, Tpm, TpmSigner};
