@@ -173,3 +173,115 @@ impl Drop for Swtpm {
         self.kill();
     }
 }
+
+/// A local certificate authority for endorsement-key certificates, as `swtpm_localca` (Debian's
+/// swtpm-tools) makes one: a self-signed root and an issuing CA below it, in a temporary folder.
+/// The certificates exist once a TPM was set up with it ([`Swtpm::start_with_ek_cert`]).
+#[derive(Debug)]
+pub struct EkCa {
+    dir: tempfile::TempDir,
+}
+
+impl EkCa {
+    /// A new, empty CA folder with the configuration `swtpm_setup --config` and
+    /// `swtpm_localca` read; `None` (after saying why) when swtpm-tools is missing and external
+    /// components are not required.
+    pub fn new() -> Option<EkCa> {
+        crate::require_tool("swtpm_setup", "swtpm-tools")?;
+        let localca = crate::require_tool("swtpm_localca", "swtpm-tools")?;
+        let dir = crate::temp_dir("ekca");
+        let ca = dir.path().join("ca");
+        std::fs::create_dir_all(&ca).expect("create the CA folder");
+        let localca_conf = dir.path().join("swtpm-localca.conf");
+        std::fs::write(
+            &localca_conf,
+            format!(
+                "statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = {ca}/issuercert.pem\n\
+                 certserial = {ca}/certserial\n",
+                ca = ca.display()
+            ),
+        )
+        .expect("write swtpm-localca.conf");
+        let options = dir.path().join("swtpm-localca.options");
+        std::fs::write(
+            &options,
+            "--platform-manufacturer proofmark\n--platform-version 2.1\n--platform-model test\n",
+        )
+        .expect("write swtpm-localca.options");
+        std::fs::write(
+            dir.path().join("swtpm_setup.conf"),
+            format!(
+                "create_certs_tool = {}\ncreate_certs_tool_config = {}\n\
+                 create_certs_tool_options = {}\nactive_pcr_banks = sha256\n",
+                localca.display(),
+                localca_conf.display(),
+                options.display()
+            ),
+        )
+        .expect("write swtpm_setup.conf");
+        Some(EkCa { dir })
+    }
+
+    /// The `swtpm_setup --config` file.
+    pub fn setup_config(&self) -> PathBuf {
+        self.dir.path().join("swtpm_setup.conf")
+    }
+
+    /// The self-signed root certificate (PEM), once a TPM was set up.
+    pub fn root_cert(&self) -> PathBuf {
+        self.dir.path().join("ca/swtpm-localca-rootca-cert.pem")
+    }
+
+    /// The issuing CA's certificate (PEM), which signs the EK certificates.
+    pub fn issuer_cert(&self) -> PathBuf {
+        self.dir.path().join("ca/issuercert.pem")
+    }
+
+    /// The issuing CA and the root in one PEM file (what `openssl verify -CAfile` and
+    /// `proofmark key verify-attestation --ek-ca` take), written on first call.
+    pub fn bundle(&self) -> PathBuf {
+        let path = self.dir.path().join("ek-ca-bundle.pem");
+        if !path.exists() {
+            let mut pem = std::fs::read_to_string(self.issuer_cert()).expect("read the issuer CA");
+            pem.push_str(&std::fs::read_to_string(self.root_cert()).expect("read the root CA"));
+            std::fs::write(&path, pem).expect("write the CA bundle");
+        }
+        path
+    }
+}
+
+impl Swtpm {
+    /// Starts a simulator manufactured by `swtpm_setup --tpm2 --create-ek-cert
+    /// --create-platform-cert` with `ca`: it has an RSA-2048 EK (certificate at NV index
+    /// `0x01c00002`, persisted at `0x81010001`) and a P-384 ECC EK (`0x01c00016`,
+    /// `0x81010016`), both certified by `ca`'s issuing CA.
+    ///
+    /// Returns `None` (after saying why) when swtpm or swtpm-tools is missing and external
+    /// components are not required; panics when they are, or when the setup fails.
+    pub fn start_with_ek_cert(ca: &EkCa) -> Option<Swtpm> {
+        crate::require_tool("swtpm", "swtpm")?;
+        let setup = crate::require_tool("swtpm_setup", "swtpm-tools")?;
+        let dir = crate::temp_dir("swtpm");
+        let log = dir.path().join("swtpm_setup.log");
+        let status = crate::isolate(&mut Command::new(setup))
+            .args(["--tpm2", "--create-ek-cert", "--create-platform-cert", "--overwrite"])
+            .arg("--tpmstate")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(ca.setup_config())
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run swtpm_setup");
+        assert!(
+            status.success(),
+            "swtpm_setup failed ({status}); log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let state_dir = dir.path().to_owned();
+        Some(Swtpm::spawn(state_dir, Some(dir)))
+    }
+}

@@ -12,6 +12,9 @@
 //!   [`Tss2Key`]), the format of tpm2-openssl and tpm2-tss-engine.
 //! - [`TpmSigner`] implements [`proofmark_types::Signer`]: one ESYS context behind a lock, the
 //!   key kept loaded, every signature verified in software before it is returned.
+//! - [`attest_key`] has the TPM certify a key with an attestation key under its endorsement key,
+//!   and [`activate_credential`] answers a verifier's challenge for that attestation key; the
+//!   verifier's side is [`proofmark_types::tpm_attest`] (no TPM needed).
 //!
 //! ```no_run
 //! use proofmark_tpm::{KeyAuth, ParentTemplate, Tcti, Tpm, TpmSigner};
@@ -33,6 +36,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
+mod attest;
 mod auth;
 mod error;
 mod keyfile;
@@ -42,6 +46,10 @@ mod template;
 mod tpm;
 mod tss2;
 
+pub use crate::attest::{
+    AkAlgorithm, AttestedKey, KeyAttestation, RSA_EK_CERTIFICATE_NV_INDEX, activate_credential,
+    attest_key,
+};
 pub use crate::auth::{AuthValue, KeyAuth, MAX_AUTH_LEN};
 pub use crate::error::{Result, TpmError, response_code};
 pub use crate::keyfile::KeyFileFormat;

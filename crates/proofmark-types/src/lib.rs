@@ -47,6 +47,7 @@ mod serde_str;
 mod signature;
 mod signer;
 mod software;
+pub mod tpm_attest;
 mod verify;
 
 pub use crate::algorithm::{

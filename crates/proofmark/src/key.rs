@@ -22,6 +22,15 @@ pub(crate) enum KeyCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Have the TPM certify a TPM key with an attestation key under its endorsement key
+    /// (TPM2_Certify): evidence, for a verifier, that the key was born in the TPM and cannot
+    /// leave it.
+    Attest(crate::key_attest::AttestArgs),
+    /// Check a `key attest` folder without a TPM; with --ek-ca, also bind the attestation key
+    /// to the TPM's certified endorsement key by a challenge.
+    VerifyAttestation(crate::key_attest::VerifyAttestationArgs),
+    /// Answer a `verify-attestation --ek-ca` challenge with the TPM (TPM2_ActivateCredential).
+    ActivateCredential(crate::key_attest::ActivateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -66,6 +75,9 @@ pub(crate) fn run(cmd: KeyCommand, tcti: Option<&str>) -> anyhow::Result<ExitCod
     match cmd {
         KeyCommand::Generate(args) => generate(&args, tcti),
         KeyCommand::Public { key, output } => print_public_key(&key, output.as_deref(), tcti),
+        KeyCommand::Attest(args) => crate::key_attest::attest(&args, tcti),
+        KeyCommand::VerifyAttestation(args) => crate::key_attest::verify(&args),
+        KeyCommand::ActivateCredential(args) => crate::key_attest::activate(&args, tcti),
     }
 }
 

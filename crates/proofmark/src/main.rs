@@ -12,6 +12,7 @@ mod blob;
 mod fsutil;
 mod image;
 mod key;
+mod key_attest;
 mod tpm;
 
 use std::process::ExitCode;
