@@ -8,7 +8,7 @@
 //! no C library to link. It only needs references, commits and trees. gix 0.87 is the newest
 //! release whose MSRV fits the workspace's rust-version (1.85).
 //!
-//! Attribution (the tree comparisons) of walks longer than 4,096 commits is split over up to
+//! Attribution (the tree comparisons) of walks longer than 1,024 commits is split over up to
 //! four threads in contiguous chunks, each with its own handle and caches; the commits the
 //! walk read are shared with them read-only.
 //!
@@ -270,7 +270,7 @@ impl Tree {
 }
 
 /// Walks with fewer commits to attribute than this stay on one thread.
-const PARALLEL_FROM: usize = 4096;
+const PARALLEL_FROM: usize = 1024;
 
 /// Decoded trees kept at most; a walk needs a tree for two consecutive commits, so a small
 /// cache that is simply cleared when full keeps memory flat on any history.
@@ -282,9 +282,16 @@ type Side = Option<(ObjectId, bool)>;
 impl Repo {
     /// Opens the repository containing the workspace root `workspace_root`.
     pub fn open(workspace_root: &Path) -> Result<Self> {
-        let repo = gix::discover(workspace_root).map_err(|e| {
+        let mut repo = gix::discover(workspace_root).map_err(|e| {
             Error::git(format!("open the repository at {}", workspace_root.display()), e)
         })?;
+        // Without gix's `max-performance-safe` feature no delta-base cache is installed, and
+        // every tree read resolves its whole delta chain again; trees of consecutive commits
+        // share bases, so a small LRU of decoded bases pays for itself (each clone of the
+        // handle gets its own).
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::default())
+        });
         let prefix = match repo.workdir() {
             Some(workdir) => {
                 let workdir = workdir

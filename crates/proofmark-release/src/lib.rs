@@ -83,14 +83,72 @@ pub use workspace::Workspace;
 /// The workspace's release settings ([`config::ReleaseConfig::load_workspace`]) apply where
 /// `options` leave them open: the tag template, git-cliff's commit parsers and tag pattern,
 /// and crates a config says not to release. What they do not honour is in the plan's notes.
+///
+/// `cargo metadata` runs in the background while the plan is computed from the metadata the
+/// previous plan of `dir` saw (kept in `<git dir>/proofmark/metadata`); the plan is returned
+/// only if cargo prints exactly that metadata again, else it is computed again from cargo's
+/// answer. A plan is therefore always the plan of what cargo says now, and a workspace whose
+/// manifests did not change pays for cargo in parallel with the history walk, not before it.
 pub fn plan_workspace(dir: &Path, options: &PlanOptions) -> Result<ReleasePlan> {
-    let mut workspace = Workspace::load(dir)?;
+    let pending = workspace::PendingMetadata::spawn(dir)?;
+    let cache = MetadataCache::at(dir);
+    let previous = cache.as_ref().and_then(MetadataCache::read);
+    let guess = previous.as_ref().map(|json| plan_from_metadata(json, options));
+    let json = pending.wait()?;
+    if let (Some(previous), Some(Ok(plan))) = (&previous, guess) {
+        if *previous == json {
+            return Ok(plan);
+        }
+    }
+    let plan = plan_from_metadata(&json, options)?;
+    if let Some(cache) = &cache {
+        cache.write(&json);
+    }
+    Ok(plan)
+}
+
+fn plan_from_metadata(json: &[u8], options: &PlanOptions) -> Result<ReleasePlan> {
+    let mut workspace = Workspace::from_metadata_json(json)?;
     let config = config::ReleaseConfig::load_workspace(&workspace)?;
     let options = config.apply(&mut workspace, options);
     let repo = history::Repo::open(&workspace.root)?;
     let mut plan = plan::plan(&workspace, &repo, &options)?;
     plan.notes.extend(config.plan_notes());
     Ok(plan)
+}
+
+/// The `cargo metadata` output the last plan of a folder saw: the folder on the first line,
+/// the JSON after it. Only a hint (see [`plan_workspace`]): unreadable means absent, and a
+/// failed write costs the next plan time, nothing else.
+struct MetadataCache {
+    path: std::path::PathBuf,
+    dir: String,
+}
+
+impl MetadataCache {
+    fn at(dir: &Path) -> Option<Self> {
+        let dir = dir.canonicalize().ok()?;
+        let repo = gix::discover(&dir).ok()?;
+        let path = repo.git_dir().join("proofmark").join("metadata");
+        Some(Self { path, dir: dir.to_string_lossy().into_owned() })
+    }
+
+    fn read(&self) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(&self.path).ok()?;
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        (bytes[..newline] == *self.dir.as_bytes()).then(|| bytes[newline + 1..].to_vec())
+    }
+
+    fn write(&self, json: &[u8]) {
+        let mut bytes = Vec::with_capacity(self.dir.len() + 1 + json.len());
+        bytes.extend_from_slice(self.dir.as_bytes());
+        bytes.push(b'\n');
+        bytes.extend_from_slice(json);
+        if let Some(parent) = self.path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = process::write_atomic(&self.path, &bytes);
+    }
 }
 
 /// The README's examples, compiled (and, unless marked `no_run`, run) as doctests; not API.

@@ -383,6 +383,47 @@ pub(crate) fn join(dir: &str, file: &str) -> String {
     if dir.is_empty() { file.to_owned() } else { format!("{dir}/{file}") }
 }
 
+/// A walked commit as the plan (and [`crate::regenerate`]) shows it, attributed `via`.
+pub(crate) fn commit_summary(
+    record: &crate::history::CommitRecord,
+    message: &Message,
+    via: Vec<&'static str>,
+    paths: Vec<String>,
+    changes: &crate::config::ChangeRules,
+) -> CommitSummary {
+    let is_merge = record.parents.len() > 1;
+    CommitSummary {
+        id: record.id.clone(),
+        short_id: record.id.chars().take(7).collect(),
+        summary: message.summary.clone(),
+        conventional: message.conventional.is_some(),
+        breaking: message.is_breaking(),
+        merge: is_merge,
+        level: level_of(message),
+        via,
+        group: changes
+            .classify(&record.id, &record.message)
+            .unwrap_or_else(|| group_of(message, is_merge)),
+        paths,
+    }
+}
+
+/// The changelog entries of one crate's commits (newest first, already rid of the commits
+/// [`skip::filter`] takes out): pull requests as single entries with their commits folded
+/// ([`crate::pr`]), other commits one entry each. The plan's sections and
+/// [`crate::regenerate`]'s come from here.
+pub(crate) fn crate_entries(
+    pulls: &mut crate::pr::PullRequests,
+    workspace: &Workspace,
+    package: &Package,
+    commits: &[(CommitSummary, Message)],
+    changes: &crate::config::ChangeRules,
+) -> Vec<Entry> {
+    let repository =
+        (!pulls.is_empty()).then(|| crate::pr::repository_url(workspace, package)).flatten();
+    pulls.entries(commits, &package.name, repository.as_deref(), changes)
+}
+
 fn relative(workspace: &Workspace, path: &Path) -> String {
     path.strip_prefix(&workspace.root)
         .map(|p| {
@@ -529,22 +570,9 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     let mut unattributed = Vec::new();
     for record in &walk.commits {
         let message = Message::parse(&record.message);
-        let is_merge = record.parents.len() > 1;
         let trailer_named = trailer_crates(&message);
-        let summary = |via: Vec<&'static str>, paths: Vec<String>| CommitSummary {
-            id: record.id.clone(),
-            short_id: record.id.chars().take(7).collect(),
-            summary: message.summary.clone(),
-            conventional: message.conventional.is_some(),
-            breaking: message.is_breaking(),
-            merge: is_merge,
-            level: level_of(&message),
-            via,
-            group: options
-                .changes
-                .classify(&record.id, &record.message)
-                .unwrap_or_else(|| group_of(&message, is_merge)),
-            paths,
+        let summary = |via: Vec<&'static str>, paths: Vec<String>| {
+            commit_summary(record, &message, via, paths, &options.changes)
         };
         let mut attributed = false;
         for &index in &record.unreleased {
@@ -868,13 +896,11 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
     };
     let mut entries_by_crate: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for candidate in &candidates {
-        let repository = (!pulls.is_empty())
-            .then(|| crate::pr::repository_url(workspace, candidate.package))
-            .flatten();
-        let entries = pulls.entries(
+        let entries = crate_entries(
+            &mut pulls,
+            workspace,
+            candidate.package,
             &candidate.commits,
-            &candidate.package.name,
-            repository.as_deref(),
             &options.changes,
         );
         entries_by_crate.insert(candidate.package.name.clone(), entries);

@@ -11,6 +11,19 @@
 //! contains it — what `git tag --contains` would answer, for all commits and crates at once:
 //! a commit's release is the oldest among its own tags and its children's releases, so one
 //! pass over the commits in topological order (children first) settles it.
+//!
+//! Each section then gets the entries the release plan of that version would have written:
+//! the plan's own rules run on it, through the same code ([`crate::skip::filter`],
+//! [`crate::pr`]), with the crate's releases of lower versions as "the releases before":
+//!
+//! - a commit without net effect on the crate's packaged files ([`crate::content`]; for a
+//!   merge, everything it changed is as in the newest final or newest release before the
+//!   section's) makes no entry; such commits are listed in [`Regenerated::no_effect`];
+//! - a commit whose patch-id equals that of a commit in a release of a lower version that is
+//!   not in `HEAD`'s history (a maintenance branch's cherry-pick, [`crate::cherry`]) makes no
+//!   entry; listed in [`Regenerated::already_released`];
+//! - in a repository that merges pull requests, a pull request makes one entry, its title
+//!   linked to it, with its commits folded under it ([`crate::pr`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +35,9 @@ use crate::conventional::Message;
 use crate::date::Date;
 use crate::error::Result;
 use crate::history::{Repo, WalkCrate};
-use crate::plan::{self, PlanOptions};
+use crate::plan::{self, CommitSummary, PlanOptions};
+use crate::pr::PullRequests;
+use crate::skip::{self, AlreadyReleased, CrateCommits, NoEffect};
 use crate::workspace::{Package, Workspace};
 
 /// One crate's regenerated changelog.
@@ -49,6 +64,13 @@ pub struct Regenerated {
     pub crates: Vec<CrateChangelog>,
     /// Problems that did not stop the work (tags not reachable from `HEAD`, a shallow clone).
     pub warnings: Vec<String>,
+    /// Attributed commits without net effect on their crate's packaged files (no entry).
+    pub no_effect: Vec<NoEffect>,
+    /// Attributed commits whose patch an earlier release of the crate holds (no entry).
+    pub already_released: Vec<AlreadyReleased>,
+    /// How pull request entries were grouped, as in the plan's notes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Renders the complete changelog of every published crate of `workspace` from `repo`'s
@@ -101,6 +123,7 @@ pub fn regenerate(
     let crates = published.len();
     let mut labels = vec![u32::MAX; walk.commits.len() * crates];
     let mut dated_by_crate = Vec::with_capacity(crates);
+    let mut releases_by_crate = Vec::with_capacity(crates);
     for (k, package) in published.iter().enumerate() {
         let mut releases =
             plan::crate_tags(&tags, options.tag_template.as_ref(), &package.name, &owners);
@@ -118,6 +141,14 @@ pub fn regenerate(
             *slot = (*slot).min(rank);
         }
         dated_by_crate.push((releases.len(), dated));
+        releases_by_crate.push(
+            releases
+                .iter()
+                .map(|(tag, commit, _, version)| {
+                    ((*tag).to_owned(), (*commit).to_owned(), version.clone())
+                })
+                .collect::<Vec<_>>(),
+        );
     }
     for c in topological(&parents) {
         for &p in &parents[c] {
@@ -130,38 +161,74 @@ pub fn regenerate(
     }
 
     // One pass over the commits: each goes to the crates it is attributed to (as in the plan:
-    // its folder changed, or its scope or a `Crate:` trailer names the crate).
-    let index_of: HashMap<&str, usize> =
-        published.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    // its folder changed, or its scope or a `Crate:` trailer names the crate), into the
+    // section of the oldest release containing it.
+    let mut commits: Vec<Vec<Vec<(CommitSummary, Message)>>> =
+        dated_by_crate.iter().map(|(n, _)| vec![Vec::new(); n + 1]).collect();
+    for (c, record) in walk.commits.iter().enumerate() {
+        let message = &messages[c];
+        for (index, package) in published.iter().enumerate() {
+            let touched = record.touched.contains(&index);
+            let via = plan::attribution(touched, message, &package.name, &trailers[c]);
+            if via.is_empty() {
+                continue;
+            }
+            let summary = plan::commit_summary(record, message, via, Vec::new(), &options.changes);
+            let rank = (labels[c * crates + index] as usize).min(dated_by_crate[index].0);
+            commits[index][rank].push((summary, message.clone()));
+        }
+    }
+
+    // Then the plan's rules, on each section as the plan of that release saw it: commits
+    // without net effect on the packaged files since the releases before it, and commits whose
+    // patch an earlier release of the crate holds, make no entry (`crate::skip`); pull
+    // requests make one entry each (`crate::pr`).
+    let mut inputs = Vec::new();
+    let mut slots = Vec::new();
+    for (index, package) in published.iter().enumerate() {
+        let releases = &releases_by_crate[index];
+        for (rank, section) in commits[index].iter_mut().enumerate() {
+            if section.is_empty() {
+                continue;
+            }
+            // The releases before this one: every tag of a lower version (all of them for the
+            // unreleased section).
+            let earlier: Vec<(String, String, semver::Version)> = releases
+                [..rank.min(releases.len())]
+                .iter()
+                .map(|(tag, commit, version)| (tag.clone(), commit.clone(), version.clone()))
+                .collect();
+            let last_any = earlier.last().map(|(_, commit, _)| commit.clone());
+            let last_final =
+                earlier.iter().rev().find(|(_, _, v)| v.pre.is_empty()).map(|(_, c, _)| c.clone());
+            let mut baselines: Vec<String> = last_final.into_iter().chain(last_any).collect();
+            baselines.dedup();
+            inputs.push(CrateCommits {
+                index,
+                package,
+                tags: earlier,
+                baselines,
+                commits: std::mem::take(section),
+            });
+            slots.push((index, rank));
+        }
+    }
+    let (no_effect, already_released) = skip::filter(repo, &walk, &mut inputs)?;
+    let mut pulls = PullRequests::new(&walk.commits);
     let mut by_release: Vec<Vec<Vec<Entry>>> =
         dated_by_crate.iter().map(|(n, _)| vec![Vec::new(); *n]).collect();
     let mut unreleased: Vec<Vec<Entry>> = vec![Vec::new(); published.len()];
-    let mut targets = Vec::new();
-    for (c, record) in walk.commits.iter().enumerate() {
-        let message = &messages[c];
-        let group = options.changes.classify(&record.id, &record.message);
-        let group = group.unwrap_or_else(|| plan::group_of(message, record.parents.len() > 1));
-        let Some(group) = group else { continue };
-        targets.clear();
-        targets.extend(record.touched.iter().copied());
-        if let Some(scope) = message.conventional.as_ref().and_then(|h| h.scope.as_deref()) {
-            targets.extend(scope.split(',').filter_map(|part| index_of.get(part.trim())));
-        }
-        targets.extend(trailers[c].iter().filter_map(|name| index_of.get(name.as_str())));
-        targets.sort_unstable();
-        targets.dedup();
-        let short_id: String = record.id.chars().take(7).collect();
-        for &index in &targets {
-            let entry = Entry {
-                group,
-                text: plan::entry_text(message, &published[index].name, &short_id),
-                key: short_id.clone(),
-            };
-            let rank = labels[c * crates + index] as usize;
-            match by_release[index].get_mut(rank) {
-                Some(entries) => entries.push(entry),
-                None => unreleased[index].push(entry),
-            }
+    for (input, (index, rank)) in inputs.iter().zip(slots) {
+        let entries = plan::crate_entries(
+            &mut pulls,
+            workspace,
+            published[index],
+            &input.commits,
+            &options.changes,
+        );
+        match by_release[index].get_mut(rank) {
+            Some(section) => *section = entries,
+            None => unreleased[index] = entries,
         }
     }
 
@@ -192,7 +259,14 @@ pub fn regenerate(
         });
     }
     warnings.dedup();
-    Ok(Regenerated { commits: walk.commits.len(), crates: out, warnings })
+    Ok(Regenerated {
+        commits: walk.commits.len(),
+        crates: out,
+        warnings,
+        no_effect,
+        already_released,
+        notes: pulls.notes(),
+    })
 }
 
 /// The commits (indexes into `parents`) ordered so that every commit comes before its

@@ -16,7 +16,7 @@ use crate::plan::CommitSummary;
 use crate::workspace::Package;
 
 /// A commit left out of a crate's section because it changes nothing the crate publishes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NoEffect {
     /// The crate.
     #[serde(rename = "crate")]
@@ -31,7 +31,7 @@ pub struct NoEffect {
 
 /// A commit left out of a crate's section because a copy of it (same patch-id) is in one of
 /// the crate's releases.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AlreadyReleased {
     /// The crate.
     #[serde(rename = "crate")]

@@ -115,18 +115,7 @@ struct MetaDependency {
 impl Workspace {
     /// Runs `cargo metadata` for the workspace containing `dir` and builds the model.
     pub fn load(dir: &Path) -> Result<Self> {
-        let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(&program)
-            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
-            .current_dir(dir)
-            .output()
-            .map_err(|source| Error::CargoSpawn { program: program.clone(), source })?;
-        if !output.status.success() {
-            return Err(Error::CargoMetadata {
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            });
-        }
-        Self::from_metadata_json(&output.stdout)
+        Self::from_metadata_json(&PendingMetadata::spawn(dir)?.wait()?)
     }
 
     /// Builds the model from the JSON of `cargo metadata --format-version 1 --no-deps`,
@@ -270,6 +259,47 @@ impl Workspace {
             level += 1;
         }
         Ok(levels)
+    }
+}
+
+/// `cargo metadata --format-version 1 --no-deps --offline` running in the background, so that
+/// a caller can read the repository meanwhile (see [`crate::plan_workspace`]).
+#[derive(Debug)]
+pub struct PendingMetadata {
+    program: String,
+    output: std::thread::JoinHandle<std::io::Result<std::process::Output>>,
+}
+
+impl PendingMetadata {
+    /// Starts `cargo metadata` (with `$CARGO`, or `cargo`) in `dir`.
+    pub fn spawn(dir: &Path) -> Result<Self> {
+        let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let child = Command::new(&program)
+            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|source| Error::CargoSpawn { program: program.clone(), source })?;
+        // The JSON of a large workspace exceeds a pipe's buffer: read it as it comes.
+        let output = std::thread::spawn(move || child.wait_with_output());
+        Ok(Self { program, output })
+    }
+
+    /// Waits for cargo; the JSON it printed.
+    pub fn wait(self) -> Result<Vec<u8>> {
+        let output = self
+            .output
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the thread reading cargo panicked")))
+            .map_err(|source| Error::CargoSpawn { program: self.program, source })?;
+        if !output.status.success() {
+            return Err(Error::CargoMetadata {
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        Ok(output.stdout)
     }
 }
 

@@ -8,75 +8,10 @@
 //! `git diff-tree` against the first parent lists a path in its folder.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use expect_test::expect;
 use proofmark_release::history::{Repo, WalkCrate};
 use proofmark_release::{Date, PlanOptions, Workspace, plan::plan};
-
-/// A git work tree driven through the CLI with a deterministic environment.
-struct Git {
-    git: PathBuf,
-    dir: PathBuf,
-    tick: u32,
-}
-
-impl Git {
-    fn init(git: PathBuf, dir: &Path) -> Self {
-        let repo = Self { git, dir: dir.to_owned(), tick: 0 };
-        repo.run(&["-c", "init.defaultBranch=main", "init", "-q"]);
-        repo
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.git);
-        let date = format!("2026-01-01T00:{:02}:00Z", self.tick);
-        cmd.current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.org")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.org")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().unwrap_or_else(|e| panic!("git {args:?}: {e}"));
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.dir.join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
-        }
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    }
-
-    /// Commits everything with `message`, one minute after the previous commit.
-    fn commit(&mut self, message: &str) -> String {
-        self.tick += 1;
-        self.run(&["add", "-A"]);
-        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.rev_parse("HEAD")
-    }
-
-    fn rev_parse(&self, rev: &str) -> String {
-        self.run(&["rev-parse", rev]).trim().to_owned()
-    }
-}
 
 fn manifest(name: &str, version: &str, extra: &str) -> String {
     format!(
@@ -86,8 +21,8 @@ fn manifest(name: &str, version: &str, extra: &str) -> String {
 }
 
 /// Builds the scripted workspace and history; returns the repository and the ids by label.
-fn scripted(git: PathBuf, dir: &Path) -> (Git, Vec<(&'static str, String)>) {
-    let mut repo = Git::init(git, dir);
+fn scripted(git: PathBuf, dir: &Path) -> (Scripted, Vec<(&'static str, String)>) {
+    let mut repo = Scripted::init(&git, dir);
     let mut ids = Vec::new();
     repo.write(
         "Cargo.toml",
@@ -151,8 +86,7 @@ fn scripted(git: PathBuf, dir: &Path) -> (Git, Vec<(&'static str, String)>) {
     repo.run(&["checkout", "-q", "main"]);
     repo.write("crates/gamma/src/lib.rs", "//! gamma, tidied\n");
     ids.push(("c7", repo.commit("docs: tidy gamma")));
-    repo.tick += 1;
-    repo.run(&["merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic"]);
+    repo.step(&["merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic"]);
     ids.push(("c8", repo.rev_parse("HEAD")));
     repo.write("tools/src/lib.rs", "//! tools, shared\n");
     ids.push(("c9", repo.commit("Share helpers with gamma\n\nCrate: gamma")));
@@ -436,7 +370,7 @@ fn plan_errors_are_typed() {
 fn repository_without_commits() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("release-empty");
-    let repo = Git::init(git, temp.path());
+    let repo = Scripted::init(&git, temp.path());
     repo.write("Cargo.toml", &manifest("solo", "version = \"0.1.0\"", ""));
     repo.write("src/lib.rs", "//! solo\n");
     let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
@@ -512,7 +446,7 @@ fn dependents_follow_and_existing_sections_are_merged() {
 fn single_crate_with_legacy_tags() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("release-single");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Scripted::init(&git, temp.path());
     repo.write("Cargo.toml", &manifest("solo", "version = \"0.9.0\"", ""));
     repo.write("src/lib.rs", "//! solo\n");
     repo.commit("initial");
@@ -668,7 +602,7 @@ fn single_crate_with_legacy_tags() {
 fn workspace_in_a_subfolder() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("release-subfolder");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Scripted::init(&git, temp.path());
     repo.write("rust/Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n");
     for name in ["one", "two"] {
         repo.write(
@@ -725,7 +659,7 @@ impl Lcg {
 /// The unreleased range and the touched commits of `dir` (minus `exclude`d subfolders), as
 /// git computes them.
 fn judge(
-    repo: &Git,
+    repo: &Scripted,
     dir: &str,
     exclude: &[String],
     released_at: &[String],
@@ -762,7 +696,7 @@ fn random_histories_match_git() {
     let (mut merges, mut tagged, mut compared) = (0, 0, 0);
     for seed in [1_u64, 7, 42] {
         let temp = proofmark_test_support::temp_dir("release-random");
-        let mut repo = Git::init(git.clone(), temp.path());
+        let mut repo = Scripted::init(&git, temp.path());
         let mut rng = Lcg(seed);
         let mut branches = vec!["main".to_owned()];
         let mut current = 0usize;
@@ -785,9 +719,8 @@ fn random_histories_match_git() {
                 2 | 3 if branches.len() > 1 => {
                     let other = usize::try_from(rng.below(branches.len() as u64)).unwrap_or(0);
                     if other != current {
-                        repo.tick += 1;
                         let before = repo.rev_parse("HEAD");
-                        repo.run(&["merge", "-q", "--no-ff", "-m", "Merge", &branches[other]]);
+                        repo.step(&["merge", "-q", "--no-ff", "-m", "Merge", &branches[other]]);
                         merges += usize::from(repo.rev_parse("HEAD") != before);
                     }
                 }
@@ -856,7 +789,7 @@ fn random_histories_match_git() {
 fn root_package_excludes_nested_members() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("release-root-package");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Scripted::init(&git, temp.path());
     repo.write(
         "Cargo.toml",
         &manifest("top", "version = \"1.0.0\"", "\n[workspace]\nmembers = [\"crates/sub\"]\n"),
@@ -885,7 +818,7 @@ fn root_package_excludes_nested_members() {
 }
 
 /// Writes the files of `plan` as `--execute` would, commits them and tags every release.
-fn apply(repo: &mut Git, root: &Path, plan: &proofmark_release::ReleasePlan) -> Vec<String> {
+fn apply(repo: &mut Scripted, root: &Path, plan: &proofmark_release::ReleasePlan) -> Vec<String> {
     let (workspace, _) = load(root);
     let prepared = proofmark_release::execute::prepare(root, plan, &workspace)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -907,7 +840,7 @@ fn apply(repo: &mut Git, root: &Path, plan: &proofmark_release::ReleasePlan) -> 
 fn release_candidates_count_up_and_the_final_release_folds_them() {
     let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
     let temp = proofmark_test_support::temp_dir("release-rc");
-    let mut repo = Git::init(git, temp.path());
+    let mut repo = Scripted::init(&git, temp.path());
     repo.write("Cargo.toml", &manifest("solo", "version = \"1.2.0\"", ""));
     repo.write("src/lib.rs", "//! solo\n");
     repo.commit("feat: initial");
