@@ -15,8 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proofmark_types::PublicKey;
 use proofmark_types::tpm_attest::{
-    KeyAttestationInput, TpmPublic, verify_ek_certificate,
-    verify_key_attestation,
+    KeyAttestationInput, TpmPublic, verify_ek_certificate, verify_key_attestation,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;

@@ -138,14 +138,22 @@ fn an_image_signed_by_a_tpm_key_carries_its_attestation() {
     ok(&run(&[&attest[..], &["signing-att", &image]].concat()));
 
     // The predicate carries the evidence as base64 next to the signing key's fingerprint.
-    let out = run(&["verify-attestation", "--key", "signing.pub", "--type", TYPE, "--output", "json", &image]);
+    let out = run(&[
+        "verify-attestation",
+        "--key",
+        "signing.pub",
+        "--type",
+        TYPE,
+        "--output",
+        "json",
+        &image,
+    ]);
     let envelopes: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     let payload = envelopes[0]["payload"].as_str().unwrap();
     use base64::Engine as _;
-    let statement: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD.decode(payload).unwrap(),
-    )
-    .unwrap();
+    let statement: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(payload).unwrap())
+            .unwrap();
     let predicate = &statement["predicate"];
     assert_eq!(predicate["nonce"], nonce.as_str());
     assert_eq!(predicate["key"], format!("sha256:{nonce}"));
