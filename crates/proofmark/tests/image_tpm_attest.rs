@@ -166,6 +166,16 @@ fn an_image_signed_by_a_tpm_key_carries_its_attestation() {
     ok(&out);
     expect!["TPM attestation: sha256:<hex> never left a TPM (trusted AK)"]
         .assert_eq(failure(&out).trim_start_matches("exit Some(0): "));
+    // An EK certificate of another CA than --ek-ca names.
+    let Some(other_ca) = EkCa::new() else { return };
+    let _other_tpm = Swtpm::start_with_ek_cert(&other_ca).unwrap();
+    std::fs::copy(other_ca.bundle(), d.join("other-ca.pem")).unwrap();
+    let out =
+        run(&[&require[..], &["--ek-ca", "other-ca.pem", "--key", "signing.pub", &image]].concat());
+    expect![[r#"
+        exit Some(3): error: the TPM key attestation signed by sha256:<hex>: the attestation's EK certificate does not chain to --ek-ca: the EK certificate does not chain to the given CA: no CA certificate named CN=swtpm-localca signed CN=unknown
+        error: 0 of the keys that signed sha256:<hex> carry a TPM key attestation that holds; --require-tpm-attestation needs 1"#]]
+    .assert_eq(&failure(&out));
     // Plain verify is unchanged by the attestation referrer.
     ok(&run(&["verify", "--key", "signing.pub", &image]));
 
