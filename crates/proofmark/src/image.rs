@@ -247,7 +247,7 @@ fn docker_config() -> anyhow::Result<DockerConfig> {
 /// and where its signatures live.
 pub(crate) struct Target {
     pub(crate) image: Box<dyn ImageStore>,
-    pub(crate) reference: String,
+    reference: String,
     repository: Option<String>,
     pub(crate) signatures: Box<dyn ImageStore>,
 }
