@@ -129,8 +129,26 @@ pub(crate) struct VerifyArgs {
     output: crate::Format,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    tpm_attestation: TpmAttestationArgs,
     /// `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]`.
     image: String,
+}
+
+/// `verify --require-tpm-attestation`: see docs/tpm.md, "Attestations on images".
+#[derive(clap::Args, Debug)]
+pub(crate) struct TpmAttestationArgs {
+    /// Count a signing key only if a TPM key attestation it signed for this image shows it
+    /// never left a TPM whose attestation key is one of --ak.
+    #[arg(long, requires = "ak")]
+    pub(crate) require_tpm_attestation: bool,
+    /// An attestation key (PEM) the verifier trusts, bound to a TPM's EK earlier with
+    /// `key verify-attestation --ek-ca` (repeatable).
+    #[arg(long, value_name = "PEM", requires = "require_tpm_attestation")]
+    pub(crate) ak: Vec<PathBuf>,
+    /// Also require the attestation's EK certificate to chain to these CA certificates (PEM).
+    #[arg(long, value_name = "PEM", requires = "require_tpm_attestation")]
+    pub(crate) ek_ca: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -227,11 +245,11 @@ fn docker_config() -> anyhow::Result<DockerConfig> {
 
 /// The image's store, the reference to resolve in it, its repository name (registry images),
 /// and where its signatures live.
-struct Target {
-    image: Box<dyn ImageStore>,
+pub(crate) struct Target {
+    pub(crate) image: Box<dyn ImageStore>,
     reference: String,
     repository: Option<String>,
-    signatures: Box<dyn ImageStore>,
+    pub(crate) signatures: Box<dyn ImageStore>,
 }
 
 fn client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
@@ -420,6 +438,14 @@ pub(crate) fn verify(args: &VerifyArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         &opts,
     )
     .with_context(|| format!("verifying {}", args.image))?;
+    if args.tpm_attestation.require_tpm_attestation
+        && report.status == proofmark_cosign::VerifyStatus::Verified
+    {
+        let failed = crate::image_attest::require(&args.tpm_attestation, &t, &opts, &report)?;
+        if let Some(code) = failed {
+            return Ok(code);
+        }
+    }
     match args.output {
         crate::Format::Json => println!("{}", report.cosign_json()),
         crate::Format::Human => print!("{}", report.summary()),
@@ -458,9 +484,10 @@ pub(crate) struct AttestArgs {
     /// TPM keys with a user-chosen auth value: the environment variable that holds it.
     #[arg(long)]
     auth_env: Option<String>,
-    /// The predicate file (JSON; for `--type custom`, any text, wrapped as cosign does).
+    /// The predicate file (JSON; for `--type custom`, any text, wrapped as cosign does). For
+    /// the TPM key attestation type, the folder `key attest` wrote.
     #[arg(long, value_name = "FILE")]
-    predicate: PathBuf,
+    predicate: Option<PathBuf>,
     /// cosign's predicate type: `slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`,
     /// `link`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `custom`, or a URI.
     #[arg(long = "type", default_value = "custom", value_name = "TYPE")]
@@ -532,7 +559,14 @@ pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         crate::backend::Options { algorithm: None, tcti, auth_env: args.auth_env.as_deref() };
     let signer = crate::backend::open_signer(&args.key, opts)?;
     let predicate_type = proofmark_cosign::predicate_type_for(&args.predicate_type)?;
-    let predicate = predicate_json(&args.predicate, &predicate_type)?;
+    let predicate = if predicate_type == crate::image_attest::PREDICATE_TYPE {
+        crate::image_attest::predicate(signer.public_key(), args.predicate.as_deref())?
+    } else {
+        let Some(path) = &args.predicate else {
+            bail!("--type {} needs --predicate FILE", args.predicate_type);
+        };
+        predicate_json(path, &predicate_type)?
+    };
     let t = open_target(&args.image, &args.registry)?;
     let spec = proofmark_cosign::StatementSpec { predicate_type, predicate };
     let opts =

@@ -11,6 +11,7 @@ mod backend;
 mod blob;
 mod fsutil;
 mod image;
+mod image_attest;
 mod key;
 mod key_attest;
 mod tpm;
