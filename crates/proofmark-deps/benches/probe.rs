@@ -150,6 +150,7 @@ impl Fixture {
                 retries: 0,
                 culprit: true,
                 registry: None,
+                features: Vec::new(),
             },
             workers: 1,
             advisory_db: None,
