@@ -42,7 +42,8 @@ pub(crate) fn probe_cached(
     entry: &IndexEntry,
     worker: usize,
 ) -> Result<ProbeResult> {
-    if prober.opts.stage == probe::Stage::Index || entry.yanked {
+    let index_decided = probe::index_decided(&prober.index_notes(entry)?).is_some();
+    if prober.opts.stage == probe::Stage::Index || entry.yanked || index_decided {
         // No cargo runs: no scratch folder to create and remove.
         let key = match &opts.cache_dir {
             Some(_) => Some(lines_key(prober, entry)?),
@@ -79,14 +80,24 @@ fn probe_in(
     dir: &Path,
     index_key: Option<String>,
 ) -> Result<ProbeResult> {
-    let (key, lockfile) = match &opts.cache_dir {
-        Some(_) => {
-            let (key, lockfile) = resolved_key(prober, entry, worker, dir)?;
-            (Some(key), lockfile)
+    let Some(cache_dir) = &opts.cache_dir else { return prober.probe(entry, worker, dir) };
+    // Nothing stored for this version yet (a cold run): no resolved key can hit, so the probe
+    // resolves by itself and the key is computed from its own lockfile afterwards.
+    if !has_entries(cache_dir, entry) {
+        let result = prober.probe(entry, worker, dir)?;
+        if worth_keeping(&result) {
+            let manifest = result.manifest.as_deref().unwrap_or_default();
+            let key = lock_key(prober, entry, manifest, result.lockfile.as_deref())?;
+            let index_keys = index_key.into_iter().collect();
+            write(
+                cache_path(opts, entry, Some(&key)).as_deref(),
+                &Cached { index_keys, result: result.clone() },
+            );
         }
-        None => (None, None),
-    };
-    let path = cache_path(opts, entry, key.as_deref());
+        return Ok(result);
+    }
+    let (key, lockfile, resolution) = resolved_key(prober, entry, worker, dir)?;
+    let path = cache_path(opts, entry, Some(&key));
     if let Some(mut hit) = read(path.as_deref()) {
         // The index moved somewhere that left the resolution as it was: remember this state.
         if let Some(k) = index_key.filter(|k| !hit.index_keys.contains(k)) {
@@ -95,16 +106,26 @@ fn probe_in(
         }
         return Ok(hit.result);
     }
-    let result = prober.probe(entry, worker, dir)?;
-    // Spurious outcomes (a timed-out culprit search included) are not worth remembering, nor
-    // a result whose resolution moved between the key and the probe.
-    let spurious = matches!(result.class, probe::Class::Spurious { .. })
-        || matches!(result.culprit, Some(culprit::CulpritSearch::Inconclusive { .. }));
-    if !spurious && result.lockfile == lockfile {
+    let result = prober.probe_resolved(entry, worker, dir, Some(&resolution))?;
+    // A result whose resolution moved between the key and the probe is not stored.
+    if worth_keeping(&result) && result.lockfile == lockfile {
         let index_keys = index_key.into_iter().collect();
         write(path.as_deref(), &Cached { index_keys, result: result.clone() });
     }
     Ok(result)
+}
+
+/// Spurious outcomes (a timed-out culprit search included) are not worth remembering.
+fn worth_keeping(result: &ProbeResult) -> bool {
+    !matches!(result.class, probe::Class::Spurious { .. })
+        && !matches!(result.culprit, Some(culprit::CulpritSearch::Inconclusive { .. }))
+}
+
+fn has_entries(dir: &Path, entry: &IndexEntry) -> bool {
+    let start = format!("{}-", prefix(entry));
+    std::fs::read_dir(dir)
+        .map(|files| files.flatten().any(|f| f.file_name().to_string_lossy().starts_with(&start)))
+        .unwrap_or(false)
 }
 
 /// `NAME-VERSION-KEY.json` (the feature set is in the key).
@@ -254,28 +275,42 @@ pub(crate) fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<Optio
 }
 
 /// The key of a probe that runs cargo: resolve a fresh consumer first (about a second), then
-/// hash the resolved lockfile's packages with their checksums and each one's yank state in the
-/// index today, plus the toolchain and the probe settings. When resolution fails, the index
-/// lines of every crate reachable from the version (by name, all versions) decide instead.
-/// Returns the key and the lockfile it was computed from.
+/// [`lock_key`]. Returns the key, the lockfile it was computed from, and cargo's outcome (the
+/// probe reuses both rather than resolving again).
 fn resolved_key(
     prober: &Prober<'_>,
     entry: &IndexEntry,
     worker: usize,
     dir: &Path,
-) -> Result<(String, Option<String>)> {
+) -> Result<(String, Option<String>, cargo::Outcome)> {
     let features = prober.consumer_features(entry, worker, dir)?;
     let registry = prober.opts.registry.as_deref();
-    cargo::write_consumer(dir, &entry.name, &entry.vers, registry, &features)?;
+    let manifest = cargo::write_consumer(dir, &entry.name, &entry.vers, registry, &features)?;
     let mut cmd = prober.env.command(dir, worker);
     cmd.arg("generate-lockfile");
     let out = cargo::run(cmd, prober.limit(), dir)?;
-    let mut text = serde_json::to_string(entry).unwrap_or_default();
-    text.push_str(&format!("\n{features:?}"));
     let lock_path = dir.join("Cargo.lock");
     let lockfile = if out.success { std::fs::read_to_string(&lock_path).ok() } else { None };
-    if lockfile.is_some() {
-        for p in cargo::read_lock(&lock_path)? {
+    let key = lock_key(prober, entry, &manifest, lockfile.as_deref())?;
+    Ok((key, lockfile, out))
+}
+
+/// The resolved key: the version's index line and the consumer's manifest (its feature set),
+/// every package of the resolved lockfile with its checksum and its yank state in the index
+/// today, plus the toolchain and the probe settings. When resolution failed (`lockfile` is
+/// `None`), the index lines of every crate reachable from the version (by name, all versions)
+/// decide instead.
+fn lock_key(
+    prober: &Prober<'_>,
+    entry: &IndexEntry,
+    manifest: &str,
+    lockfile: Option<&str>,
+) -> Result<String> {
+    let mut text = serde_json::to_string(entry).unwrap_or_default();
+    text.push('\n');
+    text.push_str(manifest);
+    if let Some(lockfile) = lockfile {
+        for p in cargo::parse_lock(lockfile, Path::new("Cargo.lock"))? {
             let yanked = prober
                 .index
                 .versions(&p.name)?
@@ -307,5 +342,5 @@ fn resolved_key(
         }
     }
     text.push_str(&settings(prober));
-    Ok((digest(&text), lockfile))
+    Ok(digest(&text))
 }

@@ -206,7 +206,12 @@ struct LockFile {
 /// The registry packages of a `Cargo.lock`.
 pub(crate) fn read_lock(path: &Path) -> Result<Vec<LockedPackage>> {
     let text = std::fs::read_to_string(path).map_err(io("read", path))?;
-    let lock: LockFile = toml::from_str(&text)
+    parse_lock(&text, path)
+}
+
+/// The registry packages of a lockfile's text (`path` names it in errors).
+pub(crate) fn parse_lock(text: &str, path: &Path) -> Result<Vec<LockedPackage>> {
+    let lock: LockFile = toml::from_str(text)
         .map_err(|e| Error::Toml { path: path.to_owned(), detail: e.to_string() })?;
     Ok(lock.package.into_iter().filter(|p| p.source.is_some()).collect())
 }

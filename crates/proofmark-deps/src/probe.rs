@@ -498,6 +498,18 @@ impl Prober<'_> {
         worker: usize,
         dir: &Path,
     ) -> Result<ProbeResult> {
+        self.probe_resolved(entry, worker, dir, None)
+    }
+
+    /// [`Prober::probe`], after a `cargo generate-lockfile` already ran in `dir` for the same
+    /// consumer (`resolved`: its outcome, and its lockfile in `dir` when it succeeded).
+    pub(crate) fn probe_resolved(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+        resolved: Option<&Outcome>,
+    ) -> Result<ProbeResult> {
         let start = Instant::now();
         // Every stage of this probe draws on one time budget.
         let this = Prober { deadline: self.opts.probe_timeout.map(|t| start + t), ..*self };
@@ -522,7 +534,7 @@ impl Prober<'_> {
         } else if this.opts.stage == Stage::Index {
             result.class = index_only_class(&result.index_notes);
         } else {
-            this.probe_with_cargo(entry, worker, dir, &mut result)?;
+            this.probe_with_cargo(entry, worker, dir, &mut result, resolved)?;
         }
         result.millis = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(result)
@@ -534,7 +546,12 @@ impl Prober<'_> {
         worker: usize,
         dir: &Path,
         result: &mut ProbeResult,
+        resolved: Option<&Outcome>,
     ) -> Result<()> {
+        if let Some(class) = index_decided(&result.index_notes) {
+            result.class = class;
+            return Ok(());
+        }
         result.stage = Stage::Resolve;
         let features = self.consumer_features(entry, worker, dir)?;
         result.manifest = Some(cargo::write_consumer(
@@ -544,56 +561,104 @@ impl Prober<'_> {
             self.opts.registry.as_deref(),
             &features,
         )?);
+        let target = format!("{}@{}", entry.name, entry.vers);
+        let lock_path = dir.join("Cargo.lock");
+        let notes = result.index_notes.clone();
         let mut stderr = String::new();
-        let (resolve, attempts) = self.retrying(|| {
-            let mut cmd = self.env.command(dir, worker);
-            cmd.arg("generate-lockfile");
-            let out = cargo::run(cmd, self.limit(), dir)?;
-            stderr = out.stderr.clone();
-            Ok(classify_resolution(&out, &result.index_notes))
-        })?;
+        // Resolution: the outcome the cache key's `generate-lockfile` left in `dir` (its lockfile
+        // is reused); otherwise, when compilation follows, `cargo check` resolves by itself (one
+        // cargo start instead of two; a failed resolution writes no lockfile, and its errors are
+        // the resolver's); for the resolve stage alone, `cargo generate-lockfile`.
+        let (step, attempts) = match resolved.filter(|o| spurious_kind(o).is_none()) {
+            Some(out) => {
+                stderr = out.stderr.clone();
+                (classify_resolution(out, &notes).map_or(Step::Resolved, Step::Unresolved), 1)
+            }
+            None if self.opts.stage == Stage::Compile => self.retrying(|| {
+                let _ = std::fs::remove_file(&lock_path);
+                let out = self.check_outcome(dir, worker, false)?;
+                if lock_path.exists() {
+                    return Ok(Step::Compiled(classify_compile(&out, &target)));
+                }
+                stderr = out.stderr.clone();
+                let class = classify_resolution(&out, &notes);
+                Ok(class.map_or_else(
+                    || Step::Compiled(classify_compile(&out, &target)),
+                    Step::Unresolved,
+                ))
+            })?,
+            None => self.retrying(|| {
+                let mut cmd = self.env.command(dir, worker);
+                cmd.arg("generate-lockfile");
+                let out = cargo::run(cmd, self.limit(), dir)?;
+                stderr = out.stderr.clone();
+                Ok(classify_resolution(&out, &notes).map_or(Step::Resolved, Step::Unresolved))
+            })?,
+        };
         result.attempts = attempts;
-        if let Some(class) = resolve {
-            if matches!(class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. })
-                && self.opts.stage == Stage::Compile
-            {
-                result.look_through =
-                    self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
-                // Behind the yank the crate's own code (or a dependency) fails: which
-                // dependency release did it, with the yanked versions kept as they are.
-                if let Some(look) = &result.look_through {
-                    let behind = matches!(
-                        look.class,
-                        Class::OwnCode { .. } | Class::DependencyBroken { .. }
-                    );
-                    let lock_path = dir.join("Cargo.lock");
-                    if self.opts.culprit && behind {
-                        let today =
-                            std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
-                        result.culprit =
-                            Some(culprit::search(self, entry, &today, &look.seeded, worker, dir)?);
+        let class = match step {
+            Step::Unresolved(class) => {
+                if matches!(class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. })
+                    && self.opts.stage == Stage::Compile
+                {
+                    result.look_through =
+                        self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
+                    // Behind the yank the crate's own code (or a dependency) fails: which
+                    // dependency release did it, with the yanked versions kept as they are.
+                    if let Some(look) = &result.look_through {
+                        let behind = matches!(
+                            look.class,
+                            Class::OwnCode { .. } | Class::DependencyBroken { .. }
+                        );
+                        if self.opts.culprit && behind {
+                            let today = std::fs::read_to_string(&lock_path)
+                                .map_err(io("read", &lock_path))?;
+                            result.culprit = Some(culprit::search(
+                                self,
+                                entry,
+                                &today,
+                                &look.seeded,
+                                worker,
+                                dir,
+                            )?);
+                        }
                     }
                 }
+                result.class = class;
+                return Ok(());
             }
-            result.class = class;
-            return Ok(());
-        }
-        let lock_path = dir.join("Cargo.lock");
-        result.lockfile = std::fs::read_to_string(&lock_path).ok();
-        if self.opts.stage == Stage::Resolve {
-            result.class = Class::Resolves;
-            return Ok(());
-        }
+            Step::Resolved => {
+                result.lockfile = std::fs::read_to_string(&lock_path).ok();
+                if self.opts.stage == Stage::Resolve {
+                    result.class = Class::Resolves;
+                    return Ok(());
+                }
+                let (class, attempts) = self.retrying(|| self.check(dir, worker, &target, true))?;
+                result.attempts = attempts;
+                class
+            }
+            Step::Compiled(class) => {
+                result.lockfile = std::fs::read_to_string(&lock_path).ok();
+                class
+            }
+        };
         result.stage = Stage::Compile;
-        let target = format!("{}@{}", entry.name, entry.vers);
-        let (class, attempts) = self.retrying(|| self.check(dir, worker, &target, true))?;
-        result.attempts = attempts;
         result.class = class;
         if self.opts.culprit && matches!(result.class, Class::OwnCode { .. }) {
             let today = std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
             result.culprit = Some(culprit::search(self, entry, &today, &[], worker, dir)?);
         }
         Ok(())
+    }
+
+    /// Runs `cargo check --message-format=json` in `dir`.
+    fn check_outcome(&self, dir: &Path, worker: usize, locked: bool) -> Result<Outcome> {
+        let mut cmd = self.env.command(dir, worker);
+        cmd.args(["check", "--message-format=json", "-j", &self.env.build_jobs.max(1).to_string()]);
+        if locked {
+            cmd.arg("--locked");
+        }
+        cargo::run(cmd, self.limit(), dir)
     }
 
     /// `cargo check --message-format=json` in `dir`, classified for `target` (`name@version`).
@@ -604,12 +669,7 @@ impl Prober<'_> {
         target: &str,
         locked: bool,
     ) -> Result<Class> {
-        let mut cmd = self.env.command(dir, worker);
-        cmd.args(["check", "--message-format=json", "-j", &self.env.build_jobs.max(1).to_string()]);
-        if locked {
-            cmd.arg("--locked");
-        }
-        let out = cargo::run(cmd, self.limit(), dir)?;
+        let out = self.check_outcome(dir, worker, locked)?;
         Ok(classify_compile(&out, target))
     }
 
@@ -697,6 +757,40 @@ impl Prober<'_> {
             _ => CRATES_IO_LOCK_SOURCE.to_owned(),
         }
     }
+}
+
+/// Where resolution left a probe.
+enum Step {
+    /// A lockfile was resolved; nothing compiled yet.
+    Resolved,
+    /// Resolution failed.
+    Unresolved(Class),
+    /// `cargo check` resolved and compiled.
+    Compiled(Class),
+}
+
+impl Spurly for Step {
+    fn is_spurious(&self) -> bool {
+        match self {
+            Step::Resolved => false,
+            Step::Unresolved(c) | Step::Compiled(c) => c.is_spurious(),
+        }
+    }
+}
+
+/// The outcome the index alone proves, with no cargo run: no version at all matches a
+/// requirement every fresh consumer needs (cargo cannot resolve), or the version declares a
+/// `rust-version` above the toolchain (cargo refuses to build it). All-yanked requirements
+/// still need cargo, for the look-through.
+pub(crate) fn index_decided(notes: &[IndexNote]) -> Option<Class> {
+    let decisive = notes
+        .iter()
+        .any(|n| matches!(n, IndexNote::Missing { .. } | IndexNote::RustVersion { .. }));
+    let yanked = notes.iter().any(|n| matches!(n, IndexNote::AllYanked { .. }));
+    if !decisive || yanked {
+        return None;
+    }
+    Some(index_only_class(notes))
 }
 
 /// Results that can be spurious (and so retried).
