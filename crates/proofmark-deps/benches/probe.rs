@@ -37,6 +37,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,
+    clippy::print_stderr,
     reason = "a bench: a broken setup should stop it loudly, and it prints its figures"
 )]
 

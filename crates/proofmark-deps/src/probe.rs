@@ -998,6 +998,34 @@ mod tests {
     }
 
     #[test]
+    fn feature_sets_parse_and_print() {
+        let sets = FeatureSet::parse_list("default, all,none,docsrs,serde+std,all").unwrap();
+        let shown: Vec<String> = sets.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["default", "all", "none", "docsrs", "serde+std"], "in order, once");
+        assert_eq!(sets[4], FeatureSet::List(vec!["serde".to_owned(), "std".to_owned()]));
+        for bad in ["", "a,,b", "a+", "a b"] {
+            assert!(
+                matches!(FeatureSet::parse_list(bad), Err(crate::error::Error::InvalidFeatures(_))),
+                "{bad}"
+            );
+        }
+        let json = serde_json::to_string(&FeatureSet::DocsRs).unwrap();
+        assert_eq!(json, "\"docsrs\"");
+        assert_eq!(serde_json::from_str::<FeatureSet>(&json).unwrap(), FeatureSet::DocsRs);
+    }
+
+    #[test]
+    fn all_features_are_the_tables_and_unhidden_optional_dependencies() {
+        let line = r#"{"name":"a","vers":"1.0.0","cksum":"00","deps":[
+            {"name":"x","req":"^1","optional":true},{"name":"y","req":"^1","optional":true},
+            {"name":"z","req":"^1"}],
+            "features":{"std":[],"default":["std"]},"features2":{"fast":["dep:y"]}}"#;
+        let entry: IndexEntry = serde_json::from_str(&line.replace('\n', "")).unwrap();
+        // `y` is hidden by `dep:y`; `x` keeps its implicit feature; `z` is not optional.
+        assert_eq!(all_features(&entry), ["default", "fast", "std", "x"]);
+    }
+
+    #[test]
     fn loose_versions() {
         assert_eq!(parse_loose("1.85"), Some(semver::Version::new(1, 85, 0)));
         assert_eq!(parse_loose("x"), None);
