@@ -30,6 +30,9 @@
 //!   against proofmark's detection of the same two.
 //! * `index_only`: `bench-app`'s index file parsed with serde_json against the index-only
 //!   stage of `check` for that crate.
+//! * `detect_cold_interleaved` (information, no goal): `detect_cold` outside criterion with the
+//!   two sides alternating round by round, recorded as paired medians, so that load drift on a
+//!   shared machine hits both alike.
 //!
 //! `cargo xtask bench -p proofmark-deps` reports each `proofmark / baseline` ratio against the
 //! goals; this bench also prints them at the end.
@@ -520,6 +523,66 @@ fn info_fresh_build_per_version(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
+/// Rounds of `detect_cold_interleaved`.
+const ROUNDS: usize = 5;
+
+/// Whether the command line's filter (criterion's positional argument) selects `name`.
+fn selected(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
+/// `detect_cold` again, outside criterion: the loop and proofmark alternate round by round
+/// (which goes first alternates too), so the machine's load drifts over both alike; the
+/// medians are recorded for `cargo xtask bench` as paired medians (information, no goal: the
+/// goal stays on `detect_cold`'s means).
+fn detect_cold_interleaved(fx: &Fixture) {
+    if !selected("detect_cold_interleaved") {
+        return;
+    }
+    let (mut base, mut ours) = (Vec::new(), Vec::new());
+    let run_loop = || {
+        let work = tempfile::tempdir_in(&fx.root).unwrap();
+        let start = Instant::now();
+        let built = fx.maintainer_loop(work.path(), 0..VERSIONS);
+        let elapsed = start.elapsed();
+        assert_eq!(built, VERSIONS - FIRST_BUILDING);
+        elapsed
+    };
+    let run_ours = || {
+        let work = tempfile::tempdir_in(&fx.root).unwrap();
+        let opts = fx.options(all_of(APP), false, Some(work.path().join("cache")));
+        let start = Instant::now();
+        let report = fx.check(work.path(), &opts);
+        let elapsed = start.elapsed();
+        assert_detected(&report);
+        elapsed
+    };
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            base.push(run_loop());
+            ours.push(run_ours());
+        } else {
+            ours.push(run_ours());
+            base.push(run_loop());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e9
+    };
+    let (b, o) = (median(&mut base), median(&mut ours));
+    let tmp = env!("CARGO_TARGET_TMPDIR");
+    proofmark_test_support::bench::record(tmp, "detect_cold_interleaved", "baseline", b);
+    proofmark_test_support::bench::record(tmp, "detect_cold_interleaved", "proofmark", o);
+    println!(
+        "detect_cold_interleaved ({ROUNDS} rounds, paired medians): baseline {:.3} s, proofmark {:.3} s, ratio {:.3} (information)",
+        b / 1e9,
+        o / 1e9,
+        o / b
+    );
+}
+
 fn index_only(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("index_only");
     group.measurement_time(Duration::from_secs(3));
@@ -612,5 +675,6 @@ fn main() {
     info_fresh_build_per_version(&mut c, &fx);
     index_only(&mut c, &fx);
     c.final_summary();
+    detect_cold_interleaved(&fx);
     summary();
 }
