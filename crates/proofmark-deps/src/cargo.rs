@@ -153,18 +153,27 @@ impl Toolchain {
     }
 }
 
-/// Writes the scratch consumer: `[dependencies] NAME = "=VERSION"`, an empty lib, its own
-/// `[workspace]` so no enclosing workspace captures it. Returns the manifest text.
+/// Writes the scratch consumer: `[dependencies] NAME = "=VERSION"` (with the feature set's
+/// `default-features` and `features`), an empty lib, its own `[workspace]` so no enclosing
+/// workspace captures it. Returns the manifest text.
 pub(crate) fn write_consumer(
     dir: &Path,
     name: &str,
     version: &semver::Version,
     registry: Option<&str>,
+    features: &crate::probe::ConsumerFeatures,
 ) -> Result<String> {
-    let registry = registry.map(|r| format!(", registry = \"{r}\"")).unwrap_or_default();
+    let mut extra = registry.map(|r| format!(", registry = \"{r}\"")).unwrap_or_default();
+    if features.no_default {
+        extra.push_str(", default-features = false");
+    }
+    if !features.features.is_empty() {
+        let list: Vec<String> = features.features.iter().map(|f| format!("{f:?}")).collect();
+        extra.push_str(&format!(", features = [{}]", list.join(", ")));
+    }
     let manifest = format!(
         "[package]\nname = \"proofmark-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\n{name} = {{ version = \"={version}\"{registry} }}\n\n[workspace]\n"
+         [dependencies]\n{name} = {{ version = \"={version}\"{extra} }}\n\n[workspace]\n"
     );
     std::fs::create_dir_all(dir.join("src")).map_err(io("create", dir))?;
     std::fs::write(dir.join("Cargo.toml"), &manifest)
@@ -197,7 +206,12 @@ struct LockFile {
 /// The registry packages of a `Cargo.lock`.
 pub(crate) fn read_lock(path: &Path) -> Result<Vec<LockedPackage>> {
     let text = std::fs::read_to_string(path).map_err(io("read", path))?;
-    let lock: LockFile = toml::from_str(&text)
+    parse_lock(&text, path)
+}
+
+/// The registry packages of a lockfile's text (`path` names it in errors).
+pub(crate) fn parse_lock(text: &str, path: &Path) -> Result<Vec<LockedPackage>> {
+    let lock: LockFile = toml::from_str(text)
         .map_err(|e| Error::Toml { path: path.to_owned(), detail: e.to_string() })?;
     Ok(lock.package.into_iter().filter(|p| p.source.is_some()).collect())
 }

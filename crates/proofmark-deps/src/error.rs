@@ -89,6 +89,12 @@ pub enum Error {
     /// A `--shard` value is not `I/N` with 1 <= I <= N.
     #[error("invalid shard `{0}`: expected I/N with 1 <= I <= N")]
     InvalidShard(String),
+    /// A `--features` value names no feature set.
+    #[error(
+        "invalid feature set `{0}`: expected a comma-separated list of `default`, `all`, \
+         `none`, `docsrs` or features joined with `+` (`serde+std`: default features plus those)"
+    )]
+    InvalidFeatures(String),
     /// A TOML file (cargo config, advisory, suppression file, lockfile) could not be parsed.
     #[error("cannot parse `{path}`: {detail}")]
     Toml {

@@ -42,6 +42,10 @@ pub struct IndexEntry {
     /// `[features]`.
     #[serde(default)]
     pub features: BTreeMap<String, Vec<String>>,
+    /// The features that use `dep:` or weak (`?/`) syntax, which registries keep apart from
+    /// `features` for old cargos (index schema `v` 2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features2: BTreeMap<String, Vec<String>>,
     /// Whether the version is yanked.
     #[serde(default)]
     pub yanked: bool,

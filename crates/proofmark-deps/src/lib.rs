@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod advisory;
+mod cache;
 pub mod cargo;
 pub mod culprit;
 pub mod diff;
@@ -56,7 +57,7 @@ use crate::cargo::{CargoEnv, Toolchain};
 pub use crate::error::{Error, Result};
 use crate::index::{Index, IndexEntry};
 use crate::policy::Policy;
-use crate::probe::{ProbeOptions, ProbeResult, Prober};
+use crate::probe::{FeatureSet, ProbeOptions, ProbeResult, Prober};
 use crate::report::Report;
 
 /// Which versions of a crate to check.
@@ -229,33 +230,69 @@ pub fn check(
             .collect();
         entries.retain(|e| keep.contains(&(e.name.clone(), policy::line_of(&e.vers))));
     }
-    let prober = Prober { index, env, toolchain, opts: &opts.probe, deadline: None };
-    progress(Progress::Planned(entries.len()));
-    let targets = run_probes(&prober, opts, &entries, progress)?;
-    let mut all: BTreeMap<(String, semver::Version), ProbeResult> =
-        targets.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect();
+    // One prober per feature set: each set is its own probe, cache key and finding.
+    let sets = if opts.probe.features.is_empty() {
+        vec![FeatureSet::Default]
+    } else {
+        opts.probe.features.clone()
+    };
+    let matrix = sets != [FeatureSet::Default];
+    let per_set: Vec<ProbeOptions> = sets
+        .iter()
+        .map(|set| ProbeOptions { features: vec![set.clone()], ..opts.probe.clone() })
+        .collect();
+    let probers: Vec<Prober<'_>> =
+        per_set.iter().map(|o| Prober { index, env, toolchain, opts: o, deadline: None }).collect();
+    let jobs: Vec<(usize, &IndexEntry)> =
+        entries.iter().flat_map(|e| (0..probers.len()).map(move |i| (i, e))).collect();
+    progress(Progress::Planned(jobs.len()));
+    let mut targets: Vec<Vec<ProbeResult>> = vec![Vec::new(); probers.len()];
+    for (i, r) in run_probes(&probers, opts, &jobs, matrix, progress)? {
+        targets[i].push(r);
+    }
+    let mut all: Vec<BTreeMap<(String, semver::Version), ProbeResult>> = targets
+        .iter()
+        .map(|rs| rs.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect())
+        .collect();
 
     // The successors the policy needs evidence about, probed if no target covered them.
-    let mut extra = Vec::new();
-    for r in &targets {
-        let versions = index.versions(&r.name)?;
-        let succ = versions
-            .iter()
-            .filter(|e| !e.yanked && e.vers > r.version && culprit::compatible(&e.vers, &r.version))
-            .max_by(|a, b| a.vers.cmp(&b.vers));
-        if let Some(s) = succ {
-            if !all.contains_key(&(s.name.clone(), s.vers.clone())) && !extra.contains(s) {
-                extra.push(s.clone());
+    let mut extra: Vec<(usize, IndexEntry)> = Vec::new();
+    for (i, rs) in targets.iter().enumerate() {
+        for r in rs {
+            let versions = index.versions(&r.name)?;
+            let succ = versions
+                .iter()
+                .filter(|e| {
+                    !e.yanked && e.vers > r.version && culprit::compatible(&e.vers, &r.version)
+                })
+                .max_by(|a, b| a.vers.cmp(&b.vers));
+            if let Some(s) = succ {
+                let job = (i, s.clone());
+                if !all[i].contains_key(&(s.name.clone(), s.vers.clone())) && !extra.contains(&job)
+                {
+                    extra.push(job);
+                }
             }
         }
     }
     if !extra.is_empty() {
-        progress(Progress::Planned(entries.len() + extra.len()));
-        for r in run_probes(&prober, opts, &extra, progress)? {
-            all.insert((r.name.clone(), r.version.clone()), r);
+        progress(Progress::Planned(jobs.len() + extra.len()));
+        let extra_jobs: Vec<(usize, &IndexEntry)> = extra.iter().map(|(i, e)| (*i, e)).collect();
+        for (i, r) in run_probes(&probers, opts, &extra_jobs, matrix, progress)? {
+            all[i].insert((r.name.clone(), r.version.clone()), r);
         }
     }
-    let mut findings = policy::evaluate(&targets, &all, &db, &opts.policy);
+    let mut findings = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        let mut set_findings = policy::evaluate(&targets[i], &all[i], &db, &opts.policy);
+        // In a feature matrix every finding says which feature set it is about.
+        if matrix {
+            for f in &mut set_findings {
+                f.id = format!("{} [features: {set}]", f.id);
+            }
+        }
+        findings.extend(set_findings);
+    }
     findings.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Report {
         schema_version: report::SCHEMA_VERSION,
@@ -332,27 +369,34 @@ fn describe_versions(sorted: &[&IndexEntry]) -> String {
 }
 
 fn run_probes(
-    prober: &Prober<'_>,
+    probers: &[Prober<'_>],
     opts: &CheckOptions,
-    entries: &[IndexEntry],
+    jobs: &[(usize, &IndexEntry)],
+    matrix: bool,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Vec<ProbeResult>> {
-    let queue = Mutex::new(entries.iter().collect::<VecDeque<_>>());
+) -> Result<Vec<(usize, ProbeResult)>> {
+    let queue = Mutex::new(jobs.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
     std::thread::scope(|scope| {
         for worker in 0..opts.workers.max(1) {
             let (queue, results, first_error) = (&queue, &results, &first_error);
             scope.spawn(move || {
-                while let Some(entry) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                    match probe_cached(prober, opts, entry, worker) {
+                while let Some(&(set, entry)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    let Some(prober) = probers.get(set) else { break };
+                    match cache::probe_cached(prober, opts, entry, worker) {
                         Ok(r) => {
+                            let features = if matrix {
+                                format!(" [features: {}]", r.features)
+                            } else {
+                                String::new()
+                            };
                             progress(Progress::Done {
-                                target: format!("{}@{}", r.name, r.version),
+                                target: format!("{}@{}{features}", r.name, r.version),
                                 class: r.class.label(),
                             });
                             if let Ok(mut res) = results.lock() {
-                                res.push(r);
+                                res.push((set, r));
                             }
                         }
                         Err(e) => {
@@ -370,168 +414,8 @@ fn run_probes(
         return Err(e);
     }
     let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    results.sort_by(|(i, a), (j, b)| (i, &a.name, &a.version).cmp(&(j, &b.name, &b.version)));
     Ok(results)
-}
-
-/// One probe, through the results cache when there is one. The key covers everything that
-/// decided the result (see [`resolved_key`]): a compile result is keyed on the lockfile a fresh
-/// consumer resolves today, so a new release anywhere in the graph (a transitive one included)
-/// or a new yank re-runs the probe.
-fn probe_cached(
-    prober: &Prober<'_>,
-    opts: &CheckOptions,
-    entry: &IndexEntry,
-    worker: usize,
-) -> Result<ProbeResult> {
-    if prober.opts.stage == probe::Stage::Index || entry.yanked {
-        // No cargo runs: no scratch folder to create and remove.
-        let key = match &opts.cache_dir {
-            Some(_) => Some(index_key(prober, entry)?),
-            None => None,
-        };
-        let path = cache_path(opts, entry, key.as_deref());
-        if let Some(hit) = cache_read(path.as_deref()) {
-            return Ok(hit);
-        }
-        let result = prober.probe(entry, worker, &prober.env.scratch_root)?;
-        cache_write(path.as_deref(), &result);
-        return Ok(result);
-    }
-    let dir = probe::scratch_dir(prober.env, entry)?;
-    let result = probe_in(prober, opts, entry, worker, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn probe_in(
-    prober: &Prober<'_>,
-    opts: &CheckOptions,
-    entry: &IndexEntry,
-    worker: usize,
-    dir: &Path,
-) -> Result<ProbeResult> {
-    let (key, lockfile) = match &opts.cache_dir {
-        Some(_) => {
-            let (key, lockfile) = resolved_key(prober, entry, worker, dir)?;
-            (Some(key), lockfile)
-        }
-        None => (None, None),
-    };
-    let path = cache_path(opts, entry, key.as_deref());
-    if let Some(hit) = cache_read(path.as_deref()) {
-        return Ok(hit);
-    }
-    let result = prober.probe(entry, worker, dir)?;
-    // Spurious outcomes (a timed-out culprit search included) are not worth remembering, nor
-    // a result whose resolution moved between the key and the probe.
-    let spurious = matches!(result.class, probe::Class::Spurious { .. })
-        || matches!(result.culprit, Some(culprit::CulpritSearch::Inconclusive { .. }));
-    if !spurious && result.lockfile == lockfile {
-        cache_write(path.as_deref(), &result);
-    }
-    Ok(result)
-}
-
-fn cache_path(opts: &CheckOptions, entry: &IndexEntry, key: Option<&str>) -> Option<PathBuf> {
-    let (dir, key) = (opts.cache_dir.as_ref()?, key?);
-    Some(dir.join(format!("{}-{}-{key}.json", entry.name, entry.vers)))
-}
-
-fn cache_read(path: Option<&Path>) -> Option<ProbeResult> {
-    let text = std::fs::read_to_string(path?).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Stores a result atomically (temp file + rename): a reader never sees half a result.
-fn cache_write(path: Option<&Path>, result: &ProbeResult) {
-    let Some(path) = path else { return };
-    let Some(parent) = path.parent() else { return };
-    let _ = std::fs::create_dir_all(parent);
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(parent) else { return };
-    let text = serde_json::to_string(result).unwrap_or_default();
-    if std::io::Write::write_all(&mut tmp, text.as_bytes()).is_ok() {
-        let _ = tmp.persist(path);
-    }
-}
-
-/// What every key ends with: the toolchain and every probe setting (stage, features,
-/// registry, culprit search, time limits, retries).
-fn settings(prober: &Prober<'_>) -> String {
-    format!("\n{} {}\n{:?}", prober.toolchain.rustc, prober.toolchain.host, prober.opts)
-}
-
-fn digest(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// The key of a result that needs no cargo (index stage, yanked version): the version's index
-/// line and its dependencies' index lines decide it.
-fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
-    let mut text = serde_json::to_string(entry).unwrap_or_default();
-    for dep in &entry.deps {
-        for v in prober.index.versions(dep.crate_name())?.iter() {
-            text.push_str(&format!("\n{}@{} {} {}", v.name, v.vers, v.yanked, v.cksum));
-        }
-    }
-    text.push_str(&settings(prober));
-    Ok(digest(&text))
-}
-
-/// The key of a probe that runs cargo: resolve a fresh consumer first (about a second), then
-/// hash the resolved lockfile's packages with their checksums and each one's yank state in the
-/// index today, plus the toolchain and the probe settings. When resolution fails, the index
-/// lines of every crate reachable from the version (by name, all versions) decide instead.
-/// Returns the key and the lockfile it was computed from.
-fn resolved_key(
-    prober: &Prober<'_>,
-    entry: &IndexEntry,
-    worker: usize,
-    dir: &Path,
-) -> Result<(String, Option<String>)> {
-    cargo::write_consumer(dir, &entry.name, &entry.vers, prober.opts.registry.as_deref())?;
-    let mut cmd = prober.env.command(dir, worker);
-    cmd.arg("generate-lockfile");
-    let out = cargo::run(cmd, prober.limit(), dir)?;
-    let mut text = serde_json::to_string(entry).unwrap_or_default();
-    let lock_path = dir.join("Cargo.lock");
-    let lockfile = if out.success { std::fs::read_to_string(&lock_path).ok() } else { None };
-    if lockfile.is_some() {
-        for p in cargo::read_lock(&lock_path)? {
-            let yanked = prober
-                .index
-                .versions(&p.name)?
-                .iter()
-                .find(|v| v.vers == p.version)
-                .map(|v| v.yanked);
-            text.push_str(&format!(
-                "\n{}@{} {} {} {yanked:?}",
-                p.name,
-                p.version,
-                p.source.unwrap_or_default(),
-                p.checksum.unwrap_or_default()
-            ));
-        }
-    } else {
-        let mut seen = BTreeSet::new();
-        let mut queue: VecDeque<String> =
-            entry.deps.iter().map(|d| d.crate_name().to_owned()).collect();
-        while let Some(name) = queue.pop_front() {
-            if !seen.insert(name.clone()) {
-                continue;
-            }
-            for v in prober.index.versions(&name)?.iter() {
-                text.push_str(&format!("\n{}@{} {} {}", v.name, v.vers, v.yanked, v.cksum));
-                for d in v.deps.iter().filter(|d| d.kind.as_deref() != Some("dev")) {
-                    queue.push_back(d.crate_name().to_owned());
-                }
-            }
-        }
-    }
-    text.push_str(&settings(prober));
-    Ok((digest(&text), lockfile))
 }
 
 /// The Cargo workspace a folder belongs to, as `cargo metadata` reports it.

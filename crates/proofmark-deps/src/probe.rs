@@ -25,6 +25,127 @@ pub enum Stage {
     Compile,
 }
 
+/// A feature set a version is probed with (`--features`): what a fresh consumer's dependency
+/// line enables. Written `default`, `all`, `none`, `docsrs`, or features joined with `+`
+/// (`serde+std`: the default features plus those).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum FeatureSet {
+    /// The crate's default features (what `name = "=X"` gets).
+    #[default]
+    Default,
+    /// Every feature, optional dependencies' implicit features included (`--all-features`).
+    All,
+    /// `default-features = false` and nothing else.
+    None,
+    /// What docs.rs builds: `[package.metadata.docs.rs]` `features`, `all-features` and
+    /// `no-default-features` of the published manifest (default features without it).
+    DocsRs,
+    /// The default features plus these.
+    List(Vec<String>),
+}
+
+impl FeatureSet {
+    /// Parses a `--features` value: sets separated by commas (`default,all,none`), in order,
+    /// each set once.
+    pub fn parse_list(text: &str) -> Result<Vec<FeatureSet>> {
+        let mut sets = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            let set: FeatureSet = item.parse()?;
+            if !sets.contains(&set) {
+                sets.push(set);
+            }
+        }
+        Ok(sets)
+    }
+
+    /// Whether this is the default set (kept out of JSON for compatibility).
+    pub fn is_default(&self) -> bool {
+        *self == FeatureSet::Default
+    }
+}
+
+impl std::fmt::Display for FeatureSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeatureSet::Default => f.write_str("default"),
+            FeatureSet::All => f.write_str("all"),
+            FeatureSet::None => f.write_str("none"),
+            FeatureSet::DocsRs => f.write_str("docsrs"),
+            FeatureSet::List(features) => f.write_str(&features.join("+")),
+        }
+    }
+}
+
+impl std::str::FromStr for FeatureSet {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<FeatureSet> {
+        Ok(match s {
+            "default" => FeatureSet::Default,
+            "all" => FeatureSet::All,
+            "none" => FeatureSet::None,
+            "docsrs" => FeatureSet::DocsRs,
+            _ => {
+                let features: Vec<String> = s.split('+').map(str::to_owned).collect();
+                let valid = features.iter().all(|f| {
+                    !f.is_empty()
+                        && f.chars().all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
+                });
+                if !valid {
+                    return Err(crate::error::Error::InvalidFeatures(s.to_owned()));
+                }
+                FeatureSet::List(features)
+            }
+        })
+    }
+}
+
+impl From<FeatureSet> for String {
+    fn from(set: FeatureSet) -> String {
+        set.to_string()
+    }
+}
+
+impl TryFrom<String> for FeatureSet {
+    type Error = crate::error::Error;
+
+    fn try_from(s: String) -> Result<FeatureSet> {
+        s.parse()
+    }
+}
+
+/// What the consumer's dependency line says: `default-features` and `features`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ConsumerFeatures {
+    /// `default-features = false`.
+    pub(crate) no_default: bool,
+    /// `features = [...]`.
+    pub(crate) features: Vec<String>,
+}
+
+/// Every feature of a version as cargo's `--all-features` sees it: the `[features]` table
+/// (`features` and, for `dep:` and weak syntax, `features2` of the index), plus the implicit
+/// feature of each optional dependency no `dep:` entry hides.
+pub(crate) fn all_features(entry: &IndexEntry) -> Vec<String> {
+    let tables = entry.features.iter().chain(&entry.features2);
+    let hidden: std::collections::BTreeSet<&str> = tables
+        .clone()
+        .flat_map(|(_, values)| values.iter().filter_map(|v| v.strip_prefix("dep:")))
+        .collect();
+    let mut all: Vec<String> = tables.map(|(name, _)| name.clone()).collect();
+    all.extend(
+        entry
+            .deps
+            .iter()
+            .filter(|d| d.optional && !hidden.contains(d.name.as_str()))
+            .map(|d| d.name.clone()),
+    );
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Something the index alone says about a version (a heuristic: cross-constraints are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -215,6 +336,9 @@ pub struct ProbeResult {
     pub culprit: Option<CulpritSearch>,
     /// Wall time of the probe, in milliseconds.
     pub millis: u64,
+    /// The feature set probed (absent: the default features).
+    #[serde(default, skip_serializing_if = "FeatureSet::is_default")]
+    pub features: FeatureSet,
 }
 
 /// Probe settings.
@@ -235,6 +359,9 @@ pub struct ProbeOptions {
     pub culprit: bool,
     /// The alternate registry name, `None` for crates.io.
     pub registry: Option<String>,
+    /// The feature sets each version is probed with, in order (empty: the default features).
+    /// Each set is its own probe, cache entry and finding.
+    pub features: Vec<FeatureSet>,
 }
 
 /// Runs probes against one index with one cargo environment.
@@ -265,6 +392,70 @@ impl Prober<'_> {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
+    /// The feature set of this prober's probes (one per prober: `check` makes one per set).
+    pub(crate) fn feature_set(&self) -> &FeatureSet {
+        static DEFAULT: FeatureSet = FeatureSet::Default;
+        self.opts.features.first().unwrap_or(&DEFAULT)
+    }
+
+    /// The consumer's dependency line for this prober's feature set. For `docsrs` the
+    /// published manifest's `[package.metadata.docs.rs]` is read through `cargo metadata` on
+    /// a default-features consumer in `dir` (which resolves it; the lockfile is removed after).
+    pub(crate) fn consumer_features(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+    ) -> Result<ConsumerFeatures> {
+        Ok(match self.feature_set() {
+            FeatureSet::Default => ConsumerFeatures::default(),
+            FeatureSet::None => ConsumerFeatures { no_default: true, features: Vec::new() },
+            FeatureSet::All => {
+                ConsumerFeatures { no_default: false, features: all_features(entry) }
+            }
+            FeatureSet::List(features) => {
+                ConsumerFeatures { no_default: false, features: features.clone() }
+            }
+            FeatureSet::DocsRs => self.docsrs_features(entry, worker, dir)?,
+        })
+    }
+
+    fn docsrs_features(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+    ) -> Result<ConsumerFeatures> {
+        let default = ConsumerFeatures::default();
+        let registry = self.opts.registry.as_deref();
+        cargo::write_consumer(dir, &entry.name, &entry.vers, registry, &default)?;
+        let mut cmd = self.env.command(dir, worker);
+        cmd.args(["metadata", "--format-version", "1"]);
+        let out = cargo::run(cmd, self.limit(), dir)?;
+        let _ = std::fs::remove_file(dir.join("Cargo.lock"));
+        // When even metadata fails (resolution is blocked), the probe that follows reports
+        // why, with the default features docs.rs would start from.
+        if !out.success {
+            return Ok(default);
+        }
+        let Ok(meta) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
+            return Ok(default);
+        };
+        let version = entry.vers.to_string();
+        let docs = meta["packages"].as_array().and_then(|ps| {
+            ps.iter().find(|p| p["name"] == entry.name.as_str() && p["version"] == version.as_str())
+        });
+        let Some(docs) = docs.map(|p| &p["metadata"]["docs"]["rs"]) else { return Ok(default) };
+        if docs["all-features"] == true {
+            return Ok(ConsumerFeatures { no_default: false, features: all_features(entry) });
+        }
+        let features = docs["features"]
+            .as_array()
+            .map(|fs| fs.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        Ok(ConsumerFeatures { no_default: docs["no-default-features"] == true, features })
+    }
+
     /// Index-only observations for `entry`.
     pub(crate) fn index_notes(&self, entry: &IndexEntry) -> Result<Vec<IndexNote>> {
         let mut notes = Vec::new();
@@ -273,7 +464,12 @@ impl Prober<'_> {
                 notes.push(IndexNote::RustVersion { rust_version: rv.clone() });
             }
         }
-        for dep in entry.deps.iter().filter(|d| d.always_needed() && d.registry.is_none()) {
+        // With every feature on, optional dependencies are needed too.
+        let all = *self.feature_set() == FeatureSet::All;
+        let needed = |d: &&crate::index::IndexDep| {
+            (d.always_needed() || all && d.optional && d.target.is_none()) && d.registry.is_none()
+        };
+        for dep in entry.deps.iter().filter(needed) {
             let Ok(req) = semver::VersionReq::parse(&dep.req) else { continue };
             let versions = self.index.versions(dep.crate_name())?;
             let matching: Vec<_> = versions.iter().filter(|v| req.matches(&v.vers)).collect();
@@ -302,6 +498,18 @@ impl Prober<'_> {
         worker: usize,
         dir: &Path,
     ) -> Result<ProbeResult> {
+        self.probe_resolved(entry, worker, dir, None)
+    }
+
+    /// [`Prober::probe`], after a `cargo generate-lockfile` already ran in `dir` for the same
+    /// consumer (`resolved`: its outcome, and its lockfile in `dir` when it succeeded).
+    pub(crate) fn probe_resolved(
+        &self,
+        entry: &IndexEntry,
+        worker: usize,
+        dir: &Path,
+        resolved: Option<&Outcome>,
+    ) -> Result<ProbeResult> {
         let start = Instant::now();
         // Every stage of this probe draws on one time budget.
         let this = Prober { deadline: self.opts.probe_timeout.map(|t| start + t), ..*self };
@@ -319,13 +527,14 @@ impl Prober<'_> {
             look_through: None,
             culprit: None,
             millis: 0,
+            features: this.feature_set().clone(),
         };
         if entry.yanked {
             result.class = Class::Yanked;
         } else if this.opts.stage == Stage::Index {
             result.class = index_only_class(&result.index_notes);
         } else {
-            this.probe_with_cargo(entry, worker, dir, &mut result)?;
+            this.probe_with_cargo(entry, worker, dir, &mut result, resolved)?;
         }
         result.millis = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(result)
@@ -337,64 +546,119 @@ impl Prober<'_> {
         worker: usize,
         dir: &Path,
         result: &mut ProbeResult,
+        resolved: Option<&Outcome>,
     ) -> Result<()> {
+        if let Some(class) = index_decided(&result.index_notes) {
+            result.class = class;
+            return Ok(());
+        }
         result.stage = Stage::Resolve;
+        let features = self.consumer_features(entry, worker, dir)?;
         result.manifest = Some(cargo::write_consumer(
             dir,
             &entry.name,
             &entry.vers,
             self.opts.registry.as_deref(),
+            &features,
         )?);
+        let target = format!("{}@{}", entry.name, entry.vers);
+        let lock_path = dir.join("Cargo.lock");
+        let notes = result.index_notes.clone();
         let mut stderr = String::new();
-        let (resolve, attempts) = self.retrying(|| {
-            let mut cmd = self.env.command(dir, worker);
-            cmd.arg("generate-lockfile");
-            let out = cargo::run(cmd, self.limit(), dir)?;
-            stderr = out.stderr.clone();
-            Ok(classify_resolution(&out, &result.index_notes))
-        })?;
+        // Resolution: the outcome the cache key's `generate-lockfile` left in `dir` (its lockfile
+        // is reused); otherwise, when compilation follows, `cargo check` resolves by itself (one
+        // cargo start instead of two; a failed resolution writes no lockfile, and its errors are
+        // the resolver's); for the resolve stage alone, `cargo generate-lockfile`.
+        let (step, attempts) = match resolved.filter(|o| spurious_kind(o).is_none()) {
+            Some(out) => {
+                stderr = out.stderr.clone();
+                (classify_resolution(out, &notes).map_or(Step::Resolved, Step::Unresolved), 1)
+            }
+            None if self.opts.stage == Stage::Compile => self.retrying(|| {
+                let _ = std::fs::remove_file(&lock_path);
+                let out = self.check_outcome(dir, worker, false)?;
+                if lock_path.exists() {
+                    return Ok(Step::Compiled(classify_compile(&out, &target)));
+                }
+                stderr = out.stderr.clone();
+                let class = classify_resolution(&out, &notes);
+                Ok(class.map_or_else(
+                    || Step::Compiled(classify_compile(&out, &target)),
+                    Step::Unresolved,
+                ))
+            })?,
+            None => self.retrying(|| {
+                let mut cmd = self.env.command(dir, worker);
+                cmd.arg("generate-lockfile");
+                let out = cargo::run(cmd, self.limit(), dir)?;
+                stderr = out.stderr.clone();
+                Ok(classify_resolution(&out, &notes).map_or(Step::Resolved, Step::Unresolved))
+            })?,
+        };
         result.attempts = attempts;
-        if let Some(class) = resolve {
-            if matches!(class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. })
-                && self.opts.stage == Stage::Compile
-            {
-                result.look_through =
-                    self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
-                // Behind the yank the crate's own code (or a dependency) fails: which
-                // dependency release did it, with the yanked versions kept as they are.
-                if let Some(look) = &result.look_through {
-                    let behind = matches!(
-                        look.class,
-                        Class::OwnCode { .. } | Class::DependencyBroken { .. }
-                    );
-                    let lock_path = dir.join("Cargo.lock");
-                    if self.opts.culprit && behind {
-                        let today =
-                            std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
-                        result.culprit =
-                            Some(culprit::search(self, entry, &today, &look.seeded, worker, dir)?);
+        let class = match step {
+            Step::Unresolved(class) => {
+                if matches!(class, Class::Unresolvable { reason: Unresolvable::AllYanked, .. })
+                    && self.opts.stage == Stage::Compile
+                {
+                    result.look_through =
+                        self.look_through(entry, worker, dir, &result.index_notes, &stderr)?;
+                    // Behind the yank the crate's own code (or a dependency) fails: which
+                    // dependency release did it, with the yanked versions kept as they are.
+                    if let Some(look) = &result.look_through {
+                        let behind = matches!(
+                            look.class,
+                            Class::OwnCode { .. } | Class::DependencyBroken { .. }
+                        );
+                        if self.opts.culprit && behind {
+                            let today = std::fs::read_to_string(&lock_path)
+                                .map_err(io("read", &lock_path))?;
+                            result.culprit = Some(culprit::search(
+                                self,
+                                entry,
+                                &today,
+                                &look.seeded,
+                                worker,
+                                dir,
+                            )?);
+                        }
                     }
                 }
+                result.class = class;
+                return Ok(());
             }
-            result.class = class;
-            return Ok(());
-        }
-        let lock_path = dir.join("Cargo.lock");
-        result.lockfile = std::fs::read_to_string(&lock_path).ok();
-        if self.opts.stage == Stage::Resolve {
-            result.class = Class::Resolves;
-            return Ok(());
-        }
+            Step::Resolved => {
+                result.lockfile = std::fs::read_to_string(&lock_path).ok();
+                if self.opts.stage == Stage::Resolve {
+                    result.class = Class::Resolves;
+                    return Ok(());
+                }
+                let (class, attempts) = self.retrying(|| self.check(dir, worker, &target, true))?;
+                result.attempts = attempts;
+                class
+            }
+            Step::Compiled(class) => {
+                result.lockfile = std::fs::read_to_string(&lock_path).ok();
+                class
+            }
+        };
         result.stage = Stage::Compile;
-        let target = format!("{}@{}", entry.name, entry.vers);
-        let (class, attempts) = self.retrying(|| self.check(dir, worker, &target, true))?;
-        result.attempts = attempts;
         result.class = class;
         if self.opts.culprit && matches!(result.class, Class::OwnCode { .. }) {
             let today = std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
             result.culprit = Some(culprit::search(self, entry, &today, &[], worker, dir)?);
         }
         Ok(())
+    }
+
+    /// Runs `cargo check --message-format=json` in `dir`.
+    fn check_outcome(&self, dir: &Path, worker: usize, locked: bool) -> Result<Outcome> {
+        let mut cmd = self.env.command(dir, worker);
+        cmd.args(["check", "--message-format=json", "-j", &self.env.build_jobs.max(1).to_string()]);
+        if locked {
+            cmd.arg("--locked");
+        }
+        cargo::run(cmd, self.limit(), dir)
     }
 
     /// `cargo check --message-format=json` in `dir`, classified for `target` (`name@version`).
@@ -405,12 +669,7 @@ impl Prober<'_> {
         target: &str,
         locked: bool,
     ) -> Result<Class> {
-        let mut cmd = self.env.command(dir, worker);
-        cmd.args(["check", "--message-format=json", "-j", &self.env.build_jobs.max(1).to_string()]);
-        if locked {
-            cmd.arg("--locked");
-        }
-        let out = cargo::run(cmd, self.limit(), dir)?;
+        let out = self.check_outcome(dir, worker, locked)?;
         Ok(classify_compile(&out, target))
     }
 
@@ -498,6 +757,40 @@ impl Prober<'_> {
             _ => CRATES_IO_LOCK_SOURCE.to_owned(),
         }
     }
+}
+
+/// Where resolution left a probe.
+enum Step {
+    /// A lockfile was resolved; nothing compiled yet.
+    Resolved,
+    /// Resolution failed.
+    Unresolved(Class),
+    /// `cargo check` resolved and compiled.
+    Compiled(Class),
+}
+
+impl Spurly for Step {
+    fn is_spurious(&self) -> bool {
+        match self {
+            Step::Resolved => false,
+            Step::Unresolved(c) | Step::Compiled(c) => c.is_spurious(),
+        }
+    }
+}
+
+/// The outcome the index alone proves, with no cargo run: no version at all matches a
+/// requirement every fresh consumer needs (cargo cannot resolve), or the version declares a
+/// `rust-version` above the toolchain (cargo refuses to build it). All-yanked requirements
+/// still need cargo, for the look-through.
+pub(crate) fn index_decided(notes: &[IndexNote]) -> Option<Class> {
+    let decisive = notes
+        .iter()
+        .any(|n| matches!(n, IndexNote::Missing { .. } | IndexNote::RustVersion { .. }));
+    let yanked = notes.iter().any(|n| matches!(n, IndexNote::AllYanked { .. }));
+    if !decisive || yanked {
+        return None;
+    }
+    Some(index_only_class(notes))
 }
 
 /// Results that can be spurious (and so retried).
@@ -702,6 +995,34 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn feature_sets_parse_and_print() {
+        let sets = FeatureSet::parse_list("default, all,none,docsrs,serde+std,all").unwrap();
+        let shown: Vec<String> = sets.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["default", "all", "none", "docsrs", "serde+std"], "in order, once");
+        assert_eq!(sets[4], FeatureSet::List(vec!["serde".to_owned(), "std".to_owned()]));
+        for bad in ["", "a,,b", "a+", "a b"] {
+            assert!(
+                matches!(FeatureSet::parse_list(bad), Err(crate::error::Error::InvalidFeatures(_))),
+                "{bad}"
+            );
+        }
+        let json = serde_json::to_string(&FeatureSet::DocsRs).unwrap();
+        assert_eq!(json, "\"docsrs\"");
+        assert_eq!(serde_json::from_str::<FeatureSet>(&json).unwrap(), FeatureSet::DocsRs);
+    }
+
+    #[test]
+    fn all_features_are_the_tables_and_unhidden_optional_dependencies() {
+        let line = r#"{"name":"a","vers":"1.0.0","cksum":"00","deps":[
+            {"name":"x","req":"^1","optional":true},{"name":"y","req":"^1","optional":true},
+            {"name":"z","req":"^1"}],
+            "features":{"std":[],"default":["std"]},"features2":{"fast":["dep:y"]}}"#;
+        let entry: IndexEntry = serde_json::from_str(&line.replace('\n', "")).unwrap();
+        // `y` is hidden by `dep:y`; `x` keeps its implicit feature; `z` is not optional.
+        assert_eq!(all_features(&entry), ["default", "fast", "std", "x"]);
     }
 
     #[test]

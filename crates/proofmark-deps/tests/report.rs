@@ -26,6 +26,7 @@ fn result(name: &str, version: &str, class: Class) -> ProbeResult {
         look_through: None,
         culprit: None,
         millis: 0,
+        features: Default::default(),
     }
 }
 

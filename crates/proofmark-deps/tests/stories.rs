@@ -14,7 +14,7 @@ use proofmark_deps::cargo::{CargoEnv, Toolchain};
 use proofmark_deps::culprit::CulpritSearch;
 use proofmark_deps::index::{Index, RegistrySource};
 use proofmark_deps::policy::{Action, Policy};
-use proofmark_deps::probe::{Class, ProbeOptions, Stage, Unresolvable};
+use proofmark_deps::probe::{Class, FeatureSet, ProbeOptions, Stage, Unresolvable};
 use proofmark_deps::report::{Format, Report};
 use proofmark_deps::{CheckOptions, Progress, Target, check};
 use support::Pkg;
@@ -227,11 +227,25 @@ fn run_with(
     target_dir: &str,
     tweak: impl FnOnce(&mut CheckOptions),
 ) -> Report {
+    let cargo = std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from);
+    run_with_cargo(home, offline, targets, timeout, target_dir, cargo, tweak)
+}
+
+/// [`run_with`] with another cargo binary (a missing one proves no cargo runs).
+fn run_with_cargo(
+    home: &std::path::Path,
+    offline: bool,
+    targets: &[&str],
+    timeout: Duration,
+    target_dir: &str,
+    cargo: PathBuf,
+    tweak: impl FnOnce(&mut CheckOptions),
+) -> Report {
     let fx = fixture();
     let source = RegistrySource::from_cargo_config(home, std::path::Path::new("/"), None).unwrap();
     let index = Index::new(source);
     let env = CargoEnv {
-        cargo: std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from),
+        cargo,
         cargo_home: Some(home.to_owned()),
         target_root: fx.root.join(target_dir),
         scratch_root: fx.root.join("scratch"),
@@ -247,6 +261,7 @@ fn run_with(
             retries: 1,
             culprit: true,
             registry: None,
+            features: Vec::new(),
         },
         workers: 1,
         advisory_db: Some(fx.advisory_db.clone()),
@@ -773,4 +788,153 @@ fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
         chain.caused_by.as_deref().unwrap(),
         candidate.confirmations
     ));
+}
+
+/// (v) sv-app's optional feature `extra` pulls sv-extra, whose minor release 1.1.0 changes
+/// `f`'s return type: the default features (and none) build, every feature fails, and so does
+/// what docs.rs builds (`[package.metadata.docs.rs] features = ["extra"]`).
+fn feature_story() -> Vec<Pkg> {
+    let extra = "pub fn g() -> u32 { 1 }\n#[cfg(feature = \"extra\")]\npub fn e() -> u32 { sv_extra::f() }\n";
+    vec![
+        Pkg::new("sv-extra", "1.0.0", T1, "pub fn f() -> u32 { 1 }\n"),
+        Pkg::new("sv-app", "1.0.0", T2, extra)
+            .optional_dep("sv-extra", "^1")
+            .feature("extra", &["dep:sv-extra"])
+            .docsrs_features(&["extra"]),
+        Pkg::new("sv-extra", "1.1.0", T3, "pub fn f() -> u64 { 1 }\n"),
+    ]
+}
+
+/// A registry of its own for one story, and a cargo home pointing at it.
+fn own_registry(name: &str, pkgs: &[Pkg]) -> PathBuf {
+    let fx = fixture();
+    let registry = fx.root.join(format!("{name}-registry"));
+    support::local_registry(pkgs, &registry);
+    support::cargo_home(
+        &fx.root.join(format!("home-{name}")),
+        &format!("local-registry = \"{}\"", registry.display()),
+    )
+}
+
+#[test]
+fn v_feature_matrix_says_which_feature_set_fails() {
+    let home = own_registry("features", &feature_story());
+    let sets = FeatureSet::parse_list("default,all,none,docsrs").unwrap();
+    let report = run_with(&home, true, &["sv-app"], Duration::from_secs(300), "target", |o| {
+        o.probe.features = sets;
+    });
+    let rows: Vec<String> = report
+        .findings
+        .iter()
+        .flat_map(|f| f.evidence.iter().map(move |r| (f, r)))
+        .map(|(f, r)| format!("{} {} {} {:?}", f.id, r.features, r.class.label(), f.culprit()))
+        .collect();
+    expect![[r#"
+        [
+            "sv-app@1.0.0 [features: default] default builds None",
+            "sv-app@1.0.0 [features: none] none builds None",
+            "sv-app@1.x [features: all] all own-code Some(\"sv-extra 1.0.0 -> 1.1.0\")",
+            "sv-app@1.x [features: docsrs] docsrs own-code Some(\"sv-extra 1.0.0 -> 1.1.0\")",
+        ]
+    "#]]
+    .assert_debug_eq(&rows);
+    let all = &report.findings.iter().find(|f| f.id.contains("[features: all]")).unwrap();
+    let manifest = all.evidence[0].manifest.as_deref().unwrap();
+    assert!(
+        manifest.contains("sv-app = { version = \"=1.0.0\", features = [\"extra\"] }"),
+        "{manifest}"
+    );
+    // Every format names the failing set.
+    for format in [Format::Human, Format::Json, Format::Markdown, Format::Sarif] {
+        let text = report.render(format);
+        assert!(text.contains("sv-app@1.x [features: all]"), "{format:?}: {text}");
+        assert!(text.contains("sv-app@1.x [features: docsrs]"), "{format:?}: {text}");
+    }
+    expect![[r#"
+        target                            severity  class     action   rule          reason
+        sv-app@1.0.0 [features: default]  ok        builds    none     R-ok          builds
+        sv-app@1.0.0 [features: none]     ok        builds    none     R-ok          builds
+        sv-app@1.x [features: all]        error     own-code  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 own-code): do not yank; publish a patch release on 1.x if the line is still supported; culprit sv-extra 1.0.0 -> 1.1.0
+        sv-app@1.x [features: docsrs]     error     own-code  no-yank  R9-dead-line  no usable version on the 1.x line (1.0.0 own-code): do not yank; publish a patch release on 1.x if the line is still supported; culprit sv-extra 1.0.0 -> 1.1.0
+        sv-app@1.x [features: all]:
+          fails:        own-code: E0308 at src/lib.rs:3:21 (mismatched types)
+          caused by:    sv-extra 1.1.0 (last good 1.0.0; 1.1.0 published 2024-03-01T00:00:00Z)
+          confirmed by: today's lockfile with sv-extra set back to 1.0.0: builds, as expected
+                        the as-published lockfile with sv-extra advanced to 1.1.0: own-code, as expected
+          fixed by:     no later release on the 1.x line
+          verdict:      no-yank (R9-dead-line)
+        sv-app@1.x [features: docsrs]:
+          fails:        own-code: E0308 at src/lib.rs:3:21 (mismatched types)
+          caused by:    sv-extra 1.1.0 (last good 1.0.0; 1.1.0 published 2024-03-01T00:00:00Z)
+          confirmed by: today's lockfile with sv-extra set back to 1.0.0: builds, as expected
+                        the as-published lockfile with sv-extra advanced to 1.1.0: own-code, as expected
+          fixed by:     no later release on the 1.x line
+          verdict:      no-yank (R9-dead-line)"#]].assert_eq(&table(&report));
+}
+
+#[test]
+fn v_the_feature_set_is_part_of_the_cache_key() {
+    let home = own_registry("features-cache", &feature_story());
+    let cache = fixture().root.join("features-cache");
+    let once = |set: &str| {
+        run_with(&home, true, &["sv-app@1.0.0"], Duration::from_secs(300), "target", |o| {
+            o.cache_dir = Some(cache.clone());
+            o.probe.features = FeatureSet::parse_list(set).unwrap();
+        })
+    };
+    let default = once("default");
+    assert_eq!(evidence(&default, "sv-app@1.0.0").class, Class::Builds);
+    let all = once("all");
+    assert_eq!(evidence(&all, "sv-app@1.x [features: all]").class.label(), "own-code");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2, "one entry per feature set");
+    assert_eq!(once("all"), all, "and each is found again");
+}
+
+/// sr-mid 1.1.0 needs sr-new, which does not exist yet: cargo resolves sr-mid 1.0.0, and the
+/// lockfile never mentions sr-new.
+fn rejected_candidate_story() -> Vec<Pkg> {
+    vec![
+        Pkg::new("sr-mid", "1.0.0", T1, "pub fn m() -> u32 { 1 }\n"),
+        Pkg::new("sr-mid", "1.1.0", T2, "pub fn m() -> u32 { sr_new::f() }\n").dep("sr-new", "^1"),
+        Pkg::new("sr-app", "1.0.0", T3, "pub fn g() -> u32 { sr_mid::m() }\n").dep("sr-mid", "^1"),
+    ]
+}
+
+#[test]
+fn a_warm_rerun_answers_from_the_index_without_cargo_until_a_transitive_release() {
+    let home = own_registry("rejected", &rejected_candidate_story());
+    let cache = fixture().root.join("rejected-cache");
+    let with_cargo = |cargo: PathBuf| {
+        run_with_cargo(
+            &home,
+            true,
+            &["sr-app@1.0.0"],
+            Duration::from_secs(300),
+            "target",
+            cargo,
+            |o| {
+                o.cache_dir = Some(cache.clone());
+            },
+        )
+    };
+    let cargo = std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from);
+    let first = with_cargo(cargo.clone());
+    let r = evidence(&first, "sr-app@1.0.0");
+    assert_eq!(r.class, Class::Builds);
+    assert!(!r.lockfile.as_deref().unwrap().contains("sr-new"), "the lockfile never saw sr-new");
+    // An unchanged index: answered from the cache, and no cargo is run (this one cannot be).
+    let missing = fixture().root.join("no-such-cargo");
+    assert_eq!(with_cargo(missing.clone()), first);
+    // sr-new 1.0.0 is published, and it breaks sr-mid 1.1.0, which cargo now picks. Neither
+    // sr-app's nor sr-mid's index file changed, nor anything in the previous lockfile: a key
+    // on those would return the stale "builds". The index key covers sr-new as a candidate's
+    // requirement, so the run needs cargo again ...
+    let mut pkgs = rejected_candidate_story();
+    pkgs.push(Pkg::new("sr-new", "1.0.0", T4, "pub fn f() -> u64 { 1 }\n"));
+    support::local_registry(&pkgs, &fixture().root.join("rejected-registry"));
+    let stale = std::panic::catch_unwind(|| with_cargo(missing.clone()));
+    assert!(stale.is_err(), "a changed index must not be answered from the cache");
+    // ... and reports the breakage.
+    let report = with_cargo(cargo);
+    assert_eq!(evidence(&report, "sr-app@1.x").class.label(), "depends-on/sr-mid@1.1.0");
 }

@@ -66,6 +66,7 @@ fn targets(targets: &[&str], require_published: bool) -> String {
             retries: 0,
             culprit: false,
             registry: None,
+            features: Vec::new(),
         },
         workers: 1,
         advisory_db: None,

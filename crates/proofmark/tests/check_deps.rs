@@ -171,3 +171,37 @@ fn a_target_that_matches_nothing_fails_and_says_what_the_index_has() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"][0]["id"], "my-crate@1.0.0", "{report:#}");
 }
+
+#[test]
+fn features_name_the_sets_to_probe_and_every_finding_says_its_set() {
+    let dir = temp_dir("check-deps-features");
+    let d = dir.path();
+    let out = check_deps(
+        d,
+        d,
+        &["my-crate@1.0.0", "--features", "default,all,none,docsrs,a+b", "--format", "json"],
+        &[],
+    );
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    expect_test::expect![[r#"
+        [
+            "my-crate@1.0.0 [features: a+b]",
+            "my-crate@1.0.0 [features: all]",
+            "my-crate@1.0.0 [features: default]",
+            "my-crate@1.0.0 [features: docsrs]",
+            "my-crate@1.0.0 [features: none]",
+        ]
+    "#]]
+    .assert_debug_eq(&ids);
+    assert_eq!(report["findings"][1]["evidence"][0]["features"], "all", "{report:#}");
+
+    let out = check_deps(d, d, &["my-crate@1.0.0", "--features", "default,,all"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    expect_test::expect![[r#"
+        error: invalid feature set ``: expected a comma-separated list of `default`, `all`, `none`, `docsrs` or features joined with `+` (`serde+std`: default features plus those)
+    "#]]
+    .assert_eq(&String::from_utf8_lossy(&out.stderr));
+}

@@ -25,6 +25,12 @@ pub(crate) struct Pkg {
     pub(crate) yanked: bool,
     pub(crate) pubtime: &'static str,
     pub(crate) rust_version: Option<&'static str>,
+    /// Optional dependencies (name, req).
+    pub(crate) optional: Vec<(&'static str, &'static str)>,
+    /// `[features]` (name, values).
+    pub(crate) features: Vec<(&'static str, Vec<&'static str>)>,
+    /// `[package.metadata.docs.rs] features`.
+    pub(crate) docsrs: Option<Vec<&'static str>>,
 }
 
 impl Pkg {
@@ -44,7 +50,25 @@ impl Pkg {
             yanked: false,
             pubtime,
             rust_version: None,
+            optional: Vec::new(),
+            features: Vec::new(),
+            docsrs: None,
         }
+    }
+
+    pub(crate) fn optional_dep(mut self, name: &'static str, req: &'static str) -> Pkg {
+        self.optional.push((name, req));
+        self
+    }
+
+    pub(crate) fn feature(mut self, name: &'static str, values: &[&'static str]) -> Pkg {
+        self.features.push((name, values.to_vec()));
+        self
+    }
+
+    pub(crate) fn docsrs_features(mut self, features: &[&'static str]) -> Pkg {
+        self.docsrs = Some(features.to_vec());
+        self
     }
 
     pub(crate) fn dep(mut self, name: &'static str, req: &'static str) -> Pkg {
@@ -90,6 +114,18 @@ impl Pkg {
         for (name, req) in &self.deps {
             m.push_str(&format!("\n[dependencies.{name}]\nversion = \"{req}\"\n"));
         }
+        for (name, req) in &self.optional {
+            m.push_str(&format!("\n[dependencies.{name}]\nversion = \"{req}\"\noptional = true\n"));
+        }
+        if !self.features.is_empty() {
+            m.push_str("\n[features]\n");
+            for (name, values) in &self.features {
+                m.push_str(&format!("{name} = {values:?}\n"));
+            }
+        }
+        if let Some(features) = &self.docsrs {
+            m.push_str(&format!("\n[package.metadata.docs.rs]\nfeatures = {features:?}\n"));
+        }
         m
     }
 
@@ -118,19 +154,28 @@ impl Pkg {
     }
 
     pub(crate) fn index_line(&self) -> String {
-        let deps: Vec<_> = self
-            .deps
-            .iter()
-            .map(|(name, req)| {
-                serde_json::json!({"name": name, "req": req, "features": [], "optional": false,
-                    "default_features": true, "target": null, "kind": "normal"})
-            })
-            .collect();
+        let dep = |(name, req): &(&str, &str), optional: bool| {
+            serde_json::json!({"name": name, "req": req, "features": [], "optional": optional,
+                "default_features": true, "target": null, "kind": "normal"})
+        };
+        let mut deps: Vec<_> = self.deps.iter().map(|d| dep(d, false)).collect();
+        deps.extend(self.optional.iter().map(|d| dep(d, true)));
         let cksum = hex::encode(sha2::Sha256::digest(self.crate_file()));
-        serde_json::json!({"name": self.name, "vers": self.vers, "deps": deps, "cksum": cksum,
-            "features": {}, "yanked": self.yanked, "links": null, "pubtime": self.pubtime,
-            "rust_version": self.rust_version})
-        .to_string()
+        // As crates.io writes them: features using `dep:` or `?/` go to `features2` (v 2).
+        let (mut features, mut features2) = (serde_json::Map::new(), serde_json::Map::new());
+        for (name, values) in &self.features {
+            let new_syntax = values.iter().any(|v| v.starts_with("dep:") || v.contains("?/"));
+            let table = if new_syntax { &mut features2 } else { &mut features };
+            table.insert((*name).to_owned(), serde_json::json!(values));
+        }
+        let mut line = serde_json::json!({"name": self.name, "vers": self.vers, "deps": deps,
+            "cksum": cksum, "features": features, "yanked": self.yanked, "links": null,
+            "pubtime": self.pubtime, "rust_version": self.rust_version});
+        if !features2.is_empty() {
+            line["features2"] = serde_json::Value::Object(features2);
+            line["v"] = serde_json::json!(2);
+        }
+        line.to_string()
     }
 }
 

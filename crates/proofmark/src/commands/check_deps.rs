@@ -180,6 +180,12 @@ pub struct CheckDepsArgs {
     /// Skip the culprit search on own-code failures.
     #[arg(long)]
     no_culprit: bool,
+    /// Feature sets to probe each version with, comma-separated: `default`, `all`, `none`,
+    /// `docsrs` (the published `[package.metadata.docs.rs]`), or features joined with `+`
+    /// (default features plus those). Each set is its own finding, `CRATE@VERSION [features:
+    /// SET]`, unless the only set is `default`.
+    #[arg(long, value_name = "SETS", default_value = "default")]
+    features: String,
     /// Check only shard I of N (whole semver lines per shard, split by crate name and line);
     /// combine the shards' JSON reports with `check-deps merge`.
     #[arg(long, value_name = "I/N")]
@@ -296,6 +302,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
             retries: args.retries,
             culprit: !args.no_culprit,
             registry: args.registry.clone(),
+            features: proofmark_deps::probe::FeatureSet::parse_list(&args.features)?,
         },
         workers,
         advisory_db: db_path.clone(),
