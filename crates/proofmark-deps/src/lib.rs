@@ -546,6 +546,7 @@ mod tests {
                     retries: 0,
                     culprit: false,
                     registry: None,
+                    features: Vec::new(),
                 },
                 workers: 1,
                 advisory_db: None,
