@@ -17,6 +17,11 @@
 //! - `unreleased` (per crate): that changelog has nothing left under `## [Unreleased]`;
 //! - `duplicate` (per crate): no entry of that section appears twice in it;
 //! - `msrv` (per crate): that section states the crate's `rust-version` (`MSRV: 1.85`);
+//! - `license` (per crate): the packaged `.crate` carries a licence text (`LICENSE*`,
+//!   `COPYING*`, or the file `license-file` names);
+//! - `package-tests` (per crate): the tests of the unpacked `.crate` build on their own
+//!   (`cargo test --no-run --offline` in the unpacked folder, family members patched to their
+//!   unpacked packages), so a packager's `cargo test` on the published crate works;
 //! - `patch`: the root manifest has no `[patch]`/`[replace]` (ignored by `cargo publish`);
 //! - `one-version` (per family crate): every lockfile resolves one version of it;
 //! - `scope`: the date train has reached its release date, or every required feature landed.
@@ -676,6 +681,10 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
         });
     }
     checks.extend(problems);
+    checks.push(
+        check_licence(&bytes, &format!("{}-{}", target.name, target.version), &file_name, name)
+            .map_err(|source| Error::Archive { path: path.to_owned(), source })?,
+    );
     let packaged = Packaged {
         name: target.name.clone(),
         version: target.version.clone(),
@@ -684,6 +693,87 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
         section,
     };
     Ok((checks, packaged))
+}
+
+/// `license`: the archive carries a licence text at its root — a `LICENSE*` or `COPYING*`
+/// file, or the file the packaged manifest names in `license-file`. Distributions must ship
+/// the text with the package, and an SPDX `license = "…"` line alone is not the text.
+fn check_licence(
+    crate_bytes: &[u8],
+    prefix: &str,
+    file_name: &str,
+    name: Option<&str>,
+) -> std::io::Result<Check> {
+    let members = member_names(crate_bytes)?;
+    let manifest = read_member(crate_bytes, &format!("{prefix}/Cargo.toml"))?;
+    let named = manifest.and_then(|text| text.parse::<toml::Value>().ok()).and_then(|value| {
+        let file = value.get("package")?.get("license-file")?.as_str()?.to_owned();
+        Some(file)
+    });
+    let top: Vec<&str> = members
+        .iter()
+        .filter_map(|m| m.strip_prefix(prefix)?.strip_prefix('/'))
+        .filter(|m| !m.contains('/'))
+        .collect();
+    let found: Vec<&str> = top
+        .iter()
+        .copied()
+        .filter(|m| {
+            let upper = m.to_ascii_uppercase();
+            upper.starts_with("LICENSE")
+                || upper.starts_with("LICENCE")
+                || upper.starts_with("COPYING")
+        })
+        .collect();
+    if let Some(file) = &named {
+        let inner = format!("{prefix}/{}", file.trim_start_matches("./"));
+        return Ok(if members.iter().any(|m| *m == inner) {
+            Check::new(
+                "license",
+                name,
+                Status::Pass,
+                format!("{file_name} carries {file} (license-file)"),
+            )
+        } else {
+            Check::new(
+                "license",
+                name,
+                Status::Fail,
+                format!(
+                    "{file_name} does not contain {file}, which `license-file` names (is it left out by `include`/`exclude`?)"
+                ),
+            )
+        });
+    }
+    Ok(if found.is_empty() {
+        Check::new(
+            "license",
+            name,
+            Status::Fail,
+            format!(
+                "{file_name} carries no licence text (no LICENSE*, COPYING* or `license-file`): \
+                 packagers must ship it; put the licence file in the crate folder (and in \
+                 `include`, if set) or name it with `license-file`"
+            ),
+        )
+    } else {
+        Check::new(
+            "license",
+            name,
+            Status::Pass,
+            format!("{file_name} carries {}", found.join(", ")),
+        )
+    })
+}
+
+/// The paths of every member of a gzip'd tar.
+fn member_names(crate_bytes: &[u8]) -> std::io::Result<Vec<String>> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(crate_bytes));
+    let mut names = Vec::new();
+    for entry in archive.entries()? {
+        names.push(entry?.path()?.to_string_lossy().into_owned());
+    }
+    Ok(names)
 }
 
 /// The failed `unreleased` and `duplicate` checks: a released changelog lists nothing under `[Unreleased]` (its
@@ -1012,15 +1102,49 @@ mod tests {
                        ## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n";
         let cases: &[ArchiveCase<'_>] = &[
             ("no changelog", &[("Cargo.toml", "")], Some("1.85")),
-            ("old section only", &[("CHANGELOG.md", "## [1.1.0] - 2026-01-01\n")], Some("1.85")),
-            ("no MSRV line", &[("CHANGELOG.md", "## [1.2.0] - 2026-11-28\n")], Some("1.85")),
-            ("other MSRV", &[("CHANGELOG.md", good)], Some("1.80")),
-            ("no rust-version", &[("CHANGELOG.md", good)], None),
-            ("all good", &[("CHANGELOG.md", good)], Some("1.85")),
+            (
+                "old section only",
+                &[("CHANGELOG.md", "## [1.1.0] - 2026-01-01\n"), ("LICENSE", "")],
+                Some("1.85"),
+            ),
+            (
+                "no MSRV line",
+                &[("CHANGELOG.md", "## [1.2.0] - 2026-11-28\n"), ("LICENSE", "")],
+                Some("1.85"),
+            ),
+            ("other MSRV", &[("CHANGELOG.md", good), ("LICENSE", "")], Some("1.80")),
+            ("no rust-version", &[("CHANGELOG.md", good), ("LICENSE", "")], None),
+            ("all good", &[("CHANGELOG.md", good), ("LICENSE", "")], Some("1.85")),
             // The bug of issue 16: `[Unreleased]` left in place and its entries released too.
-            ("unreleased left", &[("CHANGELOG.md", left)], Some("1.85")),
-            ("same text twice", &[("CHANGELOG.md", twice)], Some("1.85")),
-            ("only a comment left", &[("CHANGELOG.md", comment)], Some("1.85")),
+            ("unreleased left", &[("CHANGELOG.md", left), ("LICENSE", "")], Some("1.85")),
+            ("same text twice", &[("CHANGELOG.md", twice), ("LICENSE", "")], Some("1.85")),
+            ("only a comment left", &[("CHANGELOG.md", comment), ("LICENSE", "")], Some("1.85")),
+            // Issue 14: a packager needs the licence text inside the package.
+            ("licence: COPYING", &[("CHANGELOG.md", good), ("COPYING", "")], Some("1.85")),
+            ("licence: LICENSE-MIT", &[("CHANGELOG.md", good), ("LICENSE-MIT", "")], Some("1.85")),
+            (
+                "licence: license-file",
+                &[
+                    ("CHANGELOG.md", good),
+                    ("Cargo.toml", "[package]\nlicense-file = \"legal/TERMS.txt\"\n"),
+                    ("legal/TERMS.txt", ""),
+                ],
+                Some("1.85"),
+            ),
+            (
+                "licence: license-file missing",
+                &[
+                    ("CHANGELOG.md", good),
+                    ("Cargo.toml", "[package]\nlicense-file = \"TERMS.txt\"\n"),
+                    ("LICENSE", ""),
+                ],
+                Some("1.85"),
+            ),
+            (
+                "licence: only in a subfolder",
+                &[("CHANGELOG.md", good), ("docs/LICENSE", "")],
+                Some("1.85"),
+            ),
         ];
         let mut out = String::new();
         for (label, files, rust_version) in cases {
@@ -1040,32 +1164,61 @@ mod tests {
         expect![[r#"
             no changelog: section found = false
               Fail changelog: a-1.2.0.crate does not contain CHANGELOG.md, so it lacks the section for 1.2.0 (is it left out by `include`/`exclude`, or outside the crate folder?)
+              Fail license: a-1.2.0.crate carries no licence text (no LICENSE*, COPYING* or `license-file`): packagers must ship it; put the licence file in the crate folder (and in `include`, if set) or name it with `license-file`
             old section only: section found = false
               Fail changelog: CHANGELOG.md in a-1.2.0.crate has no section for 1.2.0 (missing `## [1.2.0]`)
+              Pass license: a-1.2.0.crate carries LICENSE
             no MSRV line: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section does not state the MSRV (add `MSRV: 1.85`)
+              Pass license: a-1.2.0.crate carries LICENSE
             other MSRV: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section states MSRV 1.85 but rust-version is 1.80
+              Pass license: a-1.2.0.crate carries LICENSE
             no rust-version: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Warn msrv: no rust-version in Cargo.toml: packagers cannot tell which compiler it needs
+              Pass license: a-1.2.0.crate carries LICENSE
             all good: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE
             unreleased left: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
               Pass msrv: section states MSRV 1.85
               Fail unreleased: CHANGELOG.md in a-1.2.0.crate still has 2 line(s) under [Unreleased] (first: `- fix (aaaaaaa)`): they belong in the 1.2.0 section (a release moves them there when it writes the section)
               Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 1 entr(ies) of the 1.2.0 section twice: `- fix (aaaaaaa)`; keep each once
+              Pass license: a-1.2.0.crate carries LICENSE
             same text twice: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
               Pass msrv: section states MSRV 1.85
               Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 2 entr(ies) of the 1.2.0 section twice: `- note`, `- old (bbbbbbb)`; keep each once
+              Pass license: a-1.2.0.crate carries LICENSE
             only a comment left: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE
+            licence: COPYING: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries COPYING
+            licence: LICENSE-MIT: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE-MIT
+            licence: license-file: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries legal/TERMS.txt (license-file)
+            licence: license-file missing: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Fail license: a-1.2.0.crate does not contain TERMS.txt, which `license-file` names (is it left out by `include`/`exclude`?)
+            licence: only in a subfolder: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Fail license: a-1.2.0.crate carries no licence text (no LICENSE*, COPYING* or `license-file`): packagers must ship it; put the licence file in the crate folder (and in `include`, if set) or name it with `license-file`
         "#]]
         .assert_eq(&out);
     }
