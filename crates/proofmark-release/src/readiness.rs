@@ -540,6 +540,16 @@ pub fn check_packages(
                 readiness.checks.extend(checks);
                 readiness.packaged.push(packaged);
             }
+            if !options.no_verify {
+                let target_dir =
+                    options.target_dir.clone().unwrap_or_else(|| metadata.target_directory.clone());
+                readiness.checks.extend(check_package_tests(
+                    &readiness.packaged,
+                    &dir.join("Cargo.lock"),
+                    &target_dir,
+                    options,
+                )?);
+            }
         } else {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).take(3).collect();
@@ -561,6 +571,92 @@ pub fn check_packages(
     lockfiles.extend(config.lockfiles.iter().map(|l| dir.join(l)));
     readiness.checks.extend(check_lockfiles(&lockfiles, family)?);
     Ok(readiness)
+}
+
+/// `package-tests`: each `.crate`, unpacked outside the workspace (as a packager does), builds
+/// its tests with `cargo test --no-run --offline`: nothing they need may be left out of the
+/// package or come from an unpublished crate. The other packaged family members stand in for
+/// their registry versions through `[patch]` (they are not published yet); the workspace's
+/// lockfile pins the third-party versions when the package has none; the build shares the
+/// packaging's target folder, so what `cargo package` compiled is not compiled again.
+pub fn check_package_tests(
+    packaged: &[Packaged],
+    lockfile: &Path,
+    target_dir: &Path,
+    options: &PackageOptions,
+) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    if packaged.is_empty() {
+        return Ok(checks);
+    }
+    // Outside the repository (inside it, cargo would take the unpacked crate for a stray
+    // workspace member), at a path fixed per target folder: cargo keys a path package's
+    // artifacts on its path, so a fresh folder per run would rebuild our crates every time and
+    // pile up artifacts in the shared target folder.
+    use sha2::Digest as _;
+    let key = hex::encode(sha2::Sha256::digest(target_dir.display().to_string().as_bytes()));
+    let scratch = std::env::temp_dir().join(format!("proofmark-package-tests-{}", &key[..16]));
+    let mut unpacked = Vec::new();
+    for item in packaged {
+        let folder = scratch.join(format!("{}-{}", item.name, item.version));
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder)
+                .map_err(|source| Error::Write { path: folder.clone(), source })?;
+        }
+        let bytes = std::fs::read(&item.path)
+            .map_err(|source| Error::Archive { path: item.path.clone(), source })?;
+        tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
+            .unpack(&scratch)
+            .map_err(|source| Error::Archive { path: item.path.clone(), source })?;
+        if !folder.join("Cargo.lock").exists() {
+            // Best effort: without it cargo resolves afresh, which offline may still do.
+            let _ = std::fs::copy(lockfile, folder.join("Cargo.lock"));
+        }
+        unpacked.push((item, folder));
+    }
+    let source = options.registry.as_deref().unwrap_or("crates-io");
+    for (item, folder) in &unpacked {
+        let file_name = format!("{}-{}.crate", item.name, item.version);
+        let mut args: Vec<String> =
+            ["test", "--no-run", "--offline", "--quiet", "--target-dir"].map(str::to_owned).into();
+        args.push(target_dir.display().to_string());
+        for (other, other_folder) in &unpacked {
+            if other.name != item.name {
+                args.push("--config".to_owned());
+                args.push(format!(
+                    "patch.{source}.{}.path={:?}",
+                    other.name,
+                    other_folder.display().to_string()
+                ));
+            }
+        }
+        let (command, out) = process::cargo(folder, &args, options.cargo_home.as_deref())?;
+        checks.push(if out.status.success() {
+            Check::new(
+                "package-tests",
+                Some(&item.name),
+                Status::Pass,
+                format!(
+                    "the tests of the unpacked {file_name} build offline (cargo test --no-run)"
+                ),
+            )
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).take(3).collect();
+            Check::new(
+                "package-tests",
+                Some(&item.name),
+                Status::Fail,
+                format!(
+                    "the tests of the unpacked {file_name} do not build offline (`{command}`): {} \
+                     — a packager's `cargo test` fails; leave tests that need unpublished \
+                     crates or files out of the package (`include`/`exclude`)",
+                    tail.join(" / ")
+                ),
+            )
+        });
+    }
+    Ok(checks)
 }
 
 /// `patch`: the root manifest has no `[patch]` or `[replace]` override. `cargo publish`
