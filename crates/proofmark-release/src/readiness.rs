@@ -823,7 +823,7 @@ fn check_licence(
         .collect();
     if let Some(file) = &named {
         let inner = format!("{prefix}/{}", file.trim_start_matches("./"));
-        return Ok(if members.iter().any(|m| *m == inner) {
+        return Ok(if members.contains(&inner) {
             Check::new(
                 "license",
                 name,
