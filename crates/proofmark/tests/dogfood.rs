@@ -5,9 +5,9 @@
 //! verifies. Judges: the registry's index and archives (`tar`), git's tags, cargo itself.
 //!
 //! Cost: every cargo build here shares one persistent target folder, `target/dogfood` of this
-//! workspace, and one scratch `CARGO_HOME` that links the real one's crates.io caches (so no
-//! third-party crate is downloaded and nothing of the test's registry is left in the user's
-//! cache). A cold run compiles the third-party dependencies once for all of the gate's
+//! workspace, and one scratch `CARGO_HOME` in it that links the real one's crates.io caches
+//! (so no third-party crate is downloaded and nothing of the test's registry is left in the
+//! user's cache). A cold run compiles the third-party dependencies once for all of the gate's
 //! package builds, the consumer and the install; later runs only compile our crates.
 
 #![allow(clippy::unwrap_used, reason = "a test: a panic is the failure report")]
@@ -72,8 +72,27 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
     let target_dir = workspace.join("target/dogfood");
     std::fs::create_dir_all(&target_dir).unwrap();
+    // Our crates come from a new registry (a new source) each run, so their artifacts are
+    // never reused; removing the last run's keeps the persistent folder from growing. The
+    // third-party artifacts stay.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut clean = Command::new(&cargo);
+    clean.args(["clean", "--offline", "--target-dir"]).arg(&target_dir).current_dir(&workspace);
+    for name in CRATES {
+        clean.args(["-p", name]);
+    }
+    run(&mut clean);
+    for folder in ["debug/deps", "debug/.fingerprint", "debug/incremental"] {
+        let Ok(entries) = std::fs::read_dir(target_dir.join(folder)) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("consumer-") {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
     let temp = temp_dir("dogfood");
-    let home = scratch_cargo_home(&temp.path().join("cargo-home"));
+    let home = scratch_cargo_home(&target_dir.join("cargo-home"));
     let env = Env { home, index: registry.index_url(), target_dir: target_dir.clone() };
 
     // The clone: this repository's HEAD, with the family's workspace dependencies naming the
@@ -294,7 +313,10 @@ impl Env {
 }
 
 /// A `CARGO_HOME` whose crates.io index, archives and sources are the real home's (links),
-/// so nothing is downloaded, and whose own folders take what the test's registry adds.
+/// so nothing is downloaded, and whose own folders take what the test's registry adds. It
+/// lives at a fixed path: cargo's fingerprint of a registry crate includes the absolute path
+/// of its sources, so a new home per run would rebuild every dependency. What the last run's
+/// registry left (a new registry each run) is removed first.
 fn scratch_cargo_home(home: &Path) -> PathBuf {
     let real = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -303,14 +325,24 @@ fn scratch_cargo_home(home: &Path) -> PathBuf {
     for kind in ["index", "cache", "src"] {
         let mine = home.join("registry").join(kind);
         std::fs::create_dir_all(&mine).unwrap();
+        for entry in std::fs::read_dir(&mine).unwrap().flatten() {
+            let path = entry.path();
+            if !path.is_symlink() {
+                std::fs::remove_dir_all(&path).unwrap();
+            }
+        }
         let Ok(entries) = std::fs::read_dir(real.join("registry").join(kind)) else { continue };
         for entry in entries.flatten() {
-            std::os::unix::fs::symlink(entry.path(), mine.join(entry.file_name())).unwrap();
+            let link = mine.join(entry.file_name());
+            if !link.is_symlink() {
+                std::os::unix::fs::symlink(entry.path(), link).unwrap();
+            }
         }
     }
     for shared in ["config.toml", "git"] {
-        if real.join(shared).exists() {
-            std::os::unix::fs::symlink(real.join(shared), home.join(shared)).unwrap();
+        let link = home.join(shared);
+        if real.join(shared).exists() && !link.is_symlink() {
+            std::os::unix::fs::symlink(real.join(shared), link).unwrap();
         }
     }
     home.to_owned()
@@ -342,7 +374,8 @@ fn name_registry(manifest: &str) -> String {
 fn publish_order(index: &Path) -> Vec<String> {
     let names = git(index, &["log", "--reverse", "--name-only", "--format="]);
     let mut order: Vec<String> = Vec::new();
-    for line in names.lines().filter(|l| !l.is_empty() && *l != "config.json") {
+    // Index files live at `pr/oo/proofmark-types`; `config.json` and the rest have no folder.
+    for line in names.lines().filter(|l| l.contains('/')) {
         let name = line.rsplit('/').next().unwrap().to_owned();
         if !order.contains(&name) {
             order.push(name);
