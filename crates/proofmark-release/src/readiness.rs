@@ -650,7 +650,8 @@ pub fn check_package_tests(
                 format!(
                     "the tests of the unpacked {file_name} do not build offline (`{command}`): {} \
                      — a packager's `cargo test` fails; leave tests that need unpublished \
-                     crates or files out of the package (`include`/`exclude`)",
+                     crates or files out of the package (`include`/`exclude`); if a \
+                     dependency is only missing from cargo's cache, run `cargo fetch` first",
                     tail.join(" / ")
                 ),
             )
