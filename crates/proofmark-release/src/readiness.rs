@@ -17,6 +17,11 @@
 //! - `unreleased` (per crate): that changelog has nothing left under `## [Unreleased]`;
 //! - `duplicate` (per crate): no entry of that section appears twice in it;
 //! - `msrv` (per crate): that section states the crate's `rust-version` (`MSRV: 1.85`);
+//! - `license` (per crate): the packaged `.crate` carries a licence text (`LICENSE*`,
+//!   `COPYING*`, or the file `license-file` names);
+//! - `package-tests` (per crate): the tests of the unpacked `.crate` build on their own
+//!   (`cargo test --no-run --offline` in the unpacked folder, family members patched to their
+//!   unpacked packages), so a packager's `cargo test` on the published crate works;
 //! - `patch`: the root manifest has no `[patch]`/`[replace]` (ignored by `cargo publish`);
 //! - `one-version` (per family crate): every lockfile resolves one version of it;
 //! - `scope`: the date train has reached its release date, or every required feature landed.
@@ -535,6 +540,16 @@ pub fn check_packages(
                 readiness.checks.extend(checks);
                 readiness.packaged.push(packaged);
             }
+            if !options.no_verify {
+                let target_dir =
+                    options.target_dir.clone().unwrap_or_else(|| metadata.target_directory.clone());
+                readiness.checks.extend(check_package_tests(
+                    &readiness.packaged,
+                    &dir.join("Cargo.lock"),
+                    &target_dir,
+                    options,
+                )?);
+            }
         } else {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).take(3).collect();
@@ -556,6 +571,93 @@ pub fn check_packages(
     lockfiles.extend(config.lockfiles.iter().map(|l| dir.join(l)));
     readiness.checks.extend(check_lockfiles(&lockfiles, family)?);
     Ok(readiness)
+}
+
+/// `package-tests`: each `.crate`, unpacked outside the workspace (as a packager does), builds
+/// its tests with `cargo test --no-run --offline`: nothing they need may be left out of the
+/// package or come from an unpublished crate. The other packaged family members stand in for
+/// their registry versions through `[patch]` (they are not published yet); the workspace's
+/// lockfile pins the third-party versions when the package has none; the build shares the
+/// packaging's target folder, so what `cargo package` compiled is not compiled again.
+pub fn check_package_tests(
+    packaged: &[Packaged],
+    lockfile: &Path,
+    target_dir: &Path,
+    options: &PackageOptions,
+) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    if packaged.is_empty() {
+        return Ok(checks);
+    }
+    // Outside the repository (inside it, cargo would take the unpacked crate for a stray
+    // workspace member), at a path fixed per target folder: cargo keys a path package's
+    // artifacts on its path, so a fresh folder per run would rebuild our crates every time and
+    // pile up artifacts in the shared target folder.
+    use sha2::Digest as _;
+    let key = hex::encode(sha2::Sha256::digest(target_dir.display().to_string().as_bytes()));
+    let scratch = std::env::temp_dir().join(format!("proofmark-package-tests-{}", &key[..16]));
+    let mut unpacked = Vec::new();
+    for item in packaged {
+        let folder = scratch.join(format!("{}-{}", item.name, item.version));
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder)
+                .map_err(|source| Error::Write { path: folder.clone(), source })?;
+        }
+        let bytes = std::fs::read(&item.path)
+            .map_err(|source| Error::Archive { path: item.path.clone(), source })?;
+        tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
+            .unpack(&scratch)
+            .map_err(|source| Error::Archive { path: item.path.clone(), source })?;
+        if !folder.join("Cargo.lock").exists() {
+            // Best effort: without it cargo resolves afresh, which offline may still do.
+            let _ = std::fs::copy(lockfile, folder.join("Cargo.lock"));
+        }
+        unpacked.push((item, folder));
+    }
+    let source = options.registry.as_deref().unwrap_or("crates-io");
+    for (item, folder) in &unpacked {
+        let file_name = format!("{}-{}.crate", item.name, item.version);
+        let mut args: Vec<String> =
+            ["test", "--no-run", "--offline", "--quiet", "--target-dir"].map(str::to_owned).into();
+        args.push(target_dir.display().to_string());
+        for (other, other_folder) in &unpacked {
+            if other.name != item.name {
+                args.push("--config".to_owned());
+                args.push(format!(
+                    "patch.{source}.{}.path={:?}",
+                    other.name,
+                    other_folder.display().to_string()
+                ));
+            }
+        }
+        let (command, out) = process::cargo(folder, &args, options.cargo_home.as_deref())?;
+        checks.push(if out.status.success() {
+            Check::new(
+                "package-tests",
+                Some(&item.name),
+                Status::Pass,
+                format!(
+                    "the tests of the unpacked {file_name} build offline (cargo test --no-run)"
+                ),
+            )
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).take(3).collect();
+            Check::new(
+                "package-tests",
+                Some(&item.name),
+                Status::Fail,
+                format!(
+                    "the tests of the unpacked {file_name} do not build offline (`{command}`): {} \
+                     — a packager's `cargo test` fails; leave tests that need unpublished \
+                     crates or files out of the package (`include`/`exclude`); if a \
+                     dependency is only missing from cargo's cache, run `cargo fetch` first",
+                    tail.join(" / ")
+                ),
+            )
+        });
+    }
+    Ok(checks)
 }
 
 /// `patch`: the root manifest has no `[patch]` or `[replace]` override. `cargo publish`
@@ -676,6 +778,10 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
         });
     }
     checks.extend(problems);
+    checks.push(
+        check_licence(&bytes, &format!("{}-{}", target.name, target.version), &file_name, name)
+            .map_err(|source| Error::Archive { path: path.to_owned(), source })?,
+    );
     let packaged = Packaged {
         name: target.name.clone(),
         version: target.version.clone(),
@@ -684,6 +790,87 @@ pub fn check_archive(path: &Path, target: &Target) -> Result<(Vec<Check>, Packag
         section,
     };
     Ok((checks, packaged))
+}
+
+/// `license`: the archive carries a licence text at its root — a `LICENSE*` or `COPYING*`
+/// file, or the file the packaged manifest names in `license-file`. Distributions must ship
+/// the text with the package, and an SPDX `license = "…"` line alone is not the text.
+fn check_licence(
+    crate_bytes: &[u8],
+    prefix: &str,
+    file_name: &str,
+    name: Option<&str>,
+) -> std::io::Result<Check> {
+    let members = member_names(crate_bytes)?;
+    let manifest = read_member(crate_bytes, &format!("{prefix}/Cargo.toml"))?;
+    let named = manifest.and_then(|text| text.parse::<toml::Value>().ok()).and_then(|value| {
+        let file = value.get("package")?.get("license-file")?.as_str()?.to_owned();
+        Some(file)
+    });
+    let top: Vec<&str> = members
+        .iter()
+        .filter_map(|m| m.strip_prefix(prefix)?.strip_prefix('/'))
+        .filter(|m| !m.contains('/'))
+        .collect();
+    let found: Vec<&str> = top
+        .iter()
+        .copied()
+        .filter(|m| {
+            let upper = m.to_ascii_uppercase();
+            upper.starts_with("LICENSE")
+                || upper.starts_with("LICENCE")
+                || upper.starts_with("COPYING")
+        })
+        .collect();
+    if let Some(file) = &named {
+        let inner = format!("{prefix}/{}", file.trim_start_matches("./"));
+        return Ok(if members.contains(&inner) {
+            Check::new(
+                "license",
+                name,
+                Status::Pass,
+                format!("{file_name} carries {file} (license-file)"),
+            )
+        } else {
+            Check::new(
+                "license",
+                name,
+                Status::Fail,
+                format!(
+                    "{file_name} does not contain {file}, which `license-file` names (is it left out by `include`/`exclude`?)"
+                ),
+            )
+        });
+    }
+    Ok(if found.is_empty() {
+        Check::new(
+            "license",
+            name,
+            Status::Fail,
+            format!(
+                "{file_name} carries no licence text (no LICENSE*, COPYING* or `license-file`): \
+                 packagers must ship it; put the licence file in the crate folder (and in \
+                 `include`, if set) or name it with `license-file`"
+            ),
+        )
+    } else {
+        Check::new(
+            "license",
+            name,
+            Status::Pass,
+            format!("{file_name} carries {}", found.join(", ")),
+        )
+    })
+}
+
+/// The paths of every member of a gzip'd tar.
+fn member_names(crate_bytes: &[u8]) -> std::io::Result<Vec<String>> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(crate_bytes));
+    let mut names = Vec::new();
+    for entry in archive.entries()? {
+        names.push(entry?.path()?.to_string_lossy().into_owned());
+    }
+    Ok(names)
 }
 
 /// The failed `unreleased` and `duplicate` checks: a released changelog lists nothing under `[Unreleased]` (its
@@ -1012,15 +1199,49 @@ mod tests {
                        ## [1.2.0] - 2026-11-28\n\nMSRV: 1.85\n";
         let cases: &[ArchiveCase<'_>] = &[
             ("no changelog", &[("Cargo.toml", "")], Some("1.85")),
-            ("old section only", &[("CHANGELOG.md", "## [1.1.0] - 2026-01-01\n")], Some("1.85")),
-            ("no MSRV line", &[("CHANGELOG.md", "## [1.2.0] - 2026-11-28\n")], Some("1.85")),
-            ("other MSRV", &[("CHANGELOG.md", good)], Some("1.80")),
-            ("no rust-version", &[("CHANGELOG.md", good)], None),
-            ("all good", &[("CHANGELOG.md", good)], Some("1.85")),
+            (
+                "old section only",
+                &[("CHANGELOG.md", "## [1.1.0] - 2026-01-01\n"), ("LICENSE", "")],
+                Some("1.85"),
+            ),
+            (
+                "no MSRV line",
+                &[("CHANGELOG.md", "## [1.2.0] - 2026-11-28\n"), ("LICENSE", "")],
+                Some("1.85"),
+            ),
+            ("other MSRV", &[("CHANGELOG.md", good), ("LICENSE", "")], Some("1.80")),
+            ("no rust-version", &[("CHANGELOG.md", good), ("LICENSE", "")], None),
+            ("all good", &[("CHANGELOG.md", good), ("LICENSE", "")], Some("1.85")),
             // The bug of issue 16: `[Unreleased]` left in place and its entries released too.
-            ("unreleased left", &[("CHANGELOG.md", left)], Some("1.85")),
-            ("same text twice", &[("CHANGELOG.md", twice)], Some("1.85")),
-            ("only a comment left", &[("CHANGELOG.md", comment)], Some("1.85")),
+            ("unreleased left", &[("CHANGELOG.md", left), ("LICENSE", "")], Some("1.85")),
+            ("same text twice", &[("CHANGELOG.md", twice), ("LICENSE", "")], Some("1.85")),
+            ("only a comment left", &[("CHANGELOG.md", comment), ("LICENSE", "")], Some("1.85")),
+            // Issue 14: a packager needs the licence text inside the package.
+            ("licence: COPYING", &[("CHANGELOG.md", good), ("COPYING", "")], Some("1.85")),
+            ("licence: LICENSE-MIT", &[("CHANGELOG.md", good), ("LICENSE-MIT", "")], Some("1.85")),
+            (
+                "licence: license-file",
+                &[
+                    ("CHANGELOG.md", good),
+                    ("Cargo.toml", "[package]\nlicense-file = \"legal/TERMS.txt\"\n"),
+                    ("legal/TERMS.txt", ""),
+                ],
+                Some("1.85"),
+            ),
+            (
+                "licence: license-file missing",
+                &[
+                    ("CHANGELOG.md", good),
+                    ("Cargo.toml", "[package]\nlicense-file = \"TERMS.txt\"\n"),
+                    ("LICENSE", ""),
+                ],
+                Some("1.85"),
+            ),
+            (
+                "licence: only in a subfolder",
+                &[("CHANGELOG.md", good), ("docs/LICENSE", "")],
+                Some("1.85"),
+            ),
         ];
         let mut out = String::new();
         for (label, files, rust_version) in cases {
@@ -1040,32 +1261,61 @@ mod tests {
         expect![[r#"
             no changelog: section found = false
               Fail changelog: a-1.2.0.crate does not contain CHANGELOG.md, so it lacks the section for 1.2.0 (is it left out by `include`/`exclude`, or outside the crate folder?)
+              Fail license: a-1.2.0.crate carries no licence text (no LICENSE*, COPYING* or `license-file`): packagers must ship it; put the licence file in the crate folder (and in `include`, if set) or name it with `license-file`
             old section only: section found = false
               Fail changelog: CHANGELOG.md in a-1.2.0.crate has no section for 1.2.0 (missing `## [1.2.0]`)
+              Pass license: a-1.2.0.crate carries LICENSE
             no MSRV line: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section does not state the MSRV (add `MSRV: 1.85`)
+              Pass license: a-1.2.0.crate carries LICENSE
             other MSRV: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Fail msrv: section states MSRV 1.85 but rust-version is 1.80
+              Pass license: a-1.2.0.crate carries LICENSE
             no rust-version: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Warn msrv: no rust-version in Cargo.toml: packagers cannot tell which compiler it needs
+              Pass license: a-1.2.0.crate carries LICENSE
             all good: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE
             unreleased left: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
               Pass msrv: section states MSRV 1.85
               Fail unreleased: CHANGELOG.md in a-1.2.0.crate still has 2 line(s) under [Unreleased] (first: `- fix (aaaaaaa)`): they belong in the 1.2.0 section (a release moves them there when it writes the section)
               Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 1 entr(ies) of the 1.2.0 section twice: `- fix (aaaaaaa)`; keep each once
+              Pass license: a-1.2.0.crate carries LICENSE
             same text twice: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0
               Pass msrv: section states MSRV 1.85
               Fail duplicate: CHANGELOG.md in a-1.2.0.crate lists 2 entr(ies) of the 1.2.0 section twice: `- note`, `- old (bbbbbbb)`; keep each once
+              Pass license: a-1.2.0.crate carries LICENSE
             only a comment left: section found = true
               Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
               Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE
+            licence: COPYING: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries COPYING
+            licence: LICENSE-MIT: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries LICENSE-MIT
+            licence: license-file: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Pass license: a-1.2.0.crate carries legal/TERMS.txt (license-file)
+            licence: license-file missing: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Fail license: a-1.2.0.crate does not contain TERMS.txt, which `license-file` names (is it left out by `include`/`exclude`?)
+            licence: only in a subfolder: section found = true
+              Pass changelog: CHANGELOG.md in a-1.2.0.crate has the section for 1.2.0, nothing under [Unreleased], no entry twice
+              Pass msrv: section states MSRV 1.85
+              Fail license: a-1.2.0.crate carries no licence text (no LICENSE*, COPYING* or `license-file`): packagers must ship it; put the licence file in the crate folder (and in `include`, if set) or name it with `license-file`
         "#]]
         .assert_eq(&out);
     }

@@ -356,7 +356,7 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
     let Some(registry) = LocalRegistry::start() else { return };
     let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = repo.path();
-    family(dir, "include = [\"src/**\", \"Cargo.toml\"]\n", &registry);
+    family(dir, "include = [\"src/**\", \"Cargo.toml\", \"LICENSE\"]\n", &registry);
     let plan = plan_workspace(dir, &PlanOptions::new(date())).unwrap_or_else(|e| panic!("{e}"));
     let workspace = proofmark_release::Workspace::load(dir).unwrap_or_else(|e| panic!("{e}"));
     let prepared = execute::prepare(dir, &plan, &workspace).unwrap_or_else(|e| panic!("{e}"));
@@ -373,16 +373,19 @@ fn the_gate_fails_when_the_crate_leaves_the_changelog_out() {
         - [x] **dependencies** c: no git or path-only dependencies
         - [x] **package** packaged a, b, c without build (--no-verify)
         - [ ] **changelog** a: a-0.1.0.crate does not contain CHANGELOG.md, so it lacks the section for 0.1.0 (is it left out by `include`/`exclude`, or outside the crate folder?)
+        - [x] **license** a: a-0.1.0.crate carries LICENSE
         - [x] **changelog** b: CHANGELOG.md in b-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** b: section states MSRV 1.85
+        - [x] **license** b: b-0.1.0.crate carries LICENSE
         - [x] **changelog** c: CHANGELOG.md in c-0.1.0.crate has the section for 0.1.0, nothing under [Unreleased], no entry twice
         - [x] **msrv** c: section states MSRV 1.85
+        - [x] **license** c: c-0.1.0.crate carries LICENSE
         - [x] **patch** no [patch] or [replace] overrides
         - [x] **one-version** one version of each family crate across 1 lockfile(s)
         - [x] ⚠ **semver** skipped (--skip-semver-checks): the declared bumps were not checked against the API
         - [x] **rate-limit** on crates.io: 3 new crate(s), 0 new version(s), within the burst limits (no wait)
 
-        16 check(s), 1 failed: not ready
+        19 check(s), 1 failed: not ready
     "#]]
     .assert_eq(&readiness.to_markdown());
     // --execute stops at the gate, before writing anything.

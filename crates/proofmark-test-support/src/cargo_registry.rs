@@ -130,6 +130,10 @@ pub fn write_family(dir: &Path, a_extra: &str, registry: &CargoRegistry) {
     );
     write(dir, "a/Cargo.toml", &family_manifest("a", None, a_extra));
     write(dir, "a/src/lib.rs", "//! a\npub fn a() -> u32 { 1 }\n");
+    // The release gate wants a licence text in every package.
+    for name in ["a", "b", "c"] {
+        write(dir, &format!("{name}/LICENSE"), "MIT License\n");
+    }
     write(dir, "b/Cargo.toml", &family_manifest("b", Some("a"), ""));
     write(dir, "b/src/lib.rs", "//! b\npub fn b() -> u32 { a::a() + 1 }\n");
     write(dir, "c/Cargo.toml", &family_manifest("c", Some("b"), ""));

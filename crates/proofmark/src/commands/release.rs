@@ -27,7 +27,22 @@ use proofmark_release::registry::Index;
 use proofmark_release::{BumpRules, CrateOverride, Date, Error, PlanOptions, TagTemplate};
 
 /// Fault injection for the resume tests and drills: stop right after this step's action.
+/// Compiled only with the `test-hooks` feature (never in the shipped binary), so a stray
+/// variable in a user's environment cannot abort a real release.
+#[cfg(feature = "test-hooks")]
 const FAIL_AFTER_VAR: &str = "PROOFMARK_RELEASE_FAIL_AFTER";
+
+/// The step after which to abort (`test-hooks` builds only).
+fn fail_after() -> Option<String> {
+    #[cfg(feature = "test-hooks")]
+    {
+        std::env::var(FAIL_AFTER_VAR).ok().filter(|s| !s.is_empty())
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        None
+    }
+}
 
 /// What to do besides printing the plan.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -497,7 +512,7 @@ fn execute_options(
         no_verify: gate.no_verify || gate.offline,
         offline: gate.offline,
         skip_semver_checks: gate.skip_semver_checks || config.semver_checks == Some(false),
-        fail_after: std::env::var(FAIL_AFTER_VAR).ok().filter(|s| !s.is_empty()),
+        fail_after: fail_after(),
         cargo_home: gate.cargo_home.clone(),
         config,
         today: Some(plan.date()?),
@@ -615,6 +630,7 @@ fn finish(result: Result<execute::Outcome, Error>, format: Format) -> anyhow::Re
             }
             Ok(())
         }
+        #[cfg(feature = "test-hooks")]
         Err(Error::Interrupted { step }) => {
             eprintln!("{FAIL_AFTER_VAR}: aborting after step {step}");
             std::process::abort()
