@@ -360,10 +360,12 @@ fn check_output_files(args: &SignArgs) -> anyhow::Result<()> {
              simple-signing payload: add --new-bundle-format=false"
         );
     }
-    if files && (args.images.len() > 1 || args.recursive) {
+    if (files || !args.upload) && args.recursive {
+        bail!("--upload=false, --output-signature and --output-payload sign no --recursive index");
+    }
+    if files && args.images.len() > 1 {
         bail!(
-            "--output-signature and --output-payload take one image, without --recursive \
-             ({} given)",
+            "--output-signature and --output-payload take one image ({} given)",
             args.images.len()
         );
     }
