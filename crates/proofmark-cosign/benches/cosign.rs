@@ -190,8 +190,7 @@ fn benches(c: &mut Criterion) {
                         .enumerate()
                         .map(|(i, mut client)| {
                             let signer = Arc::clone(&signer);
-                            let image: OciReference =
-                                format!("{repository}:v{i}").parse().unwrap();
+                            let image: OciReference = format!("{repository}:v{i}").parse().unwrap();
                             tokio::spawn(async move {
                                 sigstore_sign(&mut client, &signer, &image).await;
                                 client

@@ -519,7 +519,6 @@ fn check_layer(
     }
 }
 
-
 /// go-containerregistry's `Reference.Name()` of an image as the user named it: cosign 3 prints
 /// it as the `docker-reference` of a bundle. Anything that is not a registry reference (an
 /// `oci:` layout) is kept as given.
@@ -579,8 +578,8 @@ mod tests {
 
     #[test]
     fn cosign_output_reencodes_payloads_as_go_does() {
-        let key = proofmark_types::SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256)
-            .unwrap();
+        let key =
+            proofmark_types::SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256).unwrap();
         let fingerprint = proofmark_types::Signer::public_key(&key).fingerprint_sha256();
         let layer = |payload: &[u8], ok: bool| LayerResult {
             index: 0,

@@ -290,9 +290,10 @@ fn client(args: &RegistryArgs, image_registry: Option<&str>) -> anyhow::Result<R
 
 fn open_target(image: &str, args: &RegistryArgs) -> anyhow::Result<Target> {
     let parsed = ImageRef::parse(image)?;
-    let signature_repository = args.signature_repository.clone().or_else(|| {
-        std::env::var(REPOSITORY_ENV).ok().filter(|r| !r.trim().is_empty())
-    });
+    let signature_repository = args
+        .signature_repository
+        .clone()
+        .or_else(|| std::env::var(REPOSITORY_ENV).ok().filter(|r| !r.trim().is_empty()));
     let image_registry = match &parsed {
         ImageRef::Registry(r) => Some(r.api_host()),
         ImageRef::Layout { .. } => None,

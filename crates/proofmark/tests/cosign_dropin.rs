@@ -55,7 +55,8 @@ fn repo(reg: &Registry, name: &str) -> proofmark_cosign::RegistryRepo {
 
 /// A minimal image (a config, no layers) under `tag`; returns its digest.
 fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) -> String {
-    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config_digest = store.put_blob(config).unwrap();
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
@@ -198,10 +199,8 @@ fn allow_insecure_registry_is_the_images_registry_only() {
 
     ok(sign(&["--allow-insecure-registry"]));
     ok(sign(&["--allow-insecure-registry=true", "--new-bundle-format=false"]));
-    let out = ok(proofmark(
-        &["verify", "--key", "signing.pub", "--allow-insecure-registry", &image],
-        d,
-    ));
+    let out =
+        ok(proofmark(&["verify", "--key", "signing.pub", "--allow-insecure-registry", &image], d));
     assert!(out.contains("verified (1 of 1 required keys)"), "{out}");
 }
 
@@ -221,12 +220,9 @@ fn upload_false_writes_cosigns_files_and_pushes_nothing() {
     let before = storage_listing(&reg.storage());
     let addr = reg.addr();
     let sign = |extra: &[&str]| {
-        let args = [
-            &["sign", "--key", "signing.key", "--allow-insecure", &addr][..],
-            extra,
-            &[&image],
-        ]
-        .concat();
+        let args =
+            [&["sign", "--key", "signing.key", "--allow-insecure", &addr][..], extra, &[&image]]
+                .concat();
         proofmark(&args, d)
     };
 
@@ -318,8 +314,9 @@ fn verify_output_json_is_what_cosign_prints() {
     sign(&[]);
     sign(&["--new-bundle-format=false"]);
     let verify = |image: &str| {
-        let args = [&["verify", "--key", "signing.pub", "--output", "json"][..], &insecure, &[image]]
-            .concat();
+        let args =
+            [&["verify", "--key", "signing.pub", "--output", "json"][..], &insecure, &[image]]
+                .concat();
         ok(proofmark(&args, d)).replace(&reg.addr(), "ADDR").replace(&digest, "DIGEST")
     };
     expect![[r#"
@@ -329,8 +326,8 @@ fn verify_output_json_is_what_cosign_prints() {
     .assert_eq(&verify(&image));
     // By digest, with the tag too: go-containerregistry drops the tag from the name.
     expect![[r#"ADDR/dropin/app@DIGEST"#]].assert_eq(
-        serde_json::from_str::<serde_json::Value>(&verify(&format!("{image}@{digest}")))
-            .unwrap()[0]["critical"]["identity"]["docker-reference"]
+        serde_json::from_str::<serde_json::Value>(&verify(&format!("{image}@{digest}"))).unwrap()
+            [0]["critical"]["identity"]["docker-reference"]
             .as_str()
             .unwrap()
             .replace(&reg.addr(), "ADDR")
