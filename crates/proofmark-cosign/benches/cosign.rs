@@ -50,6 +50,8 @@ use sigstore::crypto::SigningScheme;
 use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
 
 const IMAGES: usize = 4;
+/// Registry round trips need no long warm-up; the shared build machine needs short runs.
+const WARM_UP: Duration = Duration::from_secs(1);
 
 struct Fixture {
     reg: Registry,
@@ -146,7 +148,7 @@ fn benches(c: &mut Criterion) {
 
     // One image: no batch to share the confirmation wait with.
     let mut group = c.benchmark_group("sign_one");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group.sample_size(20).warm_up_time(WARM_UP).measurement_time(Duration::from_secs(8));
     group.bench_function("baseline", |b| {
         let signer = sigstore_signer();
         let mut client = sigstore_client(&f.reg.addr());
@@ -178,7 +180,7 @@ fn benches(c: &mut Criterion) {
 
     // N images: sigstore-rs concurrently (one tokio task and client per image), proofmark's batch.
     let mut group = c.benchmark_group("sign");
-    group.sample_size(10).measurement_time(Duration::from_secs(15));
+    group.sample_size(10).warm_up_time(WARM_UP).measurement_time(Duration::from_secs(10));
     group.bench_function("baseline", |b| {
         let signer = Arc::new(sigstore_signer());
         let mut clients: Vec<_> = (0..IMAGES).map(|_| sigstore_client(&f.reg.addr())).collect();
@@ -214,7 +216,7 @@ fn benches(c: &mut Criterion) {
 
     // Information only: the same batch against sigstore-rs signing one image after the other.
     let mut group = c.benchmark_group("sign_vs_serial_loop");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.sample_size(10).warm_up_time(WARM_UP).measurement_time(Duration::from_secs(6));
     group.bench_function("baseline", |b| {
         let signer = sigstore_signer();
         let mut client = sigstore_client(&f.reg.addr());
@@ -262,7 +264,7 @@ fn benches(c: &mut Criterion) {
         }
     };
     let mut group = c.benchmark_group("verify");
-    group.sample_size(20);
+    group.sample_size(20).warm_up_time(WARM_UP);
     group.bench_function("baseline", |b| {
         let mut client = sigstore_client(&f.reg.addr());
         let constraints: Vec<Box<dyn VerificationConstraint>> =
