@@ -560,7 +560,7 @@ mod tests {
             "127.0.0.1:5000/demo/app",
             "alpine",
             "docker.io/foo/bar:1",
-            "r.io/a/b:v1@sha256:00",
+            "r.io/a/b:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
             "oci:layout",
         ]
         .iter()
@@ -571,7 +571,7 @@ mod tests {
             127.0.0.1:5000/demo/app -> 127.0.0.1:5000/demo/app:latest
             alpine -> index.docker.io/library/alpine:latest
             docker.io/foo/bar:1 -> index.docker.io/foo/bar:1
-            r.io/a/b:v1@sha256:00 -> r.io/a/b@sha256:00
+            r.io/a/b:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000 -> r.io/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000
             oci:layout -> oci:layout"#]]
         .assert_eq(&names.join("\n"));
     }
