@@ -95,10 +95,34 @@ async fn sigstore_sign(
     signer: &PrivateKeySigner,
     image: &OciReference,
 ) {
-    let (sig_ref, digest) = client.triangulate(image, &Auth::Anonymous).await.unwrap();
-    let mut layer = sigstore::cosign::SignatureLayer::new_unsigned(image, &digest).unwrap();
-    signer.add_constraint(&mut layer).unwrap();
-    client.push_signature(None, &Auth::Anonymous, &sig_ref, vec![layer]).await.unwrap();
+    try_sigstore_sign(client, signer, image).await.unwrap();
+}
+
+async fn try_sigstore_sign(
+    client: &mut sigstore::cosign::Client,
+    signer: &PrivateKeySigner,
+    image: &OciReference,
+) -> sigstore::errors::Result<()> {
+    let (sig_ref, digest) = client.triangulate(image, &Auth::Anonymous).await?;
+    let mut layer = sigstore::cosign::SignatureLayer::new_unsigned(image, &digest)?;
+    signer.add_constraint(&mut layer)?;
+    client.push_signature(None, &Auth::Anonymous, &sig_ref, vec![layer]).await?;
+    Ok(())
+}
+
+/// Concurrent sigstore-rs signers in one repository all upload the same `{}` config blob, and
+/// distribution 2.8 sometimes answers one of them `DIGEST_INVALID`; a user would retry.
+async fn sigstore_sign_retrying(
+    client: &mut sigstore::cosign::Client,
+    signer: &PrivateKeySigner,
+    image: &OciReference,
+) {
+    for _ in 0..4 {
+        if try_sigstore_sign(client, signer, image).await.is_ok() {
+            return;
+        }
+    }
+    sigstore_sign(client, signer, image).await;
 }
 
 fn sigstore_client(addr: &str) -> sigstore::cosign::Client {
@@ -196,7 +220,7 @@ fn benches(c: &mut Criterion) {
                             let signer = Arc::clone(&signer);
                             let image: OciReference = format!("{repository}:v{i}").parse().unwrap();
                             tokio::spawn(async move {
-                                sigstore_sign(&mut client, &signer, &image).await;
+                                sigstore_sign_retrying(&mut client, &signer, &image).await;
                                 client
                             })
                         })
