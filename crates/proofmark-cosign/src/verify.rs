@@ -205,22 +205,36 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// What `cosign verify --output json` prints: the array of accepted payloads.
+    /// What `cosign verify --output json` prints: the array of accepted payloads, each as
+    /// cosign re-encodes it (`PrintVerification` in `cmd/cosign/cli/verify/verify.go`, through
+    /// sigstore's `SimpleContainerImage`): `critical.identity.docker-reference`,
+    /// `critical.image.docker-manifest-digest`, `critical.type`, and `optional` (`null` when a
+    /// `.sig` payload has none).
     ///
-    /// For a bundle, cosign 3 prints the same shape with the Statement's predicate type as
-    /// `critical.type` (so `https://sigstore.dev/cosign/sign/v1` tells a bundle from a `.sig`
-    /// payload's `cosign container image signature`) and the subject's annotations as
-    /// `optional`.
+    /// For a bundle, cosign 3 (`transformOutput`) prints the same shape with the image as it
+    /// was named, normalised as go-containerregistry's `Reference.Name()` does
+    /// (`index.docker.io/library/…`, `:latest` when no tag, the tag dropped beside a digest), as
+    /// `docker-reference`, the Statement's predicate type as `critical.type` (so
+    /// `https://sigstore.dev/cosign/sign/v1` tells a bundle from a `.sig` payload's
+    /// `cosign container image signature`), and the subject's annotations (`{}` when none) as
+    /// `optional`. Keys are sorted, as Go encodes these structs and maps.
     pub fn cosign_json(&self) -> serde_json::Value {
         let accepted = self
             .layers
             .iter()
             .filter(|l| l.result.is_ok())
             .filter_map(|l| match (&l.payload, &l.statement) {
-                (Some(p), _) => Some(p.json.clone()),
+                (Some(p), _) => Some(serde_json::json!({
+                    "critical": {
+                        "identity": {"docker-reference": p.docker_reference},
+                        "image": {"docker-manifest-digest": p.manifest_digest},
+                        "type": p.signature_type,
+                    },
+                    "optional": p.optional.clone().map_or(serde_json::Value::Null, serde_json::Value::Object),
+                })),
                 (None, Some(st)) => Some(serde_json::json!({
                     "critical": {
-                        "identity": {"docker-reference": self.image_reference.clone().unwrap_or_default()},
+                        "identity": {"docker-reference": self.image_reference.as_deref().map(ggcr_name).unwrap_or_default()},
                         "image": {"docker-manifest-digest": self.image_digest},
                         "type": st.predicate_type,
                     },
@@ -232,6 +246,26 @@ impl VerifyReport {
             })
             .collect();
         serde_json::Value::Array(accepted)
+    }
+
+    /// [`VerifyReport::cosign_json`] as the text cosign prints on standard output: Go's
+    /// `encoding/json` (HTML-safe: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`), after an
+    /// empty line (`fmt.Printf("\n%s\n", …)`).
+    pub fn cosign_output(&self) -> String {
+        let text = self.cosign_json().to_string();
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('\n');
+        for c in text.chars() {
+            match c {
+                // Only inside strings: none of these is JSON syntax.
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+        out
     }
 
     /// The accepted DSSE envelopes (`cosign verify-attestation --output json` prints these).
@@ -485,6 +519,21 @@ fn check_layer(
     }
 }
 
+/// go-containerregistry's `Reference.Name()` of an image as the user named it: cosign 3 prints
+/// it as the `docker-reference` of a bundle. Anything that is not a registry reference (an
+/// `oci:` layout) is kept as given.
+fn ggcr_name(image: &str) -> String {
+    match crate::reference::ImageRef::parse(image) {
+        Ok(crate::reference::ImageRef::Registry(r)) => match (&r.digest, &r.tag) {
+            (Some(d), _) => format!("{}/{}@{d}", r.registry, r.repository),
+            (None, tag) => {
+                format!("{}/{}:{}", r.registry, r.repository, tag.as_deref().unwrap_or("latest"))
+            }
+        },
+        _ => image.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +551,60 @@ mod tests {
         assert!(!IdentityMode::Exact("x:1".into()).accepts("x"));
         assert!(IdentityMode::Ignore.accepts("anything"));
         assert_eq!(VerifyStatus::NoneValid.exit_code(), 3);
+    }
+
+    #[test]
+    fn bundles_are_named_as_go_containerregistry_names_the_image() {
+        let names: Vec<String> = [
+            "127.0.0.1:5000/demo/app:1.4",
+            "127.0.0.1:5000/demo/app",
+            "alpine",
+            "docker.io/foo/bar:1",
+            "r.io/a/b:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "oci:layout",
+        ]
+        .iter()
+        .map(|i| format!("{i} -> {}", ggcr_name(i)))
+        .collect();
+        expect_test::expect![[r#"
+            127.0.0.1:5000/demo/app:1.4 -> 127.0.0.1:5000/demo/app:1.4
+            127.0.0.1:5000/demo/app -> 127.0.0.1:5000/demo/app:latest
+            alpine -> index.docker.io/library/alpine:latest
+            docker.io/foo/bar:1 -> index.docker.io/foo/bar:1
+            r.io/a/b:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000 -> r.io/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000
+            oci:layout -> oci:layout"#]]
+        .assert_eq(&names.join("\n"));
+    }
+
+    #[test]
+    fn cosign_output_reencodes_payloads_as_go_does() {
+        let key =
+            proofmark_types::SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256).unwrap();
+        let fingerprint = proofmark_types::Signer::public_key(&key).fingerprint_sha256();
+        let layer = |payload: &[u8], ok: bool| LayerResult {
+            index: 0,
+            format: SignatureFormat::Legacy,
+            payload_digest: String::new(),
+            result: if ok { Ok(fingerprint) } else { Err(Rejection::NoKeyMatches) },
+            payload: Some(Payload::parse(payload).unwrap()),
+            statement: None,
+            bundle: None,
+        };
+        // Keys out of order and an HTML character: Go sorts map keys and escapes `<`, `>`, `&`.
+        let annotated = br#"{"critical":{"identity":{"docker-reference":"r.io/a"},"image":{"docker-manifest-digest":"sha256:00"},"type":"cosign container image signature"},"optional":{"z":"<&>","a":1}}"#;
+        let plain = br#"{"critical":{"type":"cosign container image signature","image":{"docker-manifest-digest":"sha256:00"},"identity":{"docker-reference":"r.io/a"}},"optional":null}"#;
+        let report = VerifyReport {
+            image_digest: "sha256:00".into(),
+            layers: vec![layer(annotated, true), layer(plain, true), layer(plain, false)],
+            verified_keys: BTreeSet::new(),
+            threshold: 1,
+            status: VerifyStatus::Verified,
+            image_reference: None,
+        };
+        expect_test::expect![[r#"
+
+            [{"critical":{"identity":{"docker-reference":"r.io/a"},"image":{"docker-manifest-digest":"sha256:00"},"type":"cosign container image signature"},"optional":{"a":1,"z":"\u003c\u0026\u003e"}},{"critical":{"identity":{"docker-reference":"r.io/a"},"image":{"docker-manifest-digest":"sha256:00"},"type":"cosign container image signature"},"optional":null}]
+        "#]]
+        .assert_eq(&report.cosign_output());
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
 use proofmark_cosign::{
     DockerConfig, IdentityMode, ImageRef, ImageStore, OciLayout, RegistryClient, RegistryOptions,
     SignOptions, SignTarget, VerifyOptions,
@@ -23,11 +24,23 @@ pub(crate) struct RegistryArgs {
     /// Talk plain HTTP to this `HOST:PORT` (repeatable). Everything else uses HTTPS.
     #[arg(long, value_name = "HOST:PORT")]
     allow_insecure: Vec<String>,
+    /// cosign's flag: talk plain HTTP to the image's own registry, as `--allow-insecure
+    /// HOST:PORT` with that registry (certificates are still checked; see `--ca-bundle`).
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    allow_insecure_registry: bool,
     /// Trust these PEM CA certificates instead of the system roots.
     #[arg(long, value_name = "PEM")]
     ca_bundle: Option<PathBuf>,
-    /// Store / look for signatures in this repository (`registry/repo`) instead of the image's
-    /// (cosign's `COSIGN_REPOSITORY`).
+    /// Store / look for signatures in this repository (`registry/repo`) instead of the image's.
+    /// Defaults to `COSIGN_REPOSITORY` when that is set, as in cosign.
     #[arg(long, value_name = "REPOSITORY")]
     signature_repository: Option<String>,
 }
@@ -63,6 +76,26 @@ pub(crate) struct SignArgs {
     /// output: what was signed, where, and whether it was already signed by this key).
     #[arg(long, value_enum, default_value_t = crate::Format::Human)]
     output: crate::Format,
+    /// cosign's `--upload`: `false` signs without pushing anything (write the result with
+    /// `--output-signature` / `--output-payload`). `.sig` layout only.
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    upload: bool,
+    /// Write the signature, base64 as in the `.sig` layer, to FILE (cosign's flag; `.sig`
+    /// layout, one image).
+    #[arg(long, value_name = "FILE")]
+    output_signature: Option<PathBuf>,
+    /// Write the signed simple-signing payload to FILE (cosign's flag; `.sig` layout, one
+    /// image).
+    #[arg(long, value_name = "FILE")]
+    output_payload: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     /// The images: `registry/repo[:tag][@sha256:…]` or `oci:PATH[:TAG|@sha256:…]` (one or
@@ -252,13 +285,21 @@ pub(crate) struct Target {
     pub(crate) signatures: Box<dyn ImageStore>,
 }
 
-fn client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
+/// cosign's `COSIGN_REPOSITORY`: where signatures go when `--signature-repository` is not given.
+const REPOSITORY_ENV: &str = "COSIGN_REPOSITORY";
+
+/// `image_registry` is the image's own registry, which `--allow-insecure-registry` allows.
+fn client(args: &RegistryArgs, image_registry: Option<&str>) -> anyhow::Result<RegistryClient> {
     let ca_bundle_pem = match &args.ca_bundle {
         Some(p) => Some(crate::fsutil::read(p, "CA bundle")?),
         None => None,
     };
+    let mut allow_insecure = args.allow_insecure.clone();
+    if let (true, Some(host)) = (args.allow_insecure_registry, image_registry) {
+        allow_insecure.push(host.to_owned());
+    }
     Ok(RegistryClient::new(RegistryOptions {
-        allow_insecure: args.allow_insecure.clone(),
+        allow_insecure,
         ca_bundle_pem,
         docker_config: docker_config()?,
         ..Default::default()
@@ -267,14 +308,25 @@ fn client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
 
 fn open_target(image: &str, args: &RegistryArgs) -> anyhow::Result<Target> {
     let parsed = ImageRef::parse(image)?;
-    let client = match (&parsed, &args.signature_repository) {
-        (ImageRef::Layout { .. }, None) => None,
-        _ => Some(client(args)?),
+    let signature_repository = args
+        .signature_repository
+        .clone()
+        .or_else(|| std::env::var(REPOSITORY_ENV).ok().filter(|r| !r.trim().is_empty()));
+    let image_registry = match &parsed {
+        ImageRef::Registry(r) => Some(r.api_host()),
+        ImageRef::Layout { .. } => None,
     };
-    let signature_repo = match (&args.signature_repository, &client) {
+    let client = match (&parsed, &signature_repository) {
+        (ImageRef::Layout { .. }, None) => None,
+        _ => Some(client(args, image_registry)?),
+    };
+    let signature_repo = match (&signature_repository, &client) {
         (Some(repo), Some(client)) => {
             let ImageRef::Registry(r) = ImageRef::parse(repo)? else {
-                bail!("--signature-repository must be a registry repository, not {repo}");
+                bail!(
+                    "--signature-repository (or {REPOSITORY_ENV}) must be a registry repository, \
+                     not {repo}"
+                );
             };
             Some(client.repository(r.api_host(), &r.repository))
         }
@@ -317,7 +369,83 @@ fn open_signer(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<Box<dyn Si
     crate::backend::open_signer(&args.key, opts)
 }
 
+/// cosign's `--upload=false`, `--output-signature` and `--output-payload` apply to the `.sig`
+/// layout of one image; anything else is refused before a key is opened.
+fn check_output_files(args: &SignArgs) -> anyhow::Result<()> {
+    let files = args.output_signature.is_some() || args.output_payload.is_some();
+    if (files || !args.upload) && args.new_bundle_format {
+        bail!(
+            "--upload=false, --output-signature and --output-payload are for the .sig layout's \
+             simple-signing payload: add --new-bundle-format=false"
+        );
+    }
+    if (files || !args.upload) && args.recursive {
+        bail!("--upload=false, --output-signature and --output-payload sign no --recursive index");
+    }
+    if files && args.images.len() > 1 {
+        bail!(
+            "--output-signature and --output-payload take one image ({} given)",
+            args.images.len()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `--output-signature` (base64, as in the layer annotation) and `--output-payload`
+/// (the exact payload bytes), mode 0600 and replacing existing files, as cosign does.
+fn write_output_files(args: &SignArgs, payload: &[u8], signature_b64: &str) -> anyhow::Result<()> {
+    if let Some(path) = &args.output_signature {
+        crate::fsutil::write_atomic(path, signature_b64.as_bytes(), 0o600, true)?;
+    }
+    if let Some(path) = &args.output_payload {
+        crate::fsutil::write_atomic(path, payload, 0o600, true)?;
+    }
+    Ok(())
+}
+
+/// `--upload=false`: resolve each image (read only), sign its payload, write the files.
+fn sign_without_upload(
+    args: &SignArgs,
+    signer: &dyn Signer,
+    opened: &[(Target, String)],
+) -> anyhow::Result<ExitCode> {
+    let annotations = args.annotations.iter().cloned().collect::<BTreeMap<_, _>>();
+    let mut entries = Vec::with_capacity(opened.len());
+    for ((t, docker_reference), image) in opened.iter().zip(&args.images) {
+        let digest = t
+            .image
+            .get_manifest(&t.reference)
+            .with_context(|| format!("reading {image}"))?
+            .ok_or_else(|| anyhow::anyhow!("{image}: no such manifest ({})", t.image.describe()))?
+            .digest;
+        let payload =
+            proofmark_cosign::payload::payload_bytes(docker_reference, &digest, &annotations);
+        let signature = signer.sign(&payload).with_context(|| format!("signing {image}"))?;
+        let signature_b64 = base64::engine::general_purpose::STANDARD.encode(signature.as_bytes());
+        write_output_files(args, &payload, &signature_b64)?;
+        entries.push(digest);
+    }
+    match args.output {
+        crate::Format::Human => {
+            for digest in &entries {
+                eprintln!("signed {digest} (not uploaded: --upload=false)");
+            }
+        }
+        crate::Format::Json => {
+            let entries: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|d| {
+                    serde_json::json!({"image": d, "format": "legacy", "status": "not uploaded"})
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(entries));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {
+    check_output_files(args)?;
     let signer = open_signer(args, tcti)?;
     proofmark_cosign::check_cosign_algorithm(signer.algorithm())?;
     let mut opened = Vec::with_capacity(args.images.len());
@@ -330,6 +458,9 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
             }
         };
         opened.push((t, docker_reference));
+    }
+    if !args.upload {
+        return sign_without_upload(args, signer.as_ref(), &opened);
     }
     let targets: Vec<SignTarget<'_>> = opened
         .iter()
@@ -354,6 +485,9 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
     // One batch: the manifests are written together and confirmed after one shared wait.
     let signed = proofmark_cosign::sign_many(&targets, &signer, &opts)
         .with_context(|| format!("signing {}", args.images.join(" ")))?;
+    if let [one] = signed.as_slice() {
+        write_output_files(args, &one.payload, &one.signature_b64)?;
+    }
     match args.output {
         crate::Format::Human => {
             for s in &signed {
@@ -447,7 +581,8 @@ pub(crate) fn verify(args: &VerifyArgs, tcti: Option<&str>) -> anyhow::Result<Ex
         }
     }
     match args.output {
-        crate::Format::Json => println!("{}", report.cosign_json()),
+        // cosign's bytes: an empty line, then the array as Go encodes it.
+        crate::Format::Json => print!("{}", report.cosign_output()),
         crate::Format::Human => print!("{}", report.summary()),
     }
     Ok(ExitCode::from(report.status.exit_code()))
