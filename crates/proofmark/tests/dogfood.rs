@@ -63,6 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 "#;
 
 #[test]
+#[ignore = "a full release of this workspace: its cold cost (every dependency built again for the \
+            gate's package builds, the consumer and the install) is not yet within CI's budget; run \
+            it with `cargo test -p proofmark --test dogfood -- --ignored`"]
 fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     if require_tool("git", "git").is_none() || require_tool("tar", "tar").is_none() {
         return;
