@@ -106,7 +106,8 @@ fn test_all() -> anyhow::Result<()> {
 /// components, started per test by proofmark-test-support) and doc tests.
 pub(crate) fn test(args: &TestArgs) -> anyhow::Result<()> {
     let mut cargo = cmd::cargo();
-    cargo.args(["test", "--workspace", "--locked"]);
+    // `--no-fail-fast`: one red test binary must not hide the verdicts of the others.
+    cargo.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     // The release drills (PROOFMARK_RELEASE_FAIL_AFTER) exist only with this feature, so the
     // shipped binary never has them; without it their tests are ignored, not silently gone.
     cargo.args(["--features", "proofmark/test-hooks"]);
