@@ -13,7 +13,7 @@
 //! pass over the commits in topological order (children first) settles it.
 //!
 //! Each section then gets the entries the release plan of that version would have written:
-//! the plan's own rules run on it, through the same code ([`crate::skip::filter`],
+//! the plan's own rules run on it, through the same code (`skip::filter`,
 //! [`crate::pr`]), with the crate's releases of lower versions as "the releases before":
 //!
 //! - a commit without net effect on the crate's packaged files ([`crate::content`]; for a
