@@ -11,6 +11,9 @@ use expect_test::expect;
 use proofmark_test_support::swtpm::{EkCa, Swtpm};
 use proofmark_test_support::{require_tool, temp_dir};
 
+mod attest_common;
+use attest_common::{failure, ok};
+
 const NONCE: &str = "5eed00112233445566778899aabbccdd";
 
 fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
@@ -24,33 +27,6 @@ fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
         .env("TSS2_LOG", "all+NONE")
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exit code and standard error, hex runs of 16+ digits replaced by `<hex>`.
-fn failure(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut text = String::new();
-    let mut run = String::new();
-    for c in stderr.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        text.push_str(if run.len() >= 16 { "<hex>" } else { &run });
-        run.clear();
-        text.push(c);
-    }
-    format!("exit {:?}: {}", out.status.code(), text.trim_end())
 }
 
 /// Generates a key and attests it into `att`; returns the folder.
