@@ -75,6 +75,11 @@ const COMPONENTS: &[Component] = &[
         probe: Probe::Tool("docker-credential-pass"),
         why: "a real docker credential helper for registry logins",
     },
+    Component {
+        package: "apache2-utils",
+        probe: Probe::Tool("htpasswd"),
+        why: "htpasswd -B makes the registry's bcrypt basic-auth file",
+    },
     Component { package: "pass", probe: Probe::Tool("pass"), why: "the credential helper's store" },
     Component { package: "gnupg", probe: Probe::Tool("gpg"), why: "encrypts the pass store" },
     Component { package: "git", probe: Probe::Tool("git"), why: "release history tests" },

@@ -5,6 +5,9 @@
 //!   names the Debian package to install, so a test never skips silently there.
 //! - [`swtpm::Swtpm`] starts one software TPM per test on a free loopback port pair.
 //! - [`registry::Registry`] starts Debian's `docker-registry` per test on a free loopback port.
+//!   Its own TLS (a private CA from `openssl`, [`tls::TestCa`]) and htpasswd basic auth
+//!   (`htpasswd -B`) replace scripted servers; [`referrers_api::ReferrersApi`] is the one
+//!   scripted addition, for the OCI 1.1 referrers API distribution 2.8 lacks.
 //!
 //! Everything is killed and cleaned up on drop. Errors panic with context: this crate only runs
 //! inside tests, where a panic is the failure report.
@@ -18,8 +21,10 @@ pub mod history;
 pub mod kms;
 pub mod net;
 pub mod parsec;
+pub mod referrers_api;
 pub mod registry;
 pub mod swtpm;
+pub mod tls;
 pub mod tools;
 
 use std::path::PathBuf;
