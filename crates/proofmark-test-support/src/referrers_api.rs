@@ -105,7 +105,7 @@ fn serve(stream: TcpStream, backend: &str, state: &Mutex<State>) {
     let Some(request) = read_request(&client) else { return };
     let path = request.target.split('?').next().unwrap_or("").to_owned();
     state.lock().expect("proxy state").requests.push(format!("{} {path}", request.method));
-    let response = match path.strip_prefix("/v2/").and_then(|p| p.rsplit_once("/referrers/")) {
+    let response = match endpoint(&path, "referrers") {
         Some((repo, subject)) if request.method == "GET" => {
             referrers_response(state, repo, subject, &request.target)
         }
@@ -114,6 +114,14 @@ fn serve(stream: TcpStream, backend: &str, state: &Mutex<State>) {
     let _ = client.write_all(&response);
     let _ = client.flush();
     let _ = client.shutdown(Shutdown::Both);
+}
+
+/// `(repository, reference)` of `/v2/<repository>/<kind>/<reference>`; the repository may
+/// itself contain `/<kind>/`, the reference never holds a `/`.
+fn endpoint<'a>(path: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let (rest, reference) = path.strip_prefix("/v2/")?.rsplit_once('/')?;
+    let repo = rest.strip_suffix(kind)?.strip_suffix('/')?;
+    (!repo.is_empty()).then_some((repo, reference))
 }
 
 fn read_request(stream: &TcpStream) -> Option<Request> {
@@ -153,14 +161,15 @@ fn forward(backend: &str, request: &Request, path: &str, state: &Mutex<State>) -
             head.push_str(&format!("{k}: {v}\r\n"));
         }
     }
-    head.push_str("Connection: close\r\n\r\n");
+    // Keep-alive towards the registry: with `Connection: close` Go closes without reading a
+    // body it ignored, and the reset that follows can destroy its answer before we read it.
+    // The response is framed here instead, and the connection dropped after it.
+    head.push_str("\r\n");
     upstream.write_all(head.as_bytes()).expect("forward the request head");
     upstream.write_all(&request.body).expect("forward the request body");
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response).expect("read docker-registry's response");
-    let Some((repo, reference)) =
-        path.strip_prefix("/v2/").and_then(|p| p.rsplit_once("/manifests/"))
-    else {
+    let response =
+        read_response(&upstream, &request.method).expect("read docker-registry's response");
+    let Some((repo, reference)) = endpoint(path, "manifests") else {
         return response;
     };
     let status = response.get(9..12).and_then(|s| std::str::from_utf8(s).ok()).unwrap_or("");
@@ -181,6 +190,63 @@ fn forward(backend: &str, request: &Request, path: &str, state: &Mutex<State>) -
         _ => {}
     }
     response
+}
+
+/// One whole HTTP/1.1 response (head and body as sent, minus `Connection` headers, plus
+/// `Connection: close`), framed by its `Content-Length` or chunked encoding.
+fn read_response(stream: &TcpStream, method: &str) -> std::io::Result<Vec<u8>> {
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let mut out = status.clone().into_bytes();
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        if h.trim_end().is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap_or((h.as_str(), ""));
+        match k.trim().to_ascii_lowercase().as_str() {
+            "connection" => continue,
+            "content-length" => length = v.trim().parse::<usize>().ok(),
+            "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+        out.extend_from_slice(h.as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if method == "HEAD" || matches!(code, "204" | "304") || code.starts_with('1') {
+        return Ok(out);
+    }
+    if chunked {
+        // Passed on still chunked, as the header says.
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            out.extend_from_slice(size.as_bytes());
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|e| std::io::Error::other(format!("chunk size {size:?}: {e}")))?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            out.extend_from_slice(&chunk);
+            if n == 0 {
+                return Ok(out);
+            }
+        }
+    }
+    match length {
+        Some(n) => {
+            let mut body = vec![0; n];
+            reader.read_exact(&mut body)?;
+            out.extend_from_slice(&body);
+        }
+        None => {
+            reader.read_to_end(&mut out)?;
+        }
+    }
+    Ok(out)
 }
 
 /// Lists a manifest with a `subject` among that subject's referrers; returns the subject.

@@ -33,20 +33,14 @@ impl TestCa {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
+        // A name of its own, so that two test CAs are told apart by name, as real ones are.
+        let folder = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let subject = format!("/CN=proofmark test CA {folder}");
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
         run(&[
             &["req", "-x509"][..],
             &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=proofmark test CA",
-            ],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", &subject],
             &["-addext", "basicConstraints=critical,CA:TRUE"],
             &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
         ]
