@@ -4,15 +4,16 @@
 //! It is scripted only because Debian's docker-registry (distribution 2.8) does not have that
 //! API, and there is no packaged registry that does; every other request (blobs, manifests,
 //! tags, deletes) is forwarded unchanged to the real [`Registry`] behind it, which stores
-//! everything. The one thing answered here is what distribution 1.1-aware registries (zot,
+//! everything. The one thing answered here is what registries with the API (zot,
 //! distribution 3) answer: the image index of the manifests pushed through this proxy whose
 //! `subject` is the digest, with their `artifactType` and annotations, filtered by the
 //! `artifactType` query parameter (and saying so in `OCI-Filters-Applied`). A manifest put with
 //! a `subject` gets the `OCI-Subject` response header, as the distribution spec requires.
 //!
 //! The registry behind it must be plain HTTP without auth (the proxy adds neither). Requests
-//! are read with `Content-Length` bodies (what proofmark sends); each connection carries one
-//! request and is then closed.
+//! are read with `Content-Length` bodies (what proofmark sends); each client connection carries
+//! one request and is then closed, and the registry's answer is passed on unchanged (plus
+//! `OCI-Subject` where due, and `Connection: close`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
