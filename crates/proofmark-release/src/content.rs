@@ -30,11 +30,11 @@
 use std::rc::Rc;
 
 use gix::ObjectId;
-use gix::bstr::{BStr, ByteSlice as _};
+use gix::bstr::BStr;
 use gix::hashtable::HashMap;
 
 use crate::error::{Error, Result};
-use crate::history::Repo;
+use crate::history::{Repo, Tree, tree_order};
 use crate::workspace::Package;
 
 /// The changelog proofmark maintains in every crate folder.
@@ -109,13 +109,10 @@ fn matched(patterns: &[gix::glob::Pattern], path: &str) -> bool {
     result
 }
 
-/// One tree entry: name, id, whether it is a tree.
-type Entry = (String, ObjectId, bool);
-
 /// Reads commits, trees and blobs with small caches.
 pub(crate) struct Trees<'r> {
     repo: &'r gix::Repository,
-    trees: HashMap<ObjectId, Rc<Vec<Entry>>>,
+    trees: HashMap<ObjectId, Rc<Tree>>,
     commits: HashMap<ObjectId, Commit>,
 }
 
@@ -178,22 +175,11 @@ impl<'r> Trees<'r> {
         Ok(Commit { tree: decoded.tree(), parents, time })
     }
 
-    fn entries(&mut self, tree: ObjectId) -> Result<Rc<Vec<Entry>>> {
+    fn entries(&mut self, tree: ObjectId) -> Result<Rc<Tree>> {
         if let Some(entries) = self.trees.get(&tree) {
             return Ok(entries.clone());
         }
-        let object =
-            self.repo.find_tree(tree).map_err(|e| Error::git(format!("read tree {tree}"), e))?;
-        let decoded = object.decode().map_err(|e| Error::git(format!("decode tree {tree}"), e))?;
-        let entries: Rc<Vec<Entry>> = Rc::new(
-            decoded
-                .entries
-                .iter()
-                .map(|e| {
-                    (e.filename.to_str_lossy().into_owned(), e.oid.to_owned(), e.mode.is_tree())
-                })
-                .collect(),
-        );
+        let entries = Rc::new(Tree::read(self.repo, tree)?);
         if self.trees.len() >= TREE_CACHE {
             self.trees.clear();
         }
@@ -208,11 +194,8 @@ impl<'r> Trees<'r> {
             if !current.1 {
                 return Ok(None);
             }
-            let entries = self.entries(current.0)?;
-            let Some((_, id, is_tree)) = entries.iter().find(|(n, _, _)| n == component) else {
-                return Ok(None);
-            };
-            current = (*id, *is_tree);
+            let Some(found) = self.entries(current.0)?.find(component) else { return Ok(None) };
+            current = found;
         }
         Ok(Some(current))
     }
@@ -247,33 +230,57 @@ impl<'r> Trees<'r> {
         if new == old || (first_only && !out.is_empty()) {
             return Ok(());
         }
-        let mut by_name: std::collections::BTreeMap<String, [Option<(ObjectId, bool)>; 2]> =
-            Default::default();
-        for (side, tree) in [new, old].into_iter().enumerate() {
-            let Some(tree) = tree else { continue };
-            for (name, id, is_tree) in self.entries(tree)?.iter() {
-                by_name.entry(name.clone()).or_default()[side] = Some((*id, *is_tree));
-            }
-        }
-        for (name, [a, b]) in by_name {
-            if a == b {
-                continue;
-            }
-            let path = if base.is_empty() { name } else { format!("{base}/{name}") };
+        let empty = Rc::new(Tree::default());
+        let a = match new {
+            Some(tree) => self.entries(tree)?,
+            None => empty.clone(),
+        };
+        let b = match old {
+            Some(tree) => self.entries(tree)?,
+            None => empty,
+        };
+        // Both lists are in git's tree order: pair them in one pass. A name that is a file on
+        // one side and a folder on the other comes out as two unpaired entries.
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let (name, new_side, old_side) = match (a.get(i), b.get(j)) {
+                (None, None) => break,
+                (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    if x.1 == y.1 {
+                        continue;
+                    }
+                    (x.0, Some((x.1, x.2)), Some((y.1, y.2)))
+                }
+                (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Less => {
+                    i += 1;
+                    (x.0, Some((x.1, x.2)), None)
+                }
+                (Some(x), None) => {
+                    i += 1;
+                    (x.0, Some((x.1, x.2)), None)
+                }
+                (_, Some(y)) => {
+                    j += 1;
+                    (y.0, None, Some((y.1, y.2)))
+                }
+            };
+            let path = if base.is_empty() { name.to_owned() } else { format!("{base}/{name}") };
             let tree_of = |side: Option<(ObjectId, bool)>| side.filter(|s| s.1).map(|s| s.0);
             let file_of = |side: Option<(ObjectId, bool)>| side.filter(|s| !s.1).map(|s| s.0);
-            let (new_tree, old_tree) = (tree_of(a), tree_of(b));
+            let (new_tree, old_tree) = (tree_of(new_side), tree_of(old_side));
             if new_tree.is_some() || old_tree.is_some() {
                 // Cargo never packages a subfolder that is a package of its own.
                 let mut nested = false;
                 for tree in [new_tree, old_tree].into_iter().flatten() {
-                    nested |= self.entries(tree)?.iter().any(|(n, _, t)| n == "Cargo.toml" && !t);
+                    nested |= self.entries(tree)?.find("Cargo.toml").is_some_and(|(_, t)| !t);
                 }
                 if !nested {
                     self.changed(new_tree, old_tree, packaged, &path, out, first_only)?;
                 }
             }
-            let (new_file, old_file) = (file_of(a), file_of(b));
+            let (new_file, old_file) = (file_of(new_side), file_of(old_side));
             if (new_file.is_some() || old_file.is_some()) && packaged.keeps(&path) {
                 out.push((path, new_file));
             }
@@ -282,6 +289,19 @@ impl<'r> Trees<'r> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a packaged file differs between two trees of the crate folder: the first step
+    /// of [`Trees::folder_effect_nil`], which stops at the first such file.
+    pub(crate) fn packaged_changed(
+        &mut self,
+        new: Option<ObjectId>,
+        old: Option<ObjectId>,
+        packaged: &Packaged,
+    ) -> Result<bool> {
+        let mut out = Vec::new();
+        self.changed(new, old, packaged, "", &mut out, true)?;
+        Ok(!out.is_empty())
     }
 
     /// Whether the crate's packaged files are the same in `head` and `base` (hex ids).

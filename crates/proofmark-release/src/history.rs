@@ -97,9 +97,14 @@ pub struct CommitRecord {
     /// repository root.
     pub changed_paths: Vec<String>,
     /// For each touched crate: its folder's tree id in this commit and in the first parent,
-    /// so later rules read the folder without looking it up again.
-    pub(crate) folder_trees: Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
+    /// so later rules read the folder without looking it up again, and whether a packaged
+    /// file differs between the two (`None`: not judged, see [`Repo::walk_with`]).
+    pub(crate) folder_trees: Vec<FolderChange>,
 }
+
+/// A touched crate's folder in a commit: the crate's index, the folder's tree id in the
+/// commit and in its first parent, and whether a packaged file differs between the two.
+pub(crate) type FolderChange = (usize, Option<ObjectId>, Option<ObjectId>, Option<bool>);
 
 /// Everything the walk found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,25 +252,51 @@ impl Queue {
 type TreeEntries = std::rc::Rc<Tree>;
 
 /// A decoded tree: its entries' names in one buffer (one allocation per tree, not per entry),
-/// with their ids and whether each is a tree.
+/// with their ids and whether each is a tree, in git's tree order.
 #[derive(Debug, Default)]
-struct Tree {
+pub(crate) struct Tree {
     names: String,
     entries: Vec<(u32, u32, ObjectId, bool)>,
 }
 
 impl Tree {
-    fn len(&self) -> usize {
+    /// Reads and decodes the tree `id`.
+    pub(crate) fn read(repo: &gix::Repository, id: ObjectId) -> Result<Self> {
+        let object = repo.find_tree(id).map_err(|e| Error::git(format!("read tree {id}"), e))?;
+        let decoded = object.decode().map_err(|e| Error::git(format!("decode tree {id}"), e))?;
+        let mut built = Tree {
+            names: String::with_capacity(decoded.entries.iter().map(|e| e.filename.len()).sum()),
+            entries: Vec::with_capacity(decoded.entries.len()),
+        };
+        for entry in &decoded.entries {
+            let start = built.names.len();
+            built.names.push_str(&entry.filename.to_str_lossy());
+            let (start, end) = (
+                u32::try_from(start).unwrap_or(u32::MAX),
+                u32::try_from(built.names.len()).unwrap_or(u32::MAX),
+            );
+            built.entries.push((start, end, entry.oid.to_owned(), entry.mode.is_tree()));
+        }
+        Ok(built)
+    }
+
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    fn get(&self, index: usize) -> Option<(&str, ObjectId, bool)> {
+    /// The entry at `index`: name, id, whether it is a tree.
+    pub(crate) fn get(&self, index: usize) -> Option<(&str, ObjectId, bool)> {
         let (start, end, id, is_tree) = *self.entries.get(index)?;
         Some((self.names.get(start as usize..end as usize).unwrap_or_default(), id, is_tree))
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&str, ObjectId, bool)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, ObjectId, bool)> {
         (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// The entry named `name`: its id and whether it is a tree.
+    pub(crate) fn find(&self, name: &str) -> Option<(ObjectId, bool)> {
+        self.iter().find(|(entry, _, _)| *entry == name).map(|(_, id, is_tree)| (id, is_tree))
     }
 }
 
@@ -327,16 +358,49 @@ impl Repo {
         for reference in tags {
             let mut reference = reference.map_err(|e| Error::git("read a tag", e))?;
             let name = reference.name().shorten().to_string();
+            let commit = match reference.target().try_id() {
+                Some(id) => self.peel_to_commit(id.to_owned()),
+                None => reference.peel_to_commit().ok().map(|c| c.id().detach()),
+            };
             // Tags of trees or blobs are no releases; skip them rather than fail.
-            let Ok(commit) = reference.peel_to_commit() else { continue };
-            out.push(TagRef { name, commit: commit.id().detach().to_string() });
+            let Some(commit) = commit else { continue };
+            out.push(TagRef { name, commit: commit.to_string() });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
+    /// The commit `id` points at, through annotated tags; `None` for trees, blobs and unreadable
+    /// objects. Only the header of the final object is read: the walk reads the tagged commits
+    /// anyway, and inflating them here too cost a tenth of a plan.
+    fn peel_to_commit(&self, mut id: ObjectId) -> Option<ObjectId> {
+        // Tag chains are short; the bound only guards against a cycle in a broken repository.
+        for _ in 0..32 {
+            match self.repo.find_header(id).ok()?.kind() {
+                gix::object::Kind::Commit => return Some(id),
+                gix::object::Kind::Tag => {
+                    id = self.repo.find_tag(id).ok()?.target_id().ok()?.detach();
+                }
+                gix::object::Kind::Tree | gix::object::Kind::Blob => return None,
+            }
+        }
+        None
+    }
+
     /// Walks from `HEAD` and attributes commits to `crates`. See the module documentation.
     pub fn walk(&self, crates: &[WalkCrate]) -> Result<Walk> {
+        self.walk_with(crates, &[])
+    }
+
+    /// [`Repo::walk`], also judging for each touched crate whose packaging rules `packaged`
+    /// gives (same order as `crates`; missing ones are not judged) whether a packaged file
+    /// differs from the first parent ([`crate::content`]'s net effect, first step). The
+    /// attribution threads have the folder trees at hand, so this costs no second pass.
+    pub(crate) fn walk_with(
+        &self,
+        crates: &[WalkCrate],
+        packaged: &[crate::content::Packaged],
+    ) -> Result<Walk> {
         let Some(head) = self.repo.head().map_err(|e| Error::git("read HEAD", e))?.id() else {
             return Ok(Walk {
                 commits: Vec::new(),
@@ -427,8 +491,18 @@ impl Repo {
                             truncated: false,
                             shallow: repo.is_shallow(),
                         };
+                        let mut trees = crate::content::Trees::from_gix(&repo);
                         part.iter()
-                            .map(|(id, unreleased)| engine.record(*id, unreleased.clone(), trie))
+                            .map(|(id, unreleased)| {
+                                let mut record = engine.record(*id, unreleased.clone(), trie)?;
+                                for change in &mut record.folder_trees {
+                                    let Some(rules) = packaged.get(change.0) else { continue };
+                                    let differs =
+                                        trees.packaged_changed(change.1, change.2, rules)?;
+                                    change.3 = Some(differs);
+                                }
+                                Ok(record)
+                            })
                             .collect()
                     })
                 })
@@ -506,23 +580,7 @@ impl Engine<'_> {
         if let Some(entries) = self.trees.get(&tree) {
             return Ok(entries.clone());
         }
-        let object =
-            self.repo.find_tree(tree).map_err(|e| Error::git(format!("read tree {tree}"), e))?;
-        let decoded = object.decode().map_err(|e| Error::git(format!("decode tree {tree}"), e))?;
-        let mut built = Tree {
-            names: String::with_capacity(decoded.entries.iter().map(|e| e.filename.len()).sum()),
-            entries: Vec::with_capacity(decoded.entries.len()),
-        };
-        for entry in &decoded.entries {
-            let start = built.names.len();
-            built.names.push_str(&entry.filename.to_str_lossy());
-            let (start, end) = (
-                u32::try_from(start).unwrap_or(u32::MAX),
-                u32::try_from(built.names.len()).unwrap_or(u32::MAX),
-            );
-            built.entries.push((start, end, entry.oid.to_owned(), entry.mode.is_tree()));
-        }
-        let entries: TreeEntries = std::rc::Rc::new(built);
+        let entries: TreeEntries = std::rc::Rc::new(Tree::read(self.repo, tree)?);
         if self.trees.len() >= TREE_CACHE {
             self.trees.clear();
         }
@@ -624,9 +682,9 @@ impl Engine<'_> {
         };
         let mut folder_trees = Vec::new();
         self.touched(Some(tree), parent_tree, trie, 0, &mut folder_trees)?;
-        folder_trees.retain(|(index, _, _)| unreleased.contains(index));
-        folder_trees.sort_unstable_by_key(|(index, _, _)| *index);
-        let touched: Vec<usize> = folder_trees.iter().map(|(index, _, _)| *index).collect();
+        folder_trees.retain(|(index, _, _, _)| unreleased.contains(index));
+        folder_trees.sort_unstable_by_key(|(index, _, _, _)| *index);
+        let touched: Vec<usize> = folder_trees.iter().map(|(index, _, _, _)| *index).collect();
         let mut changed_paths = Vec::new();
         if touched.is_empty() {
             self.changed_paths(Some(tree), parent_tree, "", 2, &mut changed_paths)?;
@@ -652,7 +710,7 @@ impl Engine<'_> {
         old: Option<ObjectId>,
         trie: &Trie<'_>,
         node: usize,
-        out: &mut Vec<(usize, Option<ObjectId>, Option<ObjectId>)>,
+        out: &mut Vec<FolderChange>,
     ) -> Result<()> {
         if new == old {
             return Ok(());
@@ -660,7 +718,7 @@ impl Engine<'_> {
         let here = &trie.nodes[node];
         for (index, exclude) in &here.crates {
             if self.differs(new, old, exclude)? {
-                out.push((*index, new, old));
+                out.push((*index, new, old, None));
             }
         }
         if here.children.is_empty() {
@@ -733,7 +791,10 @@ impl Engine<'_> {
 }
 
 /// git's order of tree entries: by name, a tree's name compared as if it ended in `/`.
-fn tree_order(a: (&str, ObjectId, bool), b: (&str, ObjectId, bool)) -> std::cmp::Ordering {
+pub(crate) fn tree_order(
+    a: (&str, ObjectId, bool),
+    b: (&str, ObjectId, bool),
+) -> std::cmp::Ordering {
     let (x, y) = (a.0.as_bytes(), b.0.as_bytes());
     let common = x.len().min(y.len());
     match x[..common].cmp(&y[..common]) {

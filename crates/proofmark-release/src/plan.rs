@@ -558,7 +558,9 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
             exclude: nested_members(workspace, &c.package.dir),
         })
         .collect();
-    let walk = repo.walk(&walk_crates)?;
+    let packaged: Vec<Packaged> =
+        candidates.iter().map(|c| Packaged::new(repo.prefix(), c.package)).collect();
+    let walk = repo.walk_with(&walk_crates, &packaged)?;
     if walk.truncated {
         warnings.push(
             "the history is shallow (some parent commits are missing): fetch the full history \

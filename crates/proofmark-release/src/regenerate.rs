@@ -96,7 +96,9 @@ pub fn regenerate(
             exclude: plan::nested_members(workspace, &p.dir),
         })
         .collect();
-    let walk = repo.walk(&walk_crates)?;
+    let packaged: Vec<crate::content::Packaged> =
+        published.iter().map(|p| crate::content::Packaged::new(repo.prefix(), p)).collect();
+    let walk = repo.walk_with(&walk_crates, &packaged)?;
     let mut warnings = Vec::new();
     if walk.truncated {
         warnings.push(

@@ -78,11 +78,15 @@ fn without_effect(
     let mut kept = Vec::with_capacity(krate.commits.len());
     for (summary, message) in std::mem::take(&mut krate.commits) {
         let folders = records.get(summary.id.as_str()).and_then(|record| {
-            let found = record.folder_trees.iter().find(|(i, _, _)| *i == krate.index)?;
-            Some((found.1, found.2, &record.parents))
+            let found = record.folder_trees.iter().find(|(i, _, _, _)| *i == krate.index)?;
+            Some((found.1, found.2, found.3, &record.parents))
         });
         let nil = match folders {
-            Some((new, old, parents)) => {
+            // The walk judged the first step: nothing packaged changed means no effect, and
+            // only a merge can still be judged nil when something did.
+            Some((_, _, Some(false), _)) => true,
+            Some((_, _, Some(true), parents)) if parents.len() < 2 => false,
+            Some((new, old, _, parents)) => {
                 trees.folder_effect_nil(new, old, parents, &krate.baselines, &tagged, &packaged)?
             }
             None if summary.via.contains(&"path") => {
@@ -115,8 +119,16 @@ pub(crate) fn filter(
     let records: std::collections::HashMap<&str, &crate::history::CommitRecord> =
         walk.commits.iter().map(|r| (r.id.as_str(), r)).collect();
     // Reading trees dominates on long ranges: split the crates over the cores, each thread
-    // with its own repository handle and caches, as the walk does.
-    let total: usize = crates.iter().map(|c| c.commits.len()).sum();
+    // with its own repository handle and caches, as the walk does. Commits the walk already
+    // judged read no tree here, unless they are merges whose packaged files changed.
+    let judged = |krate: &CrateCommits<'_>, id: &str| {
+        records.get(id).is_some_and(|record| {
+            let found = record.folder_trees.iter().find(|(i, _, _, _)| *i == krate.index);
+            found.is_some_and(|f| f.3 == Some(false) || (f.3.is_some() && record.parents.len() < 2))
+        })
+    };
+    let total: usize =
+        crates.iter().map(|c| c.commits.iter().filter(|(s, _)| !judged(c, &s.id)).count()).sum();
     let threads = if total < PARALLEL_FROM {
         1
     } else {
