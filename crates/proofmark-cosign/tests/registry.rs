@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use proofmark_cosign::{
     ImageStore as _, SignOptions, VerifyOptions, VerifyStatus, sign_image, verify_image,
 };
@@ -15,6 +13,27 @@ use proofmark_types::{KeyRef, SignatureAlgorithm, Signer, SoftwareSigner};
 
 fn software_key() -> SoftwareSigner {
     SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256).unwrap()
+}
+
+/// Runs `sign` with every signer, each on its own thread and all released at the same moment;
+/// returns the results in signer order.
+fn all_at_once<T: Send>(
+    signers: &[SoftwareSigner],
+    sign: impl Fn(&SoftwareSigner) -> T + Sync,
+) -> Vec<T> {
+    let (barrier, sign) = (&std::sync::Barrier::new(signers.len()), &sign);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = signers
+            .iter()
+            .map(|signer| {
+                scope.spawn(move || {
+                    barrier.wait();
+                    sign(signer)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }
 
 /// Signs with `signer`, then checks our verifier, sigstore-rs and openssl all accept it.
@@ -166,21 +185,11 @@ fn eight_concurrent_signers() {
     let store = client.repository(&reg.addr(), "test/race");
     common::push_image(&store, "v1", "race");
     let reference = format!("{}/test/race", reg.addr());
-    let signers: Vec<Arc<SoftwareSigner>> = (0..8).map(|_| Arc::new(software_key())).collect();
-    let barrier = Arc::new(std::sync::Barrier::new(signers.len()));
-    let handles: Vec<_> = signers
-        .iter()
-        .map(|signer| {
-            let (signer, barrier, store, reference) =
-                (signer.clone(), barrier.clone(), store.clone(), reference.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                sign_image(&store, "v1", &store, &reference, &*signer, &SignOptions::legacy())
-                    .unwrap()
-            })
-        })
-        .collect();
-    let attempts: Vec<u32> = handles.into_iter().map(|h| h.join().unwrap()[0].attempts).collect();
+    let signers: Vec<SoftwareSigner> = (0..8).map(|_| software_key()).collect();
+    let attempts: Vec<u32> = all_at_once(&signers, |signer| {
+        sign_image(&store, "v1", &store, &reference, signer, &SignOptions::legacy()).unwrap()[0]
+            .attempts
+    });
     let keys: Vec<_> = signers.iter().map(|s| s.public_key().clone()).collect();
     let mut opts = VerifyOptions::new(keys, reference.clone());
     opts.threshold = 8;
@@ -207,30 +216,20 @@ fn concurrent_batches_lose_nothing() {
         common::push_image(&store, tag, tag);
     }
     let reference = format!("{}/test/batch", reg.addr());
-    let signers: Vec<Arc<SoftwareSigner>> = (0..6).map(|_| Arc::new(software_key())).collect();
-    let barrier = Arc::new(std::sync::Barrier::new(signers.len()));
-    let handles: Vec<_> = signers
+    let signers: Vec<SoftwareSigner> = (0..6).map(|_| software_key()).collect();
+    let targets: Vec<SignTarget<'_>> = ["a", "b", "c", "a"]
         .iter()
-        .map(|signer| {
-            let (signer, barrier, store, reference) =
-                (signer.clone(), barrier.clone(), store.clone(), reference.clone());
-            std::thread::spawn(move || {
-                let targets: Vec<SignTarget<'_>> = ["a", "b", "c", "a"]
-                    .iter()
-                    .map(|tag| SignTarget {
-                        image: &store,
-                        reference: tag,
-                        signatures: &store,
-                        docker_reference: &reference,
-                    })
-                    .collect();
-                barrier.wait();
-                proofmark_cosign::sign_many(&targets, &*signer, &SignOptions::legacy()).unwrap()
-            })
+        .map(|tag| SignTarget {
+            image: &store,
+            reference: tag,
+            signatures: &store,
+            docker_reference: &reference,
         })
         .collect();
-    for h in handles {
-        let signed = h.join().unwrap();
+    let batches = all_at_once(&signers, |signer| {
+        proofmark_cosign::sign_many(&targets, signer, &SignOptions::legacy()).unwrap()
+    });
+    for signed in batches {
         // `a` twice in the batch is signed once.
         assert_eq!(signed.len(), 3);
         assert!(signed.iter().all(|s| s.added));

@@ -2,34 +2,16 @@
 //! process per call, `argv = [v1, JSON]`, message on stdin, one JSON object on stdout) against
 //! a real Parsec service, with signatures checked by `openssl` and keys by `parsec-tool`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{Env, env};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proofmark_test_support::kms::invoke;
-use proofmark_test_support::parsec::ParsecService;
-use proofmark_test_support::swtpm::Swtpm;
-use proofmark_types::{Digest, HashAlgorithm};
+use proofmark_types::{Digest, HashAlgorithm, SignatureAlgorithm};
 use serde_json::{Value, json};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_sigstore-kms-parsec");
-
-struct Env {
-    service: ParsecService,
-    _tpm: Swtpm,
-    openssl: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-fn env() -> Option<Env> {
-    let openssl = proofmark_test_support::require_tool("openssl", "openssl")?;
-    let tpm = Swtpm::start()?;
-    let service = ParsecService::start(&tpm)?;
-    service.parsec_tool()?;
-    let dir = proofmark_test_support::temp_dir("kms-plugin");
-    Some(Env { service, _tpm: tpm, openssl, dir })
-}
 
 impl Env {
     /// One plugin call, as cosign makes it ([`proofmark_test_support::kms::invoke`]).
@@ -45,26 +27,6 @@ impl Env {
         assert!(resp.get("errorMessage").is_none(), "{method}: {resp}");
         resp[method].clone()
     }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, bytes).expect("write");
-        path
-    }
-
-    fn openssl_verifies(&self, pem: &Path, message: &[u8], der: &[u8]) {
-        let msg = self.write("msg", message);
-        let sig = self.write("sig", der);
-        let out = Command::new(&self.openssl)
-            .args(["dgst", "-sha256", "-verify"])
-            .arg(pem)
-            .arg("-signature")
-            .arg(&sig)
-            .arg(&msg)
-            .output()
-            .expect("run openssl");
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK", "{out:?}");
-    }
 }
 
 fn bytes(value: &Value) -> Vec<u8> {
@@ -73,7 +35,7 @@ fn bytes(value: &Value) -> Vec<u8> {
 
 #[test]
 fn cosign_style_session_signs_with_a_parsec_key() {
-    let Some(env) = env() else { return };
+    let Some(env) = env("kms-plugin") else { return };
     // `cosign generate-key-pair --kms parsec://cosign-key?provider=tpm`: defaultAlgorithm,
     // then createKey with it.
     let key_id = "cosign-key?provider=tpm";
@@ -111,7 +73,7 @@ fn cosign_style_session_signs_with_a_parsec_key() {
     for options in [with_digest, message_only] {
         let signed = env.ok(key_id, "signMessage", options, payload);
         let signature = bytes(&signed["signature"]);
-        env.openssl_verifies(&pem_path, payload, &signature);
+        env.openssl_verifies(SignatureAlgorithm::EcdsaP256Sha256, &pem_path, payload, &signature);
 
         let verify = |message: &[u8]| {
             let member = json!({ "signature": STANDARD.encode(&signature),

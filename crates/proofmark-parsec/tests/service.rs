@@ -1,31 +1,11 @@
 //! proofmark-parsec against a real Parsec service (TPM provider on a per-test swtpm, and Mbed
 //! Crypto), judged by `parsec-tool` (Parsec's own client) and `openssl`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{Env, env, run};
 
 use proofmark_parsec::{Parsec, ParsecError, ParsecSigner};
-use proofmark_test_support::parsec::ParsecService;
-use proofmark_test_support::swtpm::Swtpm;
 use proofmark_types::{KeyRef, ParsecProvider, PublicKey, SignError, SignatureAlgorithm, Signer};
-
-/// A service with its TPM; the service is declared first so it stops before the TPM.
-struct Env {
-    service: ParsecService,
-    _tpm: Swtpm,
-    openssl: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-fn env() -> Option<Env> {
-    let openssl = proofmark_test_support::require_tool("openssl", "openssl")?;
-    let tpm = Swtpm::start()?;
-    let service = ParsecService::start(&tpm)?;
-    // Make sure the judge is there before the test starts, not halfway through.
-    service.parsec_tool()?;
-    let dir = proofmark_test_support::temp_dir("parsec-test");
-    Some(Env { service, _tpm: tpm, openssl, dir })
-}
 
 impl Env {
     fn connect(&self, provider: Option<ParsecProvider>) -> Parsec {
@@ -39,31 +19,6 @@ impl Env {
         cmd.args(["-p", &provider_number(provider).to_string()]).args(args);
         run(&mut cmd)
     }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, bytes).expect("write a test file");
-        path
-    }
-
-    /// `openssl dgst -verify`: the independent check of a signature over `message`.
-    fn openssl_verifies(
-        &self,
-        algorithm: SignatureAlgorithm,
-        pem: &Path,
-        message: &[u8],
-        der_signature: &[u8],
-    ) {
-        let msg = self.write("message.bin", message);
-        let sig = self.write("signature.bin", der_signature);
-        let mut cmd = Command::new(&self.openssl);
-        cmd.args(["dgst", &format!("-{}", algorithm.hash())]).arg("-verify").arg(pem);
-        if algorithm.name().starts_with("rsa-sign-pss") {
-            cmd.args(["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]);
-        }
-        cmd.arg("-signature").arg(&sig).arg(&msg);
-        assert_eq!(run(&mut cmd).trim(), "Verified OK");
-    }
 }
 
 fn provider_number(provider: ParsecProvider) -> u8 {
@@ -74,23 +29,11 @@ fn provider_number(provider: ParsecProvider) -> u8 {
     }
 }
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
 const PROVIDERS: [ParsecProvider; 2] = [ParsecProvider::Tpm, ParsecProvider::MbedCrypto];
 
 #[test]
 fn parsec_tool_key_signs_through_proofmark_and_openssl_verifies() {
-    let Some(env) = env() else { return };
+    let Some(env) = env("parsec-test") else { return };
     for provider in PROVIDERS {
         // parsec-tool looks keys up by name across providers: keep names distinct.
         let name = format!("tool-made-{provider}");
@@ -127,7 +70,7 @@ fn parsec_tool_key_signs_through_proofmark_and_openssl_verifies() {
 
 #[test]
 fn proofmark_key_is_listed_used_and_deleted_by_parsec_tool() {
-    let Some(env) = env() else { return };
+    let Some(env) = env("parsec-test") else { return };
     // Both providers get ECDSA P-256 and RSA; P-384 only the TPM (Parsec 1.5's Mbed Crypto
     // provider rejects it; `deleting_creating_twice_and_missing_keys_give_clear_errors` checks).
     let cases = [
@@ -183,7 +126,7 @@ fn proofmark_key_is_listed_used_and_deleted_by_parsec_tool() {
 
 #[test]
 fn deleting_creating_twice_and_missing_keys_give_clear_errors() {
-    let Some(env) = env() else { return };
+    let Some(env) = env("parsec-test") else { return };
     let parsec = env.connect(Some(ParsecProvider::MbedCrypto));
     let endpoint = env.service.endpoint();
 
@@ -219,7 +162,7 @@ fn deleting_creating_twice_and_missing_keys_give_clear_errors() {
 
 #[test]
 fn stopping_the_service_mid_run_is_reported_and_restarting_recovers() {
-    let Some(mut env) = env() else { return };
+    let Some(mut env) = env("parsec-test") else { return };
     let parsec = env.connect(Some(ParsecProvider::Tpm));
     let signer = ParsecSigner::create(parsec, "survivor", SignatureAlgorithm::EcdsaP256Sha256)
         .expect("create");

@@ -2,50 +2,33 @@
 //!
 //! The release date is always injected (tests pass a fixed one, the xtask passes today's UTC
 //! date), so nothing in the planner reads the clock. A dependency on a date crate would be
-//! overkill for `YYYY-MM-DD`.
+//! overkill for `YYYY-MM-DD`; the calendar arithmetic is [`proofmark_types::civil`]'s, shared
+//! with the other crates.
 
 use std::fmt;
 use std::str::FromStr;
 
+use proofmark_types::civil::CivilDate;
+
 use crate::error::Error;
 
 /// A proleptic Gregorian calendar date, rendered as ISO 8601 `YYYY-MM-DD`.
+///
+/// A [`CivilDate`] whose year fits a `u16`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: u16,
-    month: u8,
-    day: u8,
-}
+pub struct Date(CivilDate);
 
 impl Date {
     /// Builds a date, or `None` if it does not exist (e.g. February 30th).
     pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return None;
-        }
-        Some(Self { year, month, day })
+        CivilDate::new(i64::from(year), month, day).map(Self)
     }
 
     /// The UTC date of a Unix timestamp (seconds since 1970-01-01T00:00:00Z).
     ///
-    /// Uses Howard Hinnant's `civil_from_days` algorithm.
+    /// A time after year 65535 gives 65535-12-31.
     pub fn from_unix_seconds(seconds: u64) -> Self {
-        let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        Self {
-            year: u16::try_from(year).unwrap_or(u16::MAX),
-            // Both are in range by construction of the algorithm.
-            month: u8::try_from(month).unwrap_or(1),
-            day: u8::try_from(day).unwrap_or(1),
-        }
+        Self(CivilDate::from_unix_seconds(seconds.min(LAST_SECOND)))
     }
 
     /// Days from `self` to `later` (negative when `later` is earlier).
@@ -53,15 +36,9 @@ impl Date {
         later.days_from_epoch() - self.days_from_epoch()
     }
 
-    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01.
     pub(crate) fn days_from_epoch(self) -> i64 {
-        let (month, day) = (i64::from(self.month), i64::from(self.day));
-        let year = i64::from(self.year) - i64::from(month <= 2);
-        let era = year.div_euclid(400);
-        let yoe = year.rem_euclid(400);
-        let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        self.0.to_days()
     }
 
     /// Today's date in UTC, from the system clock.
@@ -73,18 +50,12 @@ impl Date {
     }
 }
 
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+/// 65535-12-31T23:59:59Z, the last second whose year fits the `u16` of [`Date::new`].
+const LAST_SECOND: u64 = 2_005_949_145_599;
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -158,6 +129,9 @@ mod tests {
             (1_798_675_200, "2026-12-31"),
             (1_798_761_599, "2026-12-31"),
             (1_798_761_600, "2027-01-01"),
+            (LAST_SECOND, "65535-12-31"),
+            (LAST_SECOND + 1, "65535-12-31"),
+            (u64::MAX, "65535-12-31"),
         ];
         for (seconds, expected) in cases {
             assert_eq!(Date::from_unix_seconds(seconds).to_string(), expected, "{seconds}");

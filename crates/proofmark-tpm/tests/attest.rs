@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{run, tcti};
+
 use proofmark_test_support::swtpm::{EkCa, Swtpm};
 use proofmark_test_support::{require_tool, temp_dir};
 use proofmark_tpm::{
@@ -20,22 +23,6 @@ use proofmark_types::tpm_attest::{
 use proofmark_types::{PublicKey, SignatureAlgorithm};
 
 const NONCE: &[u8] = b"\x01\x02\x03\x04verifier-nonce";
-
-fn tcti(tpm: &Swtpm) -> Tcti {
-    Tcti::parse(&tpm.tcti()).unwrap()
-}
-
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn new_key(tcti: &Tcti, algorithm: SignatureAlgorithm) -> KeyFile {
     let mut tpm = Tpm::connect(tcti).unwrap();

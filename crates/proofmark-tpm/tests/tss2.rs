@@ -11,28 +11,19 @@ use std::process::Command;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::temp_dir;
 use proofmark_tpm::{
-    AuthValue, KeyAuth, KeyFile, KeyFileFormat, ParentTemplate, StoredAuth, Tcti, Tpm, TpmError,
+    AuthValue, KeyAuth, KeyFile, KeyFileFormat, ParentTemplate, StoredAuth, Tpm, TpmError,
     TpmSigner,
 };
 use proofmark_types::{Digest, HashAlgorithm, PersistentHandle, SignatureAlgorithm, Signer as _};
 
-const MESSAGE: &[u8] = b"signed through a TSS2 key file\n";
+mod common;
+use common::tcti;
 
-fn tcti(tpm: &Swtpm) -> Tcti {
-    Tcti::parse(&tpm.tcti()).unwrap()
-}
+const MESSAGE: &[u8] = b"signed through a TSS2 key file\n";
 
 /// Runs `cmd` in `dir`, failing the test with its output unless it succeeds.
 fn run(cmd: &mut Command, dir: &Path) -> Vec<u8> {
-    let out = cmd.current_dir(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    common::run(cmd.current_dir(dir))
 }
 
 /// `openssl ARGS -provider tpm2 -provider default` aimed at `tpm`.

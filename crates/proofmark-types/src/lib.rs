@@ -13,6 +13,8 @@
 //! * The [`Signer`] trait every backend implements, and [`SoftwareSigner`], an in-memory
 //!   implementation on RustCrypto.
 //! * [`verify`] and [`verify_message`]; [`PreparedVerifier`] for many signatures by one key.
+//! * [`civil`]: UTC calendar dates and RFC 3339 timestamps from Unix time (the caller reads the
+//!   clock).
 //!
 //! ```
 //! use proofmark_types::{KeyRef, PublicKey, SignatureAlgorithm, Signer, SoftwareSigner, verify_message};
@@ -38,6 +40,7 @@
 #![warn(missing_docs)]
 
 mod algorithm;
+pub mod civil;
 mod digest;
 mod keyref;
 mod modinv;

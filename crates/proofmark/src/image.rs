@@ -668,25 +668,12 @@ fn predicate_json(
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        return Ok(serde_json::json!({"Data": text, "Timestamp": unix_rfc3339(now)}));
+        return Ok(
+            serde_json::json!({"Data": text, "Timestamp": proofmark_types::civil::rfc3339_utc(now)}),
+        );
     }
     serde_json::from_slice(&bytes)
         .with_context(|| format!("the predicate {} is not JSON", path.display()))
-}
-
-fn unix_rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<ExitCode> {

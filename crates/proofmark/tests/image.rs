@@ -30,6 +30,22 @@ fn proofmark_with_password(args: &[&str], cwd: &Path, password: Option<&str>) ->
     cmd.output().unwrap()
 }
 
+/// A registry client that may talk plain HTTP to the test registry.
+fn insecure_client(reg: &Registry) -> proofmark_cosign::RegistryClient {
+    proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
+        allow_insecure: vec![reg.addr()],
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// `key generate file:NAME.key`, its public key written to `NAME.pub`.
+fn file_key(d: &Path, name: &str) {
+    ok(proofmark(&["key", "generate", &format!("file:{name}.key")], d));
+    let public = ok(proofmark(&["key", "public", &format!("file:{name}.key")], d));
+    std::fs::write(d.join(format!("{name}.pub")), public).unwrap();
+}
+
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap()
 }
@@ -173,15 +189,9 @@ fn registry_sign_verify() {
     let Some(reg) = Registry::start() else { return };
     let dir = temp_dir("image-cli-reg");
     let d = dir.path();
-    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
-        allow_insecure: vec![reg.addr()],
-        ..Default::default()
-    })
-    .unwrap();
+    let client = insecure_client(&reg);
     put_image(&client.repository(&reg.addr(), "cli/app"), "v1");
-    ok(proofmark(&["key", "generate", "file:signing.key"], d));
-    let public = ok(proofmark(&["key", "public", "file:signing.key"], d));
-    std::fs::write(d.join("signing.pub"), public).unwrap();
+    file_key(d, "signing");
     let image = format!("{}/cli/app:v1", reg.addr());
     let insecure = ["--allow-insecure", &reg.addr()];
 
@@ -232,11 +242,7 @@ fn tpm_key_resign_is_already_signed() {
     let Some(tpm) = Swtpm::start() else { return };
     let dir = temp_dir("image-cli-resign");
     let d = dir.path();
-    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
-        allow_insecure: vec![reg.addr()],
-        ..Default::default()
-    })
-    .unwrap();
+    let client = insecure_client(&reg);
     let store = client.repository(&reg.addr(), "cli/resign");
     let digest = put_image(&store, "v1");
     let image = format!("{}/cli/resign:v1", reg.addr());
@@ -306,9 +312,7 @@ fn untagged_layout_and_digest_references() {
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value["manifests"][0].as_object_mut().unwrap().remove("annotations");
     std::fs::write(&index, value.to_string()).unwrap();
-    ok(proofmark(&["key", "generate", "file:signing.key"], d));
-    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
-        .unwrap();
+    file_key(d, "signing");
     let by_digest = format!("oci:layout@{digest}");
     let sign = |image: &str| {
         proofmark(
@@ -350,15 +354,9 @@ fn plain_http_registry_hint_and_allow_insecure_forms() {
     let Some(reg) = Registry::start() else { return };
     let dir = temp_dir("image-cli-insecure");
     let d = dir.path();
-    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
-        allow_insecure: vec![reg.addr()],
-        ..Default::default()
-    })
-    .unwrap();
+    let client = insecure_client(&reg);
     put_image(&client.repository(&reg.addr(), "cli/plain"), "v1");
-    ok(proofmark(&["key", "generate", "file:signing.key"], d));
-    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
-        .unwrap();
+    file_key(d, "signing");
     let image = format!("{}/cli/plain:v1", reg.addr());
     let sign = |extra: &[&str]| {
         proofmark(&[&["sign", "--key", "file:signing.key"][..], extra, &[&image]].concat(), d)
@@ -386,12 +384,8 @@ fn pins_and_identity_messages() {
     let d = dir.path();
     let layout = proofmark_cosign::OciLayout::open_or_create(d.join("layout")).unwrap();
     put_image(&layout, "v1");
-    ok(proofmark(&["key", "generate", "file:signing.key"], d));
-    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
-        .unwrap();
-    ok(proofmark(&["key", "generate", "file:other.key"], d));
-    std::fs::write(d.join("other.pub"), ok(proofmark(&["key", "public", "file:other.key"], d)))
-        .unwrap();
+    file_key(d, "signing");
+    file_key(d, "other");
     ok(proofmark(
         &[
             "sign",
@@ -486,9 +480,7 @@ fn refused_credentials_are_named_with_their_source() {
     })
     .unwrap();
     put_image(&client.repository(&reg.addr(), "cli/auth"), "v1");
-    ok(proofmark(&["key", "generate", "file:signing.key"], d));
-    std::fs::write(d.join("signing.pub"), ok(proofmark(&["key", "public", "file:signing.key"], d)))
-        .unwrap();
+    file_key(d, "signing");
     let image = format!("{}/cli/auth:v1", reg.addr());
     let verify = || {
         proofmark(&["verify", "--key", "signing.pub", "--allow-insecure", &reg.addr(), &image], d)
@@ -519,20 +511,13 @@ fn bundle_is_the_default_and_both_formats_verify() {
     let Some(reg) = Registry::start() else { return };
     let dir = temp_dir("image-cli-bundle");
     let d = dir.path();
-    let client = proofmark_cosign::RegistryClient::new(proofmark_cosign::RegistryOptions {
-        allow_insecure: vec![reg.addr()],
-        ..Default::default()
-    })
-    .unwrap();
+    let client = insecure_client(&reg);
     let store = client.repository(&reg.addr(), "cli/bundle");
     let digest = put_image(&store, "v1");
     let image = format!("{}/cli/bundle:v1", reg.addr());
     let addr = reg.addr();
-    for name in ["a", "b"] {
-        ok(proofmark(&["key", "generate", &format!("file:{name}.key")], d));
-        let public = ok(proofmark(&["key", "public", &format!("file:{name}.key")], d));
-        std::fs::write(d.join(format!("{name}.pub")), public).unwrap();
-    }
+    file_key(d, "a");
+    file_key(d, "b");
     let out = proofmark(&["sign", "--key", "file:a.key", "--allow-insecure", &addr, &image], d);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let hex = digest.trim_start_matches("sha256:");

@@ -13,21 +13,10 @@ use proofmark_test_support::{require_tool, temp_dir};
 
 mod attest_common;
 use attest_common::{failure, ok};
+mod tpm_cli;
+use tpm_cli::proofmark;
 
 const NONCE: &str = "5eed00112233445566778899aabbccdd";
-
-fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .arg("--tcti")
-        .arg(tpm.tcti())
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("TPM2TOOLS_TCTI")
-        .env_remove("TCTI")
-        .env("TSS2_LOG", "all+NONE")
-        .output()
-        .unwrap()
-}
 
 /// Generates a key and attests it into `att`; returns the folder.
 fn attested(tpm: &Swtpm, dir: &Path) {
@@ -41,6 +30,13 @@ fn attested(tpm: &Swtpm, dir: &Path) {
     ok(&out);
 }
 
+/// `key verify-attestation` of `key` by `ak` over the folder `att`, with the test's nonce.
+fn verify_attestation(tpm: &Swtpm, dir: &Path, key: &str, ak: &str, att: &str) -> Output {
+    let args = ["key", "verify-attestation", "--key", key, "--ak", ak, "--nonce", NONCE, att];
+    proofmark(tpm, &args, dir)
+}
+
+/// `key verify-attestation` of the first key and attestation, with `extra` arguments.
 fn verify(tpm: &Swtpm, dir: &Path, extra: &[&str]) -> Output {
     let mut args =
         vec!["key", "verify-attestation", "--key", "signing.pub", "--ak", "att/ak.pub.pem"];
@@ -137,39 +133,11 @@ fn bad_evidence_is_rejected_naming_what_is_wrong() {
     expect![[r#"exit Some(3): error: the attestation in att does not hold: the attestation's nonce (extraData) is <hex>, not the expected 00112233: a replay or another session"#]]
     .assert_eq(&failure(&out));
 
-    let out = proofmark(
-        &tpm,
-        &[
-            "key",
-            "verify-attestation",
-            "--key",
-            "signing.pub",
-            "--ak",
-            "att2/ak.pub.pem",
-            "--nonce",
-            NONCE,
-            "att",
-        ],
-        d,
-    );
+    let out = verify_attestation(&tpm, d, "signing.pub", "att2/ak.pub.pem", "att");
     expect![[r#"exit Some(3): error: the attestation in att does not hold: the signature over attest.bin does not verify with the attestation key sha256:<hex>: another AK signed it, or it signs other bytes"#]]
     .assert_eq(&failure(&out));
 
-    let out = proofmark(
-        &tpm,
-        &[
-            "key",
-            "verify-attestation",
-            "--key",
-            "other.pub",
-            "--ak",
-            "att/ak.pub.pem",
-            "--nonce",
-            NONCE,
-            "att",
-        ],
-        d,
-    );
+    let out = verify_attestation(&tpm, d, "other.pub", "att/ak.pub.pem", "att");
     expect![[r#"exit Some(3): error: the attestation in att does not hold: the key public area holds key sha256:<hex>, not the given sha256:<hex>"#]]
     .assert_eq(&failure(&out));
 
@@ -184,57 +152,15 @@ fn bad_evidence_is_rejected_naming_what_is_wrong() {
     // A truncated attestation, signed by nobody: the signature check comes first.
     let attest = std::fs::read(d.join("att2/attest.bin")).unwrap();
     std::fs::write(d.join("att2/attest.bin"), &attest[..20]).unwrap();
-    let out = proofmark(
-        &tpm,
-        &[
-            "key",
-            "verify-attestation",
-            "--key",
-            "other.pub",
-            "--ak",
-            "att2/ak.pub.pem",
-            "--nonce",
-            NONCE,
-            "att2",
-        ],
-        d,
-    );
+    let out = verify_attestation(&tpm, d, "other.pub", "att2/ak.pub.pem", "att2");
     assert_eq!(out.status.code(), Some(3));
 
     // Missing files and a foreign key file.
     std::fs::remove_file(d.join("att2/key.pub")).unwrap();
-    let out = proofmark(
-        &tpm,
-        &[
-            "key",
-            "verify-attestation",
-            "--key",
-            "other.pub",
-            "--ak",
-            "att2/ak.pub.pem",
-            "--nonce",
-            NONCE,
-            "att2",
-        ],
-        d,
-    );
+    let out = verify_attestation(&tpm, d, "other.pub", "att2/ak.pub.pem", "att2");
     expect![[r#"exit Some(1): error: cannot read att2/key.pub: is att2 a folder `proofmark key attest` wrote?: No such file or directory (os error 2)"#]]
     .assert_eq(&failure(&out));
-    let out = proofmark(
-        &tpm,
-        &[
-            "key",
-            "verify-attestation",
-            "--key",
-            "signing.json",
-            "--ak",
-            "att/ak.pub.pem",
-            "--nonce",
-            NONCE,
-            "att",
-        ],
-        d,
-    );
+    let out = verify_attestation(&tpm, d, "signing.json", "att/ak.pub.pem", "att");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("signing.json is not a public key"));
 

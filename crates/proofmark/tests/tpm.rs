@@ -9,18 +9,8 @@ use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::{require_tool, temp_dir};
 
-fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .arg("--tcti")
-        .arg(tpm.tcti())
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("TPM2TOOLS_TCTI")
-        .env_remove("TCTI")
-        .env("TSS2_LOG", "all+NONE")
-        .output()
-        .unwrap()
-}
+mod tpm_cli;
+use tpm_cli::proofmark;
 
 /// The names in a folder, sorted.
 fn files(dir: &Path) -> Vec<String> {

@@ -3,36 +3,21 @@
 
 #![allow(clippy::unwrap_used, reason = "helpers of tests: a panic is the failure report")]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod failures;
 mod interop;
 mod keyfile;
 mod restart;
 mod sign;
 
+use common::{run, tcti};
+
 use std::path::Path;
 use std::process::Command;
 
 use proofmark_test_support::swtpm::Swtpm;
-use proofmark_tpm::Tcti;
 use proofmark_types::SignatureAlgorithm;
-
-/// The TCTI of a test simulator.
-fn tcti(tpm: &Swtpm) -> Tcti {
-    Tcti::parse(&tpm.tcti()).unwrap()
-}
-
-/// Runs a command and returns its stdout, failing the test with its stderr otherwise.
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// A tpm2-tools command aimed at `tpm`; `None` skips the test when tpm2-tools is missing.
 fn tool(tpm: &Swtpm, program: &str) -> Option<Command> {
