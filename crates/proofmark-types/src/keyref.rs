@@ -462,7 +462,13 @@ impl FromStr for KeyRef {
 }
 
 fn write_path(f: &mut fmt::Formatter<'_>, scheme: &str, path: &Path) -> fmt::Result {
-    write!(f, "{scheme}:{}", path.to_string_lossy())
+    let text = path.to_string_lossy();
+    // A schemeless `//x` is a file path, but `file://x` would read back as a URL. Repeated
+    // leading slashes name the same path (`Path` compares components), so write one.
+    if text.starts_with("//") {
+        return write!(f, "{scheme}:/{}", text.trim_start_matches('/'));
+    }
+    write!(f, "{scheme}:{text}")
 }
 
 impl fmt::Display for KeyRef {
@@ -559,6 +565,16 @@ mod tests {
             "parsec://k%3Fx?provider=pkcs11",
         ] {
             assert_eq!(s.parse::<KeyRef>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn schemeless_double_slash_path_reads_back() {
+        // Found by the round-trip property test: `//` once displayed as `file://`, a URL.
+        for s in ["//", "//etc/k.pem", "///k"] {
+            let k = s.parse::<KeyRef>().unwrap();
+            assert_eq!(k.to_string().parse::<KeyRef>(), Ok(k.clone()), "{s}");
+            assert!(k.to_string().starts_with("file:/") && !k.to_string().starts_with("file://"));
         }
     }
 
