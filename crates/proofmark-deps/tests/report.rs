@@ -9,7 +9,7 @@ use proofmark_deps::advisory::AdvisoryDb;
 use proofmark_deps::cargo::Toolchain;
 use proofmark_deps::policy::{Action, Policy, evaluate};
 use proofmark_deps::probe::{Class, ProbeResult, Stage, Unresolvable};
-use proofmark_deps::report::{Format, Report, Suppression, apply_suppressions};
+use proofmark_deps::report::{Format, Report, Severity, Suppression, apply_suppressions};
 
 fn result(name: &str, version: &str, class: Class) -> ProbeResult {
     ProbeResult {
@@ -155,7 +155,8 @@ fn json_round_trips_and_shards_merge() {
 #[test]
 fn suppressions_apply_until_they_expire() {
     let mut r = report(&Policy::default());
-    assert_eq!(r.exit_code(), 2);
+    assert_eq!(r.gate_severity(), Severity::Error);
+    assert!(r.fails(Severity::Error) && r.fails(Severity::Warning));
     let suppressions = [
         Suppression {
             id: "vuln@0.2.0".to_owned(),
@@ -170,7 +171,12 @@ fn suppressions_apply_until_they_expire() {
         Suppression { id: "gone@9.9.9".to_owned(), reason: "stale".to_owned(), expires: None },
     ];
     apply_suppressions(&mut r, &suppressions, "2026-06-01");
-    assert_eq!(r.exit_code(), 1, "the expired suppression leaves broken@1.0.0's warning");
+    assert_eq!(
+        r.gate_severity(),
+        Severity::Warning,
+        "the expired suppression leaves broken@1.0.0's warning"
+    );
+    assert!(r.fails(Severity::Warning) && !r.fails(Severity::Error));
     expect![[r#"
         [
             "suppression `broken` expired on 2026-01-01",
@@ -288,7 +294,7 @@ fn sarif_says_what_is_new_since_the_baseline() {
     let mut back = before.clone();
     back.findings.retain(|f| f.krate != "vuln");
     now.diff = Some(proofmark_deps::diff::diff(&back, &now, "back.json"));
-    assert_eq!(now.exit_code(), 2, "vuln@0.2.0's error is new since back.json");
+    assert_eq!(now.gate_severity(), Severity::Error, "vuln@0.2.0's error is new since back.json");
     let sarif: serde_json::Value = serde_json::from_str(&now.render(Format::Sarif)).unwrap();
     let states: Vec<String> = sarif["runs"][0]["results"]
         .as_array()
@@ -304,5 +310,9 @@ fn sarif_says_what_is_new_since_the_baseline() {
     "#]]
     .assert_debug_eq(&states);
     now.diff = Some(proofmark_deps::diff::diff(&now, &now, "same.json"));
-    assert_eq!(now.exit_code(), 0, "nothing new");
+    assert_eq!(now.gate_severity(), Severity::Ok, "nothing new");
+    assert!(
+        !now.fails(Severity::Warning) && !now.fails(Severity::Note),
+        "a gate below warning is warning"
+    );
 }
