@@ -239,7 +239,19 @@ pub(crate) fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<Optio
     }
     let mut seen = BTreeSet::new();
     let mut names = BTreeSet::from([entry.name.clone()]);
+    // Level by level, each level's index files read at once (over the internet, one at a time
+    // is minutes for a crate with a large dependency graph).
+    let mut level_end = 0;
     while let Some((name, req)) = queue.pop_front() {
+        if level_end == 0 {
+            level_end = queue.len() + 1;
+            let next: Vec<String> = std::iter::once(name.clone())
+                .chain(queue.iter().map(|(n, _)| n.clone()))
+                .filter(|n| !names.contains(n))
+                .collect();
+            prober.index.prefetch(&next);
+        }
+        level_end -= 1;
         if !seen.insert((name.clone(), req.clone())) {
             continue;
         }

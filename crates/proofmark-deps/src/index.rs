@@ -334,6 +334,39 @@ impl Index {
         Ok(entries)
     }
 
+    /// Reads the index files of `names` that are not in memory yet, several at once (a sparse
+    /// index answers one crate per request: a candidate closure of a few hundred crates read
+    /// one after the other takes minutes over the internet). Errors are left for
+    /// [`Index::versions`] to report when the caller asks for that crate.
+    pub fn prefetch(&self, names: &[String]) {
+        /// Requests in flight at once: what cargo itself opens towards a sparse index is of
+        /// this order, and a local folder gains nothing from more.
+        const AT_ONCE: usize = 16;
+        let mut missing: Vec<&String> = match self.cache.lock() {
+            Ok(cache) => {
+                names.iter().filter(|n| !cache.contains_key(&n.to_ascii_lowercase())).collect()
+            }
+            Err(_) => return,
+        };
+        missing.sort();
+        missing.dedup();
+        if missing.len() < 2 {
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..AT_ONCE.min(missing.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = missing.get(i) else { break };
+                        let _ = self.versions(name);
+                    }
+                });
+            }
+        });
+    }
+
     /// Every version of the crate the registry knows as `name`, looked up as crates.io and
     /// cargo do: case and `-` versus `_` do not tell crates apart, so `Serde_JSON` finds
     /// `serde_json` and `my_crate` finds `my-crate`. The entries carry the published spelling.

@@ -203,10 +203,11 @@ pub struct CheckDepsArgs {
     /// Suppression file (default: check-deps.toml at the workspace root, when present).
     #[arg(long, value_name = "FILE")]
     suppressions: Option<PathBuf>,
-    /// Probes run at once.
-    #[arg(long, default_value_t = 1)]
+    /// Probes run at once. They share one target folder, so their builds take turns (each
+    /// with every core of `-j`) while resolutions and cargo's start-ups overlap them.
+    #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// CPU budget shared by the probes (default: all cores).
+    /// Cores for each build (default: all cores; the probes' builds take turns).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Time limit of one cargo invocation, in seconds.
@@ -349,7 +350,7 @@ fn checked(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         target_root: work.join("target"),
         scratch_root: work.join("scratch"),
         offline: args.offline,
-        build_jobs: (cpus / workers).max(1),
+        build_jobs: cpus.max(1),
     };
     let stage = match args.stage {
         StageArg::Index => Stage::Index,
