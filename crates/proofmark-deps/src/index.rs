@@ -239,11 +239,17 @@ fn agent() -> &'static ureq::Agent {
 }
 
 fn fetch_http(url: &str) -> Result<Option<String>> {
+    // ureq's `into_string` stops at 10 MB; some index files are larger (crates.io's `swc`,
+    // with thousands of versions, is). Cargo reads them whole, so do we, within a bound.
+    const LIMIT: u64 = 256 * 1024 * 1024;
     match agent().get(url).call() {
-        Ok(response) => response
-            .into_string()
-            .map(Some)
-            .map_err(|e| Error::Http { url: url.to_owned(), detail: e.to_string() }),
+        Ok(response) => {
+            let mut text = String::new();
+            let reader = std::io::Read::take(response.into_reader(), LIMIT);
+            std::io::Read::read_to_string(&mut { reader }, &mut text)
+                .map_err(|e| Error::Http { url: url.to_owned(), detail: e.to_string() })?;
+            Ok(Some(text))
+        }
         // Cargo reads these three as "no such crate".
         Err(ureq::Error::Status(404 | 410 | 451, _)) => Ok(None),
         Err(e) => Err(Error::Http { url: url.to_owned(), detail: e.to_string() }),
