@@ -354,7 +354,19 @@ fn lock_key(
         let mut seen = BTreeSet::new();
         let mut queue: VecDeque<String> =
             entry.deps.iter().map(|d| d.crate_name().to_owned()).collect();
+        // Level by level, each level read at once: on crates.io this set can be thousands of
+        // index files (minutes one at a time).
+        let mut level_end = 0;
         while let Some(name) = queue.pop_front() {
+            if level_end == 0 {
+                level_end = queue.len() + 1;
+                let next: Vec<String> = std::iter::once(name.clone())
+                    .chain(queue.iter().cloned())
+                    .filter(|n| !seen.contains(n))
+                    .collect();
+                prober.index.prefetch(&next);
+            }
+            level_end -= 1;
             if !seen.insert(name.clone()) {
                 continue;
             }
