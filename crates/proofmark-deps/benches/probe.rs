@@ -16,7 +16,8 @@
 //!   scratch consumer of `bench-app = "=X"`, `cargo generate-lockfile`, then `cargo check`
 //!   when it resolved, one after the other, all sharing one target folder. `proofmark` is
 //!   detection, every stage up to `cargo check` without the culprit search (`--no-culprit`),
-//!   as the CLI runs it by default (one probe at a time with every core, the results cache on).
+//!   as the CLI runs it by default (two probes at once sharing one target folder, each build
+//!   with every core, the results cache on).
 //!   Both start from empty target folders (and proofmark from an empty cache).
 //! * `detect_warm` (goal <= 0.05): the same loop re-run with its target folder warm, against
 //!   proofmark re-run with its results cache and an unchanged index (answered from the index
@@ -262,8 +263,8 @@ impl Fixture {
             target_root: work.join("target"),
             scratch_root: work.join("scratch"),
             offline: true,
-            // The CLI's split: the cores shared among the probes running at once.
-            build_jobs: (cores() / workers()).max(1),
+            // As the CLI: builds take turns on the shared target folder, each with every core.
+            build_jobs: cores(),
         }
     }
 
@@ -300,11 +301,11 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// Probes at once: the CLI's default (one, with every core for its builds). Parallel workers
-/// each get their own target folder, so on a few cores they compile the shared dependencies
-/// once per worker: more work than the loop, not less.
+/// Probes at once: the CLI's default. They share one target folder (cargo's lock on it makes
+/// their builds take turns), so the shared dependencies compile once, as in the loop, while
+/// cargo start-ups and resolutions overlap the builds.
 fn workers() -> usize {
-    1
+    2
 }
 
 fn all_of(name: &str) -> Vec<Target> {

@@ -58,7 +58,9 @@ pub(crate) fn probe_cached(
         return Ok(result);
     }
     let quick = match &opts.cache_dir {
-        Some(dir) => index_key(prober, entry)?.map(|k| (dir, k)),
+        // The index key only saves cargo runs: when it cannot be had (a closure too large, an
+        // index file that cannot be read), the resolved key still keys the result.
+        Some(dir) => index_key(prober, entry).ok().flatten().map(|k| (dir, k)),
         None => None,
     };
     if let Some((dir, key)) = &quick {
@@ -225,6 +227,10 @@ fn lines_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<String> {
 /// closure. The index is read once per run, before cargo resolves: if a release lands between
 /// the two, the key is of the older state, which later runs never see again (releases are
 /// never removed; only a yank undone within that window could bring it back).
+///
+/// On crates.io a closure can reach thousands of crates (every version of every candidate,
+/// optional and target-specific dependencies included): beyond [`MAX_CLOSURE`] crates there is
+/// no index key (`None`), and warm runs pay one `cargo generate-lockfile` for the resolved key.
 pub(crate) fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<Option<String>> {
     let mut text = serde_json::to_string(entry).unwrap_or_default();
     let needed = |d: &&crate::index::IndexDep| d.kind.as_deref() != Some("dev");
@@ -239,11 +245,26 @@ pub(crate) fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<Optio
     }
     let mut seen = BTreeSet::new();
     let mut names = BTreeSet::from([entry.name.clone()]);
+    // Level by level, each level's index files read at once (over the internet, one at a time
+    // is minutes for a crate with a large dependency graph).
+    let mut level_end = 0;
     while let Some((name, req)) = queue.pop_front() {
+        if level_end == 0 {
+            level_end = queue.len() + 1;
+            let next: Vec<String> = std::iter::once(name.clone())
+                .chain(queue.iter().map(|(n, _)| n.clone()))
+                .filter(|n| !names.contains(n))
+                .collect();
+            prober.index.prefetch(&next);
+        }
+        level_end -= 1;
         if !seen.insert((name.clone(), req.clone())) {
             continue;
         }
         names.insert(name.clone());
+        if names.len() > MAX_CLOSURE {
+            return Ok(None);
+        }
         let parsed = semver::VersionReq::parse(&req).ok();
         let matches = |v: &semver::Version| match &parsed {
             // An unparsable requirement: every version, to stay a superset.
@@ -273,6 +294,10 @@ pub(crate) fn index_key(prober: &Prober<'_>, entry: &IndexEntry) -> Result<Optio
     text.push_str(&settings(prober));
     Ok(Some(format!("i{}", digest(&text))))
 }
+
+/// The most crates an index key's candidate closure may hold: reading a few hundred index
+/// files costs seconds, thousands cost minutes, more than the cargo run the key saves.
+const MAX_CLOSURE: usize = 400;
 
 /// The key of a probe that runs cargo: resolve a fresh consumer first (about a second), then
 /// [`lock_key`]. Returns the key, the lockfile it was computed from, and cargo's outcome (the
@@ -329,7 +354,19 @@ fn lock_key(
         let mut seen = BTreeSet::new();
         let mut queue: VecDeque<String> =
             entry.deps.iter().map(|d| d.crate_name().to_owned()).collect();
+        // Level by level, each level read at once: on crates.io this set can be thousands of
+        // index files (minutes one at a time).
+        let mut level_end = 0;
         while let Some(name) = queue.pop_front() {
+            if level_end == 0 {
+                level_end = queue.len() + 1;
+                let next: Vec<String> = std::iter::once(name.clone())
+                    .chain(queue.iter().cloned())
+                    .filter(|n| !seen.contains(n))
+                    .collect();
+                prober.index.prefetch(&next);
+            }
+            level_end -= 1;
             if !seen.insert(name.clone()) {
                 continue;
             }

@@ -10,21 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, io};
 
-/// How every cargo invocation of a run is set up: one cargo home and one target root shared by
-/// all probes, so registry downloads and dependency artefacts are reused.
+/// How every cargo invocation of a run is set up: one cargo home and one target folder shared
+/// by all probes, so registry downloads and dependency artefacts are reused. Probes run at once
+/// share the target folder too: cargo's lock on it serialises their compilations (each with
+/// every core of `build_jobs`), while their cargo start-up, index reading and resolution, and
+/// the resolution failures, which never take that lock, overlap with a build.
 #[derive(Debug, Clone)]
 pub struct CargoEnv {
     /// The cargo binary.
     pub cargo: PathBuf,
     /// `CARGO_HOME` for the probes (`None`: the caller's).
     pub cargo_home: Option<PathBuf>,
-    /// Root of the target folders (one sub-folder per worker, reused across its probes).
+    /// The target folder of every probe (and culprit build) of the run.
     pub target_root: PathBuf,
     /// Root of the scratch consumer packages.
     pub scratch_root: PathBuf,
     /// Sets `CARGO_NET_OFFLINE=true` (fixture registries).
     pub offline: bool,
-    /// `-j` for each cargo build.
+    /// `-j` for each cargo build (builds take turns on the shared target folder: every core).
     pub build_jobs: usize,
 }
 
@@ -38,11 +41,11 @@ pub(crate) struct Outcome {
 }
 
 impl CargoEnv {
-    /// A `cargo` command run in `dir`, with the shared environment.
-    pub(crate) fn command(&self, dir: &Path, worker: usize) -> Command {
+    /// A `cargo` command run in `dir`, with the shared environment (every worker's alike).
+    pub(crate) fn command(&self, dir: &Path, _worker: usize) -> Command {
         let mut cmd = Command::new(&self.cargo);
         cmd.current_dir(dir)
-            .env("CARGO_TARGET_DIR", self.target_root.join(format!("w{worker}")))
+            .env("CARGO_TARGET_DIR", &self.target_root)
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("CARGO_BUILD_TARGET_DIR")
             .env_remove("RUSTFLAGS")

@@ -2,8 +2,8 @@
 //! job's question. Findings are matched by id (`name@version`, `name@line`,
 //! `lockfile:name@version`) and compared on what decides them: severity (a suppressed finding
 //! counts as a note at most), class, action, rule, the furthest stage probed and the culprit.
-//! Each comes out new, worse, changed, fixed, gone or unchanged; [`Diff::exit_code`] turns that
-//! into a status a CI job can act on. Pure data: no I/O.
+//! Each comes out new, worse, changed, fixed, gone or unchanged; [`Diff::worst`] is what a CI
+//! job's gate judges. Pure data: no I/O.
 
 use serde::{Deserialize, Serialize};
 
@@ -245,21 +245,16 @@ impl Diff {
         self.entries.iter().filter(|e| e.change == change).count()
     }
 
-    /// Exit status for CI: 0 when nothing new, worse or changed is at warning or above (only
-    /// fixed, gone, unchanged, or new versions that are fine); 1 when the worst such finding
-    /// is a warning; 2 when it is an error (a maintainer action is newly recommended).
-    pub fn exit_code(&self) -> i32 {
-        let worst = self
-            .entries
+    /// The highest severity among what is new, worse or changed since the baseline (`Ok` when
+    /// nothing is: only fixed, gone, unchanged, or new versions that are fine): what a CI gate
+    /// judges ([`crate::report::Report::fails`]).
+    pub fn worst(&self) -> Severity {
+        self.entries
             .iter()
             .filter(|e| e.is_problem())
             .filter_map(|e| e.after.as_ref().map(|a| a.severity))
-            .max();
-        match worst {
-            Some(Severity::Error) => 2,
-            Some(Severity::Warning) => 1,
-            _ => 0,
-        }
+            .max()
+            .unwrap_or(Severity::Ok)
     }
 
     /// `1 new problem, 2 changed, 1 fixed, 0 gone, 5 unchanged`.
@@ -398,7 +393,7 @@ mod tests {
     #[test]
     fn nothing_changed_is_exit_zero() {
         let d = diff(&baseline(), &baseline(), "previous.json");
-        assert_eq!((d.entries.len(), d.unchanged, d.exit_code()), (0, 6, 0));
+        assert_eq!((d.entries.len(), d.unchanged, d.worst()), (0, 6, Severity::Ok));
         expect![[r#"
             since previous.json: 0 new problems, 0 new and fine, 0 changed, 0 fixed, 0 gone, 6 unchanged
         "#]]
@@ -423,7 +418,7 @@ mod tests {
         now.findings.push(finding("e@1.1.0", Severity::Ok, "builds", "R-ok"));
         now.toolchain.rustc = "rustc 1.96.0".to_owned();
         let d = diff(&baseline(), &now, "previous.json");
-        assert_eq!(d.exit_code(), 2, "new errors");
+        assert_eq!(d.worst(), Severity::Error, "new errors");
         expect![[r#"
             since previous.json: 3 new problems, 1 new and fine, 1 changed, 1 fixed, 1 gone, 2 unchanged
               worse:   a@1.0.1  ok builds, none (R-ok) -> error own-code, no-yank (R1-no-replacement)
@@ -460,7 +455,7 @@ mod tests {
         now.findings[2] = finding("b@1.0.0", Severity::Ok, "builds", "R-ok");
         now.findings.push(finding("b@1.0.1", Severity::Ok, "builds", "R-ok"));
         let d = diff(&baseline(), &now, "b.json");
-        assert_eq!((d.count(Change::Fixed), d.count(Change::New), d.exit_code()), (1, 1, 0));
+        assert_eq!((d.count(Change::Fixed), d.count(Change::New), d.worst()), (1, 1, Severity::Ok));
     }
 
     #[test]
@@ -472,12 +467,12 @@ mod tests {
             "own-code",
             "R3-unbuildable-stays",
         ));
-        assert_eq!(diff(&baseline(), &now, "b.json").exit_code(), 1);
+        assert_eq!(diff(&baseline(), &now, "b.json").worst(), Severity::Warning);
         if let Some(f) = now.findings.last_mut() {
             f.suppressed = Some("known".to_owned());
         }
         let d = diff(&baseline(), &now, "b.json");
-        assert_eq!(d.exit_code(), 0);
+        assert_eq!(d.worst(), Severity::Ok);
         assert!(d.human().contains("note own-code, no-yank (R3-unbuildable-stays), suppressed"));
     }
 
@@ -498,7 +493,7 @@ mod tests {
             gone,
             [("d@0.1.x", None), ("d@0.1.0", Some("d@0.1.x")), ("lockfile:d@0.1.0", None)]
         );
-        assert_eq!(d.exit_code(), 2);
+        assert_eq!(d.worst(), Severity::Error);
     }
 
     #[test]
@@ -514,7 +509,7 @@ mod tests {
             verdict: String::new(),
         });
         let d = diff(&baseline(), &now, "b.json");
-        assert_eq!((d.entries[0].change, d.exit_code()), (Change::Changed, 1));
+        assert_eq!((d.entries[0].change, d.worst()), (Change::Changed, Severity::Warning));
         expect![[r#"
             "warning own-code, no-yank (R3-unbuildable-stays) -> warning own-code, no-yank (R3-unbuildable-stays), culprit unconfirmed"
         "#]]

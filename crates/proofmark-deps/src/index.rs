@@ -239,11 +239,17 @@ fn agent() -> &'static ureq::Agent {
 }
 
 fn fetch_http(url: &str) -> Result<Option<String>> {
+    // ureq's `into_string` stops at 10 MB; some index files are larger (crates.io's `swc`,
+    // with thousands of versions, is). Cargo reads them whole, so do we, within a bound.
+    const LIMIT: u64 = 256 * 1024 * 1024;
     match agent().get(url).call() {
-        Ok(response) => response
-            .into_string()
-            .map(Some)
-            .map_err(|e| Error::Http { url: url.to_owned(), detail: e.to_string() }),
+        Ok(response) => {
+            let mut text = String::new();
+            let reader = std::io::Read::take(response.into_reader(), LIMIT);
+            std::io::Read::read_to_string(&mut { reader }, &mut text)
+                .map_err(|e| Error::Http { url: url.to_owned(), detail: e.to_string() })?;
+            Ok(Some(text))
+        }
         // Cargo reads these three as "no such crate".
         Err(ureq::Error::Status(404 | 410 | 451, _)) => Ok(None),
         Err(e) => Err(Error::Http { url: url.to_owned(), detail: e.to_string() }),
@@ -332,6 +338,39 @@ impl Index {
             cache.insert(key, Arc::clone(&entries));
         }
         Ok(entries)
+    }
+
+    /// Reads the index files of `names` that are not in memory yet, several at once (a sparse
+    /// index answers one crate per request: a candidate closure of a few hundred crates read
+    /// one after the other takes minutes over the internet). Errors are left for
+    /// [`Index::versions`] to report when the caller asks for that crate.
+    pub fn prefetch(&self, names: &[String]) {
+        /// Requests in flight at once: what cargo itself opens towards a sparse index is of
+        /// this order, and a local folder gains nothing from more.
+        const AT_ONCE: usize = 16;
+        let mut missing: Vec<&String> = match self.cache.lock() {
+            Ok(cache) => {
+                names.iter().filter(|n| !cache.contains_key(&n.to_ascii_lowercase())).collect()
+            }
+            Err(_) => return,
+        };
+        missing.sort();
+        missing.dedup();
+        if missing.len() < 2 {
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..AT_ONCE.min(missing.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = missing.get(i) else { break };
+                        let _ = self.versions(name);
+                    }
+                });
+            }
+        });
     }
 
     /// Every version of the crate the registry knows as `name`, looked up as crates.io and

@@ -178,7 +178,9 @@ pub struct CheckOptions {
     pub targets: Vec<Target>,
     /// How to probe.
     pub probe: ProbeOptions,
-    /// Probes run at once (each gets `build_jobs` cores: keep the product within the budget).
+    /// Probes run at once. They share one target folder, whose lock makes their builds take
+    /// turns, so each build keeps every core of `build_jobs`; what overlaps is everything
+    /// around a build (cargo's start-up, index reads, resolution, failures before compiling).
     pub workers: usize,
     /// A RustSec advisory-db checkout.
     pub advisory_db: Option<PathBuf>,

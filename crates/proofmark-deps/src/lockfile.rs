@@ -103,13 +103,15 @@ pub fn check_lockfile(
     for p in &lock.packages {
         *counts.entry(p.name.as_str()).or_default() += 1;
     }
-    prefetch(
-        crates_io,
-        lock.packages
-            .iter()
-            .filter(|p| p.source.as_deref().is_some_and(is_crates_io))
-            .map(|p| p.name.as_str()),
-    );
+    // One sparse request per crate: a lockfile of 500 crates read one after the other takes
+    // over a minute.
+    let names: Vec<String> = lock
+        .packages
+        .iter()
+        .filter(|p| p.source.as_deref().is_some_and(is_crates_io))
+        .map(|p| p.name.clone())
+        .collect();
+    crates_io.prefetch(&names);
     let mut others: BTreeMap<String, Option<Index>> = BTreeMap::new();
     for p in &lock.packages {
         let Some(source) = p.source.as_deref() else { continue };
@@ -140,26 +142,6 @@ pub fn check_lockfile(
     out.findings.sort_by(|a, b| a.id.cmp(&b.id));
     out.findings.dedup_by(|a, b| a.id == b.id);
     Ok(out)
-}
-
-/// Fills the index's memory cache a few requests at a time: one sparse request per crate, one
-/// after the other, takes over a minute for a lockfile of 500 crates. Errors are ignored here:
-/// the sequential pass asks again and reports them.
-fn prefetch<'a>(index: &Index, names: impl Iterator<Item = &'a str>) {
-    const AT_ONCE: usize = 8;
-    let mut names: Vec<&str> = names.collect();
-    names.sort_unstable();
-    names.dedup();
-    let queue = std::sync::Mutex::new(names);
-    std::thread::scope(|scope| {
-        for _ in 0..AT_ONCE {
-            scope.spawn(|| {
-                while let Some(name) = queue.lock().ok().and_then(|mut q| q.pop()) {
-                    let _ = index.versions(name);
-                }
-            });
-        }
-    });
 }
 
 fn check_one(

@@ -295,12 +295,23 @@ pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding)
             });
             format!("{} {} {}{}", s.name, s.version, s.class.label(), with.unwrap_or_default())
         }
-        Some(s) => format!(
-            "nothing yet: the newest release on the {line} line, {} {}, is {}",
-            s.name,
-            s.version,
-            s.class.label()
-        ),
+        Some(s) => {
+            // Blocked by the same yank, but its code is fine behind it: say so.
+            let behind = match &s.look_through {
+                Some(look) if look.class.works() => format!(
+                    "; behind the yank (with {}) it {}",
+                    look.seeded.join(", "),
+                    look.class.label()
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "nothing yet: the newest release on the {line} line, {} {}, is {}{behind}",
+                s.name,
+                s.version,
+                s.class.label()
+            )
+        }
     };
     Some(Chain {
         blocked_by,
@@ -399,12 +410,22 @@ fn dead_line_finding(name: &str, line: &str, members: &[&ProbeResult], db: &Advi
             each.join(", ")
         ),
     );
-    // The story of the newest member that failed for a reason worth telling.
-    f.chain = members.iter().rev().filter(|r| r.class.is_breakage()).find_map(|r| {
+    // The story of the newest member that failed for a reason worth telling: one whose code
+    // fails (in the fresh build or behind the yanks) goes first, since a later member blocked
+    // only by the same yank, and fine behind it, says less (tss-esapi 6.1.0 against 6.1.2).
+    let breakages = || members.iter().rev().filter(|r| r.class.is_breakage());
+    let deepest = breakages().find(|r| code_fails(r)).or_else(|| breakages().next());
+    f.chain = deepest.and_then(|r| {
         let later = members.iter().filter(|m| m.version > r.version).max_by_key(|m| &m.version);
         chain_of(r, later.copied(), &f)
     });
     f
+}
+
+/// Whether the version's code fails to compile: in the fresh build, or behind the yanks.
+fn code_fails(r: &ProbeResult) -> bool {
+    let failing = |c: &Class| matches!(c, Class::OwnCode { .. } | Class::DependencyBroken { .. });
+    failing(&r.class) || r.look_through.as_ref().is_some_and(|l| failing(&l.class))
 }
 
 #[cfg(test)]

@@ -569,7 +569,12 @@ impl Prober<'_> {
         // is reused); otherwise, when compilation follows, `cargo check` resolves by itself (one
         // cargo start instead of two; a failed resolution writes no lockfile, and its errors are
         // the resolver's); for the resolve stage alone, `cargo generate-lockfile`.
+        let all_yanked = notes.iter().any(|n| matches!(n, IndexNote::AllYanked { .. }));
         let (step, attempts) = match resolved.filter(|o| spurious_kind(o).is_none()) {
+            // Every version matching a requirement the consumer needs is yanked: a fresh
+            // resolution cannot succeed, so no cargo runs to say so (the look-through seeds the
+            // yanked versions and runs it once).
+            None if all_yanked => (Step::Unresolved(index_only_class(&notes)), 0),
             Some(out) => {
                 stderr = out.stderr.clone();
                 (classify_resolution(out, &notes).map_or(Step::Resolved, Step::Unresolved), 1)
@@ -698,10 +703,10 @@ impl Prober<'_> {
         notes: &[IndexNote],
         stderr: &str,
     ) -> Result<Option<LookThrough>> {
-        let mut seed = vec![self.locked(entry)];
-        let mut seeded = Vec::new();
-        // Direct requirements from the index, plus the one cargo's error names (which may be
-        // deeper in the graph).
+        // Direct requirements from the index, plus those cargo's errors name (deeper in the
+        // graph): each round seeds what is known and compiles; a resolution error that names
+        // another all-yanked requirement adds it for the next round.
+        const ROUNDS: usize = 4;
         let mut wanted: Vec<(String, String)> = notes
             .iter()
             .filter_map(|n| match n {
@@ -716,24 +721,42 @@ impl Prober<'_> {
                 wanted.push(found);
             }
         }
-        for (dependency, req) in &wanted {
-            let Ok(req) = semver::VersionReq::parse(req) else { continue };
-            let versions = self.index.versions(dependency)?;
-            let Some(best) =
-                versions.iter().filter(|v| req.matches(&v.vers)).max_by(|a, b| a.vers.cmp(&b.vers))
-            else {
-                continue;
-            };
-            seeded.push(format!("{}@{}", best.name, best.vers));
-            seed.push(self.locked(best));
-        }
-        if seeded.is_empty() {
-            return Ok(None);
-        }
-        cargo::write_seed_lock(&dir.join("Cargo.lock"), &seed)?;
         let target = format!("{}@{}", entry.name, entry.vers);
-        let (class, _) = self.retrying(|| self.check(dir, worker, &target, false))?;
-        Ok(Some(LookThrough { seeded, class }))
+        let mut round = 0;
+        loop {
+            round += 1;
+            let mut seed = vec![self.locked(entry)];
+            let mut seeded = Vec::new();
+            for (dependency, req) in &wanted {
+                let Ok(req) = semver::VersionReq::parse(req) else { continue };
+                let versions = self.index.versions(dependency)?;
+                let best = versions
+                    .iter()
+                    .filter(|v| req.matches(&v.vers))
+                    .max_by(|a, b| a.vers.cmp(&b.vers));
+                let Some(best) = best else { continue };
+                let id = format!("{}@{}", best.name, best.vers);
+                if !seeded.contains(&id) {
+                    seeded.push(id);
+                    seed.push(self.locked(best));
+                }
+            }
+            if seeded.is_empty() {
+                return Ok(None);
+            }
+            cargo::write_seed_lock(&dir.join("Cargo.lock"), &seed)?;
+            let (out, _) = self.retrying(|| {
+                let out = self.check_outcome(dir, worker, false)?;
+                let class = classify_compile(&out, &target);
+                Ok(LookOutcome { spurious: class.is_spurious(), out, class })
+            })?;
+            // Blocked again, deeper: another requirement whose every version is yanked.
+            let deeper = yanked_requirement(&out.out.stderr).filter(|f| !wanted.contains(f));
+            match deeper {
+                Some(found) if round < ROUNDS && !out.out.success => wanted.push(found),
+                _ => return Ok(Some(LookThrough { seeded, class: out.class })),
+            }
+        }
     }
 
     /// The lockfile entry for an index entry of this registry.
@@ -756,6 +779,20 @@ impl Prober<'_> {
             }
             _ => CRATES_IO_LOCK_SOURCE.to_owned(),
         }
+    }
+}
+
+/// One compile of the look-through, with cargo's output (a resolution error in it names a
+/// deeper all-yanked requirement).
+struct LookOutcome {
+    out: Outcome,
+    class: Class,
+    spurious: bool,
+}
+
+impl Spurly for LookOutcome {
+    fn is_spurious(&self) -> bool {
+        self.spurious
     }
 }
 

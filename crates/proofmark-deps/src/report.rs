@@ -234,18 +234,20 @@ impl Report {
             .unwrap_or(Severity::Ok)
     }
 
-    /// Exit code: 0 nothing above a note, 1 warnings, 2 errors (action recommended). With a
-    /// [`Report::diff`], the diff's instead ([`crate::diff::Diff::exit_code`]: the same scale,
-    /// counting only what is new, worse or changed since the baseline).
-    pub fn exit_code(&self) -> i32 {
-        if let Some(diff) = &self.diff {
-            return diff.exit_code();
+    /// The severity a CI gate judges: the highest among unsuppressed findings, or with a
+    /// [`Report::diff`] the highest among what is new, worse or changed since the baseline
+    /// ([`crate::diff::Diff::worst`]; `Ok` when nothing is).
+    pub fn gate_severity(&self) -> Severity {
+        match &self.diff {
+            Some(diff) => diff.worst(),
+            None => self.max_severity(),
         }
-        match self.max_severity() {
-            Severity::Ok | Severity::Note => 0,
-            Severity::Warning => 1,
-            Severity::Error => 2,
-        }
+    }
+
+    /// Whether the report fails a gate set at `fail_on` (`check-deps --fail-on`): its
+    /// [`Report::gate_severity`] is `fail_on` or higher. Notes and ok never fail a gate.
+    pub fn fails(&self, fail_on: Severity) -> bool {
+        self.gate_severity() >= fail_on.max(Severity::Warning)
     }
 
     /// Renders the report.

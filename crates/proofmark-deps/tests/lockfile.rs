@@ -170,7 +170,7 @@ fn lockfile_findings_in_both_formats() {
     assert_eq!((gone.action, gone.rule.as_str()), (Action::NeedsHuman, "L3-vanished-dependency"));
 
     let report = report(v3);
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.gate_severity(), proofmark_deps::report::Severity::Error);
     expect![[r#"
         target                severity  class              action           rule                      reason
         lockfile:gone@1.0.0   error     locked-vanished    needs-human      L3-vanished-dependency    gone is no longer in local-registry REGISTRY: no non-yanked, unaffected version compatible with 1.0.0; raise the requirement of the crates that depend on it

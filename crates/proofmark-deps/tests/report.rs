@@ -9,7 +9,7 @@ use proofmark_deps::advisory::AdvisoryDb;
 use proofmark_deps::cargo::Toolchain;
 use proofmark_deps::policy::{Action, Policy, evaluate};
 use proofmark_deps::probe::{Class, ProbeResult, Stage, Unresolvable};
-use proofmark_deps::report::{Format, Report, Suppression, apply_suppressions};
+use proofmark_deps::report::{Format, Report, Severity, Suppression, apply_suppressions};
 
 fn result(name: &str, version: &str, class: Class) -> ProbeResult {
     ProbeResult {
@@ -155,7 +155,8 @@ fn json_round_trips_and_shards_merge() {
 #[test]
 fn suppressions_apply_until_they_expire() {
     let mut r = report(&Policy::default());
-    assert_eq!(r.exit_code(), 2);
+    assert_eq!(r.gate_severity(), Severity::Error);
+    assert!(r.fails(Severity::Error) && r.fails(Severity::Warning));
     let suppressions = [
         Suppression {
             id: "vuln@0.2.0".to_owned(),
@@ -170,7 +171,12 @@ fn suppressions_apply_until_they_expire() {
         Suppression { id: "gone@9.9.9".to_owned(), reason: "stale".to_owned(), expires: None },
     ];
     apply_suppressions(&mut r, &suppressions, "2026-06-01");
-    assert_eq!(r.exit_code(), 1, "the expired suppression leaves broken@1.0.0's warning");
+    assert_eq!(
+        r.gate_severity(),
+        Severity::Warning,
+        "the expired suppression leaves broken@1.0.0's warning"
+    );
+    assert!(r.fails(Severity::Warning) && !r.fails(Severity::Error));
     expect![[r#"
         [
             "suppression `broken` expired on 2026-01-01",
@@ -288,7 +294,7 @@ fn sarif_says_what_is_new_since_the_baseline() {
     let mut back = before.clone();
     back.findings.retain(|f| f.krate != "vuln");
     now.diff = Some(proofmark_deps::diff::diff(&back, &now, "back.json"));
-    assert_eq!(now.exit_code(), 2, "vuln@0.2.0's error is new since back.json");
+    assert_eq!(now.gate_severity(), Severity::Error, "vuln@0.2.0's error is new since back.json");
     let sarif: serde_json::Value = serde_json::from_str(&now.render(Format::Sarif)).unwrap();
     let states: Vec<String> = sarif["runs"][0]["results"]
         .as_array()
@@ -304,5 +310,57 @@ fn sarif_says_what_is_new_since_the_baseline() {
     "#]]
     .assert_debug_eq(&states);
     now.diff = Some(proofmark_deps::diff::diff(&now, &now, "same.json"));
-    assert_eq!(now.exit_code(), 0, "nothing new");
+    assert_eq!(now.gate_severity(), Severity::Ok, "nothing new");
+    assert!(
+        !now.fails(Severity::Warning) && !now.fails(Severity::Note),
+        "a gate below warning is warning"
+    );
+}
+
+/// The shape of a real run (tss-esapi 6.1.0 and 6.1.2 against crates.io, 2026-12-02): every
+/// version of the line is blocked by one yanked requirement; behind the yank the older one
+/// fails in its own code and the newer one builds. The dead line's chain tells the older
+/// one's story (what fails behind the yank, the culprit search) and that the newer one builds
+/// behind the yank, not the newer one's "builds" as what fails.
+#[test]
+fn a_dead_lines_chain_tells_the_story_of_the_version_whose_code_fails() {
+    let (_dir, db) = db();
+    let blocked = || Class::Unresolvable {
+        reason: Unresolvable::AllYanked,
+        detail: "every version of m matching ^0.5.0 is yanked".to_owned(),
+    };
+    let looked = |version: &str, class: Class| {
+        let mut r = result("t", version, blocked());
+        r.index_notes = vec![proofmark_deps::probe::IndexNote::AllYanked {
+            dependency: "m".to_owned(),
+            req: "^0.5.0".to_owned(),
+            yanked: vec!["0.5.0".to_owned()],
+        }];
+        r.look_through =
+            Some(proofmark_deps::probe::LookThrough { seeded: vec!["m@0.5.0".to_owned()], class });
+        r
+    };
+    let own = Class::OwnCode {
+        errors: vec![proofmark_deps::cargo::Diagnostic {
+            package: "t@6.1.0".to_owned(),
+            code: Some("E0509".to_owned()),
+            message: "cannot move out of type `SignatureData`, which implements the `Drop` trait"
+                .to_owned(),
+            location: Some("src/utils/mod.rs:855:39".to_owned()),
+        }],
+    };
+    let targets = vec![looked("6.1.0", own), looked("6.1.2", Class::Builds)];
+    let all: BTreeMap<_, _> =
+        targets.iter().map(|r| ((r.name.clone(), r.version.clone()), r.clone())).collect();
+    let findings = evaluate(&targets, &all, &db, &Policy::default());
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let chain = findings[0].chain.as_ref().unwrap();
+    assert_eq!(
+        (chain.blocked_by.as_deref(), chain.fails.as_str(), chain.fixed_by.as_str()),
+        (
+            Some("every version of m matching ^0.5.0 is yanked (0.5.0)"),
+            "behind the yank (with m@0.5.0): own-code: E0509 at src/utils/mod.rs:855:39 (cannot move out of type `SignatureData`, which implements the `Drop` trait)",
+            "nothing yet: the newest release on the 6.x line, t 6.1.2, is unresolvable/all-yanked; behind the yank (with m@0.5.0) it builds",
+        )
+    );
 }

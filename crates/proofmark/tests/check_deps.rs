@@ -1,6 +1,7 @@
 //! `proofmark check-deps` against the fixture registries of proofmark-deps' tests (a
 //! local-registry folder, index-only stage): targets that match nothing fail and say what the
-//! index has, and the cache goes where cargo puts the workspace's target folder (cargo itself
+//! index has, exit statuses tell findings (1, at `--fail-on` or above) from a failed run (2),
+//! and the cache goes where cargo puts the workspace's target folder (cargo itself
 //! is the judge), or into the user's cache folder outside a workspace.
 
 #![allow(clippy::unwrap_used, reason = "helpers of tests: a panic is the failure report")]
@@ -136,7 +137,7 @@ fn outside_a_workspace_the_cache_is_the_users_cache_folder() {
     // With no target named there is nothing to check outside a workspace: say what to do.
     let out = check_deps(d, &plain, &[], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is not in a Cargo workspace") && stderr.contains("CRATE[@VERSION]"));
 }
 
@@ -146,7 +147,7 @@ fn a_target_that_matches_nothing_fails_and_says_what_the_index_has() {
     let d = dir.path();
     let failure = |target: &str| {
         let out = check_deps(d, d, &[target], &[]);
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(out.status.code(), Some(2), "a failed run, not a finding: {out:?}");
         assert!(out.stdout.is_empty(), "no report: {}", String::from_utf8_lossy(&out.stdout));
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let registry = d.join("registry").display().to_string();
@@ -199,9 +200,61 @@ fn features_name_the_sets_to_probe_and_every_finding_says_its_set() {
     assert_eq!(report["findings"][1]["evidence"][0]["features"], "all", "{report:#}");
 
     let out = check_deps(d, d, &["my-crate@1.0.0", "--features", "default,,all"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     expect_test::expect![[r#"
         error: invalid feature set ``: expected a comma-separated list of `default`, `all`, `none`, `docsrs` or features joined with `+` (`serde+std`: default features plus those)
     "#]]
     .assert_eq(&String::from_utf8_lossy(&out.stderr));
+}
+
+/// Exit statuses: 0 nothing at or above `--fail-on`, 1 findings at or above it (the report is
+/// complete), 2 the run failed (no report), clap's usage errors included. The index decides
+/// every verdict here: `ex-app` 1.0.0 needs a crate the registry lacks and 1.0.1 is fine (a
+/// warning: no registry action), 2.0.0 needs it too and has no successor (an error).
+#[test]
+fn exit_statuses_tell_findings_from_a_failed_run() {
+    let dir = temp_dir("check-deps-exit");
+    let d = dir.path();
+    let registry = d.join("exit-registry");
+    let lib = "pub fn f() {}\n";
+    support::local_registry(
+        &[
+            Pkg::new("ex-app", "1.0.0", T1, lib).dep("ex-gone", "^1"),
+            Pkg::new("ex-app", "1.0.1", T1, lib),
+            Pkg::new("ex-app", "2.0.0", T1, lib).dep("ex-gone", "^1"),
+        ],
+        &registry,
+    );
+    let home = support::cargo_home(&d.join("exit-home"), &format!("local-registry = {registry:?}"));
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_proofmark"))
+            .arg("check-deps")
+            .args(args)
+            .args(["--stage", "index", "-q", "--no-cache", "--format", "json"])
+            .current_dir(d)
+            .env("CARGO_HOME", &home)
+            .env("HOME", d)
+            .output()
+            .unwrap();
+        let severities = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .map(|r| {
+                r["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["severity"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|_| "no report".to_owned());
+        (out.status.code(), severities)
+    };
+    let warning = r#""warning""#;
+    let error = r#""error""#;
+    assert_eq!(run(&["ex-app@1.0.1"]), (Some(0), r#""ok""#.to_owned()));
+    assert_eq!(run(&["ex-app@1.0.0"]), (Some(1), warning.to_owned()), "warnings fail by default");
+    assert_eq!(run(&["ex-app@1.0.0", "--fail-on", "error"]), (Some(0), warning.to_owned()));
+    assert_eq!(run(&["ex-app@2.0.0", "--fail-on", "error"]), (Some(1), error.to_owned()));
+    assert_eq!(run(&["ex-app@3.0.0"]), (Some(2), "no report".to_owned()), "no such version");
+    assert_eq!(run(&["ex-app", "--fail-on", "never"]), (Some(2), "no report".to_owned()));
 }

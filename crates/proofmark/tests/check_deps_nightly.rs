@@ -1,8 +1,9 @@
 //! The nightly path of `proofmark check-deps` end to end against fixture registries (a
 //! local-registry folder, compile stage, no network):
 //! * `--baseline`: a run, then a new breaking release of a dependency, then a run with the
-//!   first run's report as baseline shows the new error first and exits 2; a baseline that is
-//!   not a report fails before any probe, naming the file.
+//!   first run's report as baseline shows the new error first and exits 1 (findings), also
+//!   with `--fail-on error`; a baseline that is not a report fails the run (exit 2) before any
+//!   probe, naming the file.
 //! * `.github/workflows/check-deps.yml`, read by an independent YAML parser (python3's PyYAML):
 //!   its shard step runs once per matrix entry and its merge step merges their reports, both
 //!   as the workflow writes them (through a `cargo xtask` shim); the merged report must equal an
@@ -85,7 +86,7 @@ fn a_new_breaking_release_since_the_baseline_is_a_new_error() {
     std::fs::write(d.join("notes.txt"), "hello").unwrap();
     let out = proofmark(d, d, &[&check[..], &["--baseline", "notes.txt"]].concat(), &[]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "a failed run: {stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("`notes.txt` is not a check-deps JSON report"), "{stderr}");
 
@@ -99,7 +100,7 @@ fn a_new_breaking_release_since_the_baseline_is_a_new_error() {
         &[],
     );
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "a new error: {stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "a new error: {stdout}\n{stderr}");
     let diff = stdout.split("\n## check-deps\n").next().unwrap();
     expect_test::expect![[r#"
         ## check-deps: changes since `base.json`
@@ -117,7 +118,11 @@ fn a_new_breaking_release_since_the_baseline_is_a_new_error() {
     // Tomorrow nothing changed: the same report as its own baseline (through `merge`) is 0.
     let out =
         proofmark(d, d, &[&check[..], &["--format", "json", "--output", "now.json"]].concat(), &[]);
-    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    // The gate the workflow uses: an error new since the baseline fails `--fail-on error`.
+    let merge = ["check-deps", "merge", "now.json", "--format", "json", "--fail-on", "error"];
+    let out = proofmark(d, d, &[&merge[..], &["--baseline", "base.json"]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     let out = proofmark(
         d,
         d,
@@ -322,7 +327,7 @@ fn the_workflows_shards_merge_into_the_unsharded_report() {
         ],
         &[("CARGO_TARGET_DIR", whole.as_path())],
     );
-    assert_eq!(out.status.code(), Some(2), "wf-b 0.2.x is dead: {:?}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "wf-b 0.2.x is dead: {:?}", text(&out));
     // Yesterday's report is today's unsharded one: nothing is new.
     std::fs::create_dir_all(ws.join("baseline")).unwrap();
     std::fs::copy(ws.join("whole.json"), ws.join("baseline/report.json")).unwrap();

@@ -4,11 +4,12 @@
 //!
 //! A thin driver over `proofmark-deps` (see docs/check-deps.md and docs/yank-policy.md): it
 //! picks the targets (the workspace's publishable crates by default), reads the registry cargo
-//! is configured with, prints the report and exits 0 (nothing to do), 1 (warnings) or 2 (an
-//! action is recommended). It never yanks anything: it prints the `cargo yank` command.
+//! is configured with, prints the report and exits with one of [`exit_status`]: 0 nothing at
+//! or above `--fail-on`, 1 findings at or above it, 2 the run itself failed (no report). It
+//! never yanks anything: it prints the `cargo yank` command.
 //!
 //! For nightly runs: `--baseline FILE` shows what changed since an earlier JSON report first
-//! and exits on what is new (same scale); `--shard I/N` and `check-deps merge` split a run over
+//! and exits on what is new, worse or changed; `--shard I/N` and `check-deps merge` split a run over
 //! machines (`.github/workflows/check-deps.yml`).
 //!
 //! The workspace's own `Cargo.lock` is checked too (yanked, vanished or vulnerable
@@ -27,8 +28,40 @@ use proofmark_deps::cargo::{CargoEnv, Toolchain};
 use proofmark_deps::index::{Index, RegistrySource};
 use proofmark_deps::policy::{Action, Policy};
 use proofmark_deps::probe::{ProbeOptions, Stage};
-use proofmark_deps::report::{self, Format, Report};
+use proofmark_deps::report::{self, Format, Report, Severity};
 use proofmark_deps::{CheckOptions, Progress, Shard, Target};
+
+/// Exit statuses of `check-deps` (docs/check-deps.md, "Exit status"). Findings and failures
+/// never share a number, so a CI job tells "the crates have problems" (a complete report) from
+/// "the check did not run" (no report); clap's usage errors exit 2 as well.
+pub mod exit_status {
+    /// Nothing at or above `--fail-on` (with a baseline: nothing new, worse or changed at it).
+    pub const CLEAN: i32 = 0;
+    /// Findings at or above `--fail-on`: the report is complete and written.
+    pub const FINDINGS: i32 = 1;
+    /// The run failed (`error: …` on stderr, no report): bad arguments, an unreadable index,
+    /// baseline, report or advisory database, cargo that cannot start.
+    pub const FAILED: i32 = 2;
+}
+
+/// The lowest severity that makes the exit status [`exit_status::FINDINGS`].
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailOn {
+    /// Warnings (broken versions that need no registry action) and errors.
+    #[default]
+    Warning,
+    /// Errors only: a maintainer action is recommended (yank, fix release, decision).
+    Error,
+}
+
+impl From<FailOn> for Severity {
+    fn from(f: FailOn) -> Severity {
+        match f {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
 
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +141,9 @@ pub enum CheckDepsAction {
         /// Suppression file (default: check-deps.toml at the workspace root, when present).
         #[arg(long, value_name = "FILE")]
         suppressions: Option<PathBuf>,
+        /// The lowest severity that makes the exit status 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+        fail_on: FailOn,
     },
     /// Merge the JSON reports of `--shard I/N` runs into one report (every shard of one run,
     /// each once), optionally with the changes since a baseline report.
@@ -116,7 +152,7 @@ pub enum CheckDepsAction {
         #[arg(required = true)]
         reports: Vec<PathBuf>,
         /// An earlier JSON report: show what is new, changed or fixed since it, first, and exit
-        /// on what is new (0 nothing new at warning or above, 1 new warnings, 2 new errors).
+        /// on what is new, worse or changed (1 when any is at `--fail-on` or above).
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
         /// Output format.
@@ -125,6 +161,9 @@ pub enum CheckDepsAction {
         /// Write the report here instead of stdout.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The lowest severity that makes the exit status 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+        fail_on: FailOn,
     },
 }
 
@@ -149,10 +188,13 @@ pub struct CheckDepsArgs {
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// An earlier JSON report (`--format json`): show what is new, changed or fixed since it,
-    /// first, and exit on what is new (0 nothing new at warning or above, 1 new warnings, 2 new
-    /// errors).
+    /// first, and exit on what is new, worse or changed (1 when any is at `--fail-on` or above).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    /// The lowest severity that makes the exit status 1 (0 nothing at or above it, 1 findings
+    /// at or above it, 2 the run failed).
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    fail_on: FailOn,
     #[command(flatten)]
     advisories: AdvisoryArgs,
     /// Do not check the workspace's Cargo.lock (checked by default when no target is named).
@@ -161,10 +203,11 @@ pub struct CheckDepsArgs {
     /// Suppression file (default: check-deps.toml at the workspace root, when present).
     #[arg(long, value_name = "FILE")]
     suppressions: Option<PathBuf>,
-    /// Probes run at once.
-    #[arg(long, default_value_t = 1)]
+    /// Probes run at once. They share one target folder, so their builds take turns (each
+    /// with every core of `-j`) while resolutions and cargo's start-ups overlap them.
+    #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// CPU budget shared by the probes (default: all cores).
+    /// Cores for each build (default: all cores; the probes' builds take turns).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Time limit of one cargo invocation, in seconds.
@@ -205,8 +248,24 @@ pub struct CheckDepsArgs {
     quiet: bool,
 }
 
+/// Runs `check-deps` and exits with its [`exit_status`]: it returns (`Ok`) only when the status
+/// is [`exit_status::CLEAN`]; a failure prints `error: …` and exits
+/// [`exit_status::FAILED`] here, so that `proofmark` and `cargo xtask` give it the same number.
 pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(CheckDepsAction::Merge { reports, baseline, format, output }) = args.action {
+    let status = checked(args, default_root).unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        exit_status::FAILED
+    });
+    if status != exit_status::CLEAN {
+        std::process::exit(status);
+    }
+    Ok(())
+}
+
+/// The whole run; `Ok` holds the exit status of a complete report.
+fn checked(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Result<i32> {
+    if let Some(CheckDepsAction::Merge { reports, baseline, format, output, fail_on }) = args.action
+    {
         let baseline = baseline.map(|p| Report::read(&p).map(|r| (p, r))).transpose()?;
         let reports = reports
             .into_iter()
@@ -214,7 +273,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
             .collect::<Result<Vec<_>, _>>()?;
         let mut merged = proofmark_deps::merge::merge(reports)?;
         add_diff(&mut merged, baseline.as_ref());
-        return finish(&merged, format, output.as_ref());
+        return finish(&merged, format, output.as_ref(), fail_on);
     }
     // Read first: a bad baseline fails before hours of probes, not after.
     let baseline = args.baseline.as_ref().map(|p| Report::read(p).map(|r| (p.clone(), r)));
@@ -228,8 +287,14 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     let cargo_home = cargo_home.context("neither CARGO_HOME nor HOME is set")?;
-    if let Some(CheckDepsAction::Lockfile { path, advisories, format, output, suppressions }) =
-        args.action
+    if let Some(CheckDepsAction::Lockfile {
+        path,
+        advisories,
+        format,
+        output,
+        suppressions,
+        fail_on,
+    }) = args.action
     {
         let mut warnings = Vec::new();
         let db_path = advisory_db(&advisories, &cargo_home, &mut warnings)?;
@@ -248,7 +313,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         };
         add_lockfile(&mut report, &lock, &index, db_path.as_deref(), &Policy::default())?;
         apply_suppressions(&mut report, suppressions, &root)?;
-        return finish(&report, format, output.as_ref());
+        return finish(&report, format, output.as_ref(), fail_on);
     }
     let workspace_run = args.targets.is_empty();
     if workspace_run && workspace.is_none() {
@@ -285,7 +350,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
         target_root: work.join("target"),
         scratch_root: work.join("scratch"),
         offline: args.offline,
-        build_jobs: (cpus / workers).max(1),
+        build_jobs: cpus.max(1),
     };
     let stage = match args.stage {
         StageArg::Index => Stage::Index,
@@ -339,7 +404,7 @@ pub fn run(args: CheckDepsArgs, default_root: &std::path::Path) -> anyhow::Resul
     }
     apply_suppressions(&mut report, args.suppressions, &root)?;
     add_diff(&mut report, baseline.as_ref());
-    finish(&report, args.format, args.output.as_ref())
+    finish(&report, args.format, args.output.as_ref(), args.fail_on)
 }
 
 /// Attaches the changes since `baseline` (named as the user named it).
@@ -487,18 +552,19 @@ impl ProgressView {
     }
 }
 
-fn finish(report: &Report, format: FormatArg, output: Option<&PathBuf>) -> anyhow::Result<()> {
+/// Prints or writes the report; returns its exit status.
+fn finish(
+    report: &Report,
+    format: FormatArg,
+    output: Option<&PathBuf>,
+    fail_on: FailOn,
+) -> anyhow::Result<i32> {
     let text = report.render(format.into());
     match output {
         Some(path) => write_atomic(path, &text)?,
         None => print!("{text}"),
     }
-    let code = report.exit_code();
-    if code != 0 {
-        // Severity is the exit status (1 warnings, 2 action recommended), not an error.
-        std::process::exit(code);
-    }
-    Ok(())
+    Ok(if report.fails(fail_on.into()) { exit_status::FINDINGS } else { exit_status::CLEAN })
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder and a rename, so a
