@@ -364,34 +364,28 @@ pub fn verify_digest(
     }
     let keys: Vec<(&PublicKey, SignatureAlgorithm)> =
         opts.keys.iter().map(|k| cosign_algorithm_for(k).map(|a| (k, a))).collect::<Result<_>>()?;
-    let mut layers = Vec::new();
-    if opts.formats.contains(&SignatureFormat::Bundle) {
-        let (_, index) = crate::referrers::list_referrers(signatures, image_digest)?;
-        for (entry, _) in &index.entries {
-            if !crate::attestation::is_candidate(entry, &opts.predicate_type) {
-                continue;
-            }
-            let checked = crate::attestation::check_referrer(
-                signatures,
-                &entry.digest,
-                image_digest,
-                &keys,
-                &opts.predicate_type,
-                &opts.required_annotations,
-            )?;
-            layers.push(LayerResult {
-                index: layers.len(),
-                format: SignatureFormat::Bundle,
-                payload_digest: entry.digest.clone(),
-                result: checked.key,
-                payload: None,
-                statement: checked.statement,
-                bundle: checked.bundle,
-            });
-        }
-    }
-    if opts.formats.contains(&SignatureFormat::Legacy) {
-        check_legacy(signatures, image_digest, &keys, opts, &mut layers)?;
+    let (bundles, legacy) = (
+        opts.formats.contains(&SignatureFormat::Bundle),
+        opts.formats.contains(&SignatureFormat::Legacy),
+    );
+    // The two places are independent: look in both at once (their round trips overlap).
+    let (bundle_layers, legacy_layers) = if bundles && legacy {
+        std::thread::scope(|s| {
+            let legacy = s.spawn(|| check_legacy(signatures, image_digest, &keys, opts));
+            let bundles = check_bundles(signatures, image_digest, &keys, opts);
+            (bundles, legacy.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        })
+    } else if bundles {
+        (check_bundles(signatures, image_digest, &keys, opts), Ok(Vec::new()))
+    } else if legacy {
+        (Ok(Vec::new()), check_legacy(signatures, image_digest, &keys, opts))
+    } else {
+        (Ok(Vec::new()), Ok(Vec::new()))
+    };
+    let mut layers = bundle_layers?;
+    layers.extend(legacy_layers?);
+    for (i, layer) in layers.iter_mut().enumerate() {
+        layer.index = i;
     }
     let verified_keys: BTreeSet<Fingerprint> =
         layers.iter().filter_map(|l| l.result.as_ref().ok().copied()).collect();
@@ -414,14 +408,48 @@ pub fn verify_digest(
     })
 }
 
-/// The `.sig` layers' verdicts, appended to `layers`.
+/// The bundle referrers' verdicts (indexes are set by the caller).
+fn check_bundles(
+    signatures: &dyn ImageStore,
+    image_digest: &str,
+    keys: &[(&PublicKey, SignatureAlgorithm)],
+    opts: &VerifyOptions,
+) -> Result<Vec<LayerResult>> {
+    let (_, index) = crate::referrers::list_referrers(signatures, image_digest)?;
+    let mut layers = Vec::new();
+    for (entry, _) in &index.entries {
+        if !crate::attestation::is_candidate(entry, &opts.predicate_type) {
+            continue;
+        }
+        let checked = crate::attestation::check_referrer(
+            signatures,
+            &entry.digest,
+            image_digest,
+            keys,
+            &opts.predicate_type,
+            &opts.required_annotations,
+        )?;
+        layers.push(LayerResult {
+            index: 0,
+            format: SignatureFormat::Bundle,
+            payload_digest: entry.digest.clone(),
+            result: checked.key,
+            payload: None,
+            statement: checked.statement,
+            bundle: checked.bundle,
+        });
+    }
+    Ok(layers)
+}
+
+/// The `.sig` layers' verdicts (indexes are set by the caller).
 fn check_legacy(
     signatures: &dyn ImageStore,
     image_digest: &str,
     keys: &[(&PublicKey, SignatureAlgorithm)],
     opts: &VerifyOptions,
-    layers: &mut Vec<LayerResult>,
-) -> Result<()> {
+) -> Result<Vec<LayerResult>> {
+    let mut layers = Vec::new();
     let tag = signature_tag(image_digest)?;
     let manifest = match signatures.get_manifest(&tag)? {
         None => SignatureManifest::default(),
@@ -440,7 +468,7 @@ fn check_legacy(
     for layer in &manifest.layers {
         let (result, payload) = check_layer(signatures, layer, image_digest, keys, opts)?;
         layers.push(LayerResult {
-            index: layers.len(),
+            index: 0,
             format: SignatureFormat::Legacy,
             payload_digest: layer.descriptor.digest.clone(),
             result,
@@ -449,7 +477,7 @@ fn check_legacy(
             bundle: None,
         });
     }
-    Ok(())
+    Ok(layers)
 }
 
 type LayerCheck = (std::result::Result<Fingerprint, Rejection>, Option<Payload>);
