@@ -334,11 +334,11 @@ fn prepare<'a>(
     })
 }
 
+/// A signature manifest's digest (`None` when there is none) and its content.
+type ManifestRead = (Option<String>, SignatureManifest);
+
 /// The signature manifest at `tag` (empty when there is none) and its digest.
-fn read_signature_manifest(
-    store: &dyn ImageStore,
-    tag: &str,
-) -> Result<(Option<String>, SignatureManifest)> {
+fn read_signature_manifest(store: &dyn ImageStore, tag: &str) -> Result<ManifestRead> {
     match store.get_manifest(tag)? {
         None => Ok((None, SignatureManifest::default())),
         Some(m) => {
@@ -490,9 +490,7 @@ fn write_round(p: &mut Pending<'_>) -> Result<()> {
 /// then upload. When the manifest holds other layers, that config blob is left unreferenced
 /// (a few hundred bytes, for the registry's garbage collection) and the right one is uploaded.
 /// Returns the read and the digest of the config stored.
-fn read_and_upload(
-    p: &mut Pending<'_>,
-) -> Result<((Option<String>, SignatureManifest), Option<String>)> {
+fn read_and_upload(p: &mut Pending<'_>) -> Result<(ManifestRead, Option<String>)> {
     let guess = SignatureManifest { layers: vec![p.layer.clone()], annotations_raw: None };
     let (_, config) = guess.to_bytes();
     let (store, payload, tag) = (p.store, &p.payload, &p.tag);
