@@ -368,22 +368,14 @@ pub fn verify_digest(
         opts.formats.contains(&SignatureFormat::Bundle),
         opts.formats.contains(&SignatureFormat::Legacy),
     );
-    // The two places are independent: look in both at once (their round trips overlap).
-    let (bundle_layers, legacy_layers) = if bundles && legacy {
-        std::thread::scope(|s| {
-            let legacy = s.spawn(|| check_legacy(signatures, image_digest, &keys, opts));
-            let bundles = check_bundles(signatures, image_digest, &keys, opts);
-            (bundles, legacy.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-        })
-    } else if bundles {
-        (check_bundles(signatures, image_digest, &keys, opts), Ok(Vec::new()))
-    } else if legacy {
-        (Ok(Vec::new()), check_legacy(signatures, image_digest, &keys, opts))
-    } else {
-        (Ok(Vec::new()), Ok(Vec::new()))
-    };
-    let mut layers = bundle_layers?;
-    layers.extend(legacy_layers?);
+    // One place after the other: looking in both at once (a thread for one) measured slower
+    // on the loaded 2-core machine than the round trip it saves
+    // (minutes/2026-12-02-cosign-bench.md).
+    let mut layers =
+        if bundles { check_bundles(signatures, image_digest, &keys, opts)? } else { Vec::new() };
+    if legacy {
+        layers.extend(check_legacy(signatures, image_digest, &keys, opts)?);
+    }
     for (i, layer) in layers.iter_mut().enumerate() {
         layer.index = i;
     }
