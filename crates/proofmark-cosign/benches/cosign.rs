@@ -22,6 +22,14 @@
 //!   `proofmark_bundle` (information, no goal) verifies N other images each signed once with a
 //!   cosign 3 bundle referrer, against the same sigstore-rs `.sig` baseline.
 //!
+//! Before the groups, two things criterion does not give:
+//!
+//! * a census: every request and new connection each tool spends on signing and verifying one
+//!   image, counted by a proxy in front of the registry (`support/census.rs`), which does not
+//!   depend on the machine's load (`PROOFMARK_BENCH_TIMELINE=1` prints each request's time);
+//! * `sign_one_interleaved` and `verify_interleaved`: 40 rounds alternating sigstore-rs and
+//!   proofmark, whose medians `cargo xtask bench` prints as paired-median rows (no goal).
+//!
 //! Before each timed signing iteration (untimed) the tags `v0`…`v{N-1}` are pointed at N images
 //! never seen before, so both tools make first signatures with new payload and config blobs, as
 //! CI does for what it just pushed.
@@ -33,7 +41,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use proofmark_cosign::manifest::OCI_MANIFEST;
@@ -48,6 +56,9 @@ use sigstore::cosign::constraint::{Constraint as _, PrivateKeySigner};
 use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraint};
 use sigstore::crypto::SigningScheme;
 use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
+
+#[path = "support/census.rs"]
+mod census;
 
 const IMAGES: usize = 4;
 /// Registry round trips need no long warm-up; the shared build machine needs short runs.
@@ -147,6 +158,8 @@ fn benches(c: &mut Criterion) {
     // does not, which on this 2-core machine costs the baseline nothing measurable.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ours = SoftwareSigner::generate(SignatureAlgorithm::EcdsaP256Sha256).unwrap();
+    census(&f, &rt, &ours);
+    interleaved(&f, &rt, &ours);
     let repository = format!("{}/bench/app", f.reg.addr());
     let sign_opts = SignOptions::legacy();
     let references: Vec<String> = (0..IMAGES).map(|i| format!("v{i}")).collect();
@@ -307,6 +320,188 @@ fn benches(c: &mut Criterion) {
     group.bench_function("proofmark", proofmark_verify("v"));
     group.bench_function("proofmark_bundle", proofmark_verify("b"));
     group.finish();
+}
+
+/// Counts the requests and new connections each tool spends on the same work, through a
+/// counting proxy in front of the registry, and prints them with the timeline of one run.
+/// Each client does the work once untimed first, as in the timed loops, where clients live
+/// across iterations and their idle connections are reused.
+fn census(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner) {
+    let proxy = census::Census::start(&f.reg.addr());
+    let client = RegistryClient::new(RegistryOptions {
+        allow_insecure: vec![proxy.addr().to_owned()],
+        ..Default::default()
+    })
+    .unwrap();
+    let repo = client.repository(proxy.addr(), "bench/census");
+    let repository = format!("{}/bench/census", proxy.addr());
+    let mut sigstore = sigstore_client(proxy.addr());
+    let signer = sigstore_signer();
+    let pem = ours.public_key().to_pem();
+    let constraints: Vec<Box<dyn VerificationConstraint>> =
+        vec![Box::new(PublicKeyVerifier::try_from(pem.as_bytes()).unwrap())];
+    let verify_opts = VerifyOptions::new(vec![ours.public_key().clone()], repository.clone());
+    // `run` resets the counts itself when it has set up (untimed) what it works on.
+    let show = |what: &str, run: &mut dyn FnMut()| {
+        run();
+        proxy.reset();
+        run();
+        let (_, summary, timeline) = proxy.report();
+        println!("  {what}: {summary}");
+        if std::env::var_os("PROOFMARK_BENCH_TIMELINE").is_some() {
+            print!("{timeline}");
+        }
+    };
+    println!("cosign bench: requests per operation through a counting proxy (second run):");
+    show("sign one, sigstore-rs", &mut || {
+        push_images(&repo, "c");
+        proxy.reset();
+        let image: OciReference = format!("{repository}:c0").parse().unwrap();
+        rt.block_on(sigstore_sign(&mut sigstore, &signer, &image));
+    });
+    for (name, opts) in [("legacy", SignOptions::legacy()), ("bundle", SignOptions::default())] {
+        show(&format!("sign one, proofmark {name}"), &mut || {
+            push_images(&repo, "c");
+            proxy.reset();
+            proofmark_cosign::sign_image(&repo, "c0", &repo, &repository, ours, &opts).unwrap();
+        });
+    }
+    // Verification of what the last rounds signed: c0 in the bundle format, c1 in `.sig`.
+    proofmark_cosign::sign_image(&repo, "c1", &repo, &repository, ours, &SignOptions::legacy())
+        .unwrap();
+    let signed = rt.block_on(async {
+        let image: OciReference = format!("{repository}:c1").parse().unwrap();
+        sigstore.trusted_signature_layers(&Auth::Anonymous, &image).await.unwrap()
+    });
+    sigstore::cosign::verify_constraints(&signed, constraints.iter()).unwrap();
+    show("verify one, sigstore-rs (.sig)", &mut || {
+        rt.block_on(async {
+            let image: OciReference = format!("{repository}:c1").parse().unwrap();
+            let layers = sigstore.trusted_signature_layers(&Auth::Anonymous, &image).await.unwrap();
+            sigstore::cosign::verify_constraints(&layers, constraints.iter()).unwrap();
+        });
+    });
+    for (name, tag) in [("legacy", "c1"), ("bundle", "c0")] {
+        show(&format!("verify one, proofmark {name}"), &mut || {
+            let report = proofmark_cosign::verify_image(&repo, tag, &repo, &verify_opts).unwrap();
+            assert_eq!(report.status, VerifyStatus::Verified);
+        });
+    }
+}
+
+/// The middle of sorted `times`.
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// `sign_one` and `verify` measured round by round, baseline and proofmark alternating (their
+/// order swapped every round), so that the load of the shared machine hits both alike; the
+/// medians are recorded for `cargo xtask bench` as `sign_one_interleaved` and
+/// `verify_interleaved`.
+fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner) {
+    const ROUNDS: usize = 40;
+    let repository = format!("{}/bench/app", f.reg.addr());
+    let sign_opts = SignOptions::legacy();
+    let signer = sigstore_signer();
+    let mut client = sigstore_client(&f.reg.addr());
+    let image: OciReference = format!("{repository}:v0").parse().unwrap();
+    let (mut base, mut mine) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for round in 0..=ROUNDS {
+        for turn in 0..2 {
+            push_images(&f.repo, "v");
+            let started = Instant::now();
+            let baseline = (round + turn) % 2 == 0;
+            if baseline {
+                rt.block_on(sigstore_sign(&mut client, &signer, &image));
+            } else {
+                proofmark_cosign::sign_image(&f.repo, "v0", &f.repo, &repository, ours, &sign_opts)
+                    .unwrap();
+            }
+            // Round 0 warms both up (connections, first uploads).
+            if round > 0 {
+                if baseline { &mut base } else { &mut mine }.push(started.elapsed());
+            }
+        }
+    }
+    report("sign_one_interleaved", ROUNDS, &mut base, &mut mine);
+
+    // Verification: `s*` signed once in the `.sig` layout, `r*` once with a bundle referrer.
+    push_images(&f.repo, "s");
+    push_images(&f.repo, "r");
+    for i in 0..IMAGES {
+        let (legacy, bundle) = (format!("s{i}"), format!("r{i}"));
+        let bundle_opts = SignOptions::default();
+        proofmark_cosign::sign_image(&f.repo, &legacy, &f.repo, &repository, ours, &sign_opts)
+            .unwrap();
+        proofmark_cosign::sign_image(&f.repo, &bundle, &f.repo, &repository, ours, &bundle_opts)
+            .unwrap();
+    }
+    let pem = ours.public_key().to_pem();
+    let constraints: Vec<Box<dyn VerificationConstraint>> =
+        vec![Box::new(PublicKeyVerifier::try_from(pem.as_bytes()).unwrap())];
+    let opts = VerifyOptions::new(vec![ours.public_key().clone()], repository.clone());
+    let (mut base, mut mine, mut bundle) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=ROUNDS {
+        for turn in 0..3 {
+            let started = Instant::now();
+            let which = (round + turn) % 3;
+            match which {
+                0 => rt.block_on(async {
+                    for i in 0..IMAGES {
+                        let image: OciReference = format!("{repository}:s{i}").parse().unwrap();
+                        let layers = client
+                            .trusted_signature_layers(&Auth::Anonymous, &image)
+                            .await
+                            .unwrap();
+                        sigstore::cosign::verify_constraints(&layers, constraints.iter()).unwrap();
+                    }
+                }),
+                _ => {
+                    let prefix = if which == 1 { "s" } else { "r" };
+                    for i in 0..IMAGES {
+                        let tag = format!("{prefix}{i}");
+                        let report =
+                            proofmark_cosign::verify_image(&f.repo, &tag, &f.repo, &opts).unwrap();
+                        assert_eq!(report.status, VerifyStatus::Verified);
+                    }
+                }
+            }
+            if round > 0 {
+                [&mut base, &mut mine, &mut bundle][which].push(started.elapsed());
+            }
+        }
+    }
+    report("verify_interleaved", ROUNDS, &mut base, &mut mine);
+    let (b, o) = (median(&mut base), median(&mut bundle));
+    println!(
+        "verify_interleaved: proofmark_bundle median {:.2} ms, ratio {:.3} (information)",
+        o.as_secs_f64() * 1e3,
+        o.as_secs_f64() / b.as_secs_f64()
+    );
+    let tmp = env!("CARGO_TARGET_TMPDIR");
+    proofmark_test_support::bench::record(tmp, "verify_interleaved", "proofmark_bundle", ns(o));
+}
+
+fn ns(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e9
+}
+
+fn report(group: &str, rounds: usize, base: &mut [Duration], mine: &mut [Duration]) {
+    let (b, o) = (median(base), median(mine));
+    let quartiles = |t: &[Duration]| {
+        let ms = |i: usize| t[i].as_secs_f64() * 1e3;
+        format!("{:.2}/{:.2}/{:.2}", ms(t.len() / 4), ms(t.len() / 2), ms(3 * t.len() / 4))
+    };
+    println!(
+        "{group} ({rounds} rounds, quartiles in ms): baseline {}, proofmark {}; median ratio {:.3}",
+        quartiles(base),
+        quartiles(mine),
+        o.as_secs_f64() / b.as_secs_f64()
+    );
+    let tmp = env!("CARGO_TARGET_TMPDIR");
+    proofmark_test_support::bench::record(tmp, group, "baseline", ns(b));
+    proofmark_test_support::bench::record(tmp, group, "proofmark", ns(o));
 }
 
 criterion_group!(cosign, benches);

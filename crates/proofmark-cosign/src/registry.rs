@@ -1,6 +1,6 @@
 //! A blocking OCI distribution client: manifests, blobs, bearer-token and basic auth.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,6 +55,9 @@ struct Inner {
     opts: RegistryOptions,
     /// `host/repository` → `Authorization` header value.
     auth: Mutex<HashMap<String, String>>,
+    /// Hosts that answered that they have no referrers API (as oras-go remembers it per
+    /// repository): later lookups go straight to the tag schema, one round trip fewer.
+    no_referrers_api: Mutex<HashSet<String>>,
 }
 
 impl RegistryClient {
@@ -71,7 +74,14 @@ impl RegistryClient {
         if let Some(pem) = &opts.ca_bundle_pem {
             builder = builder.tls_config(Arc::new(tls_config(pem)?));
         }
-        Ok(Self { inner: Arc::new(Inner { agent: builder.build(), opts, auth: Mutex::default() }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                agent: builder.build(),
+                opts,
+                auth: Mutex::default(),
+                no_referrers_api: Mutex::default(),
+            }),
+        })
     }
 
     /// A handle on one repository, usable as an [`ImageStore`].
@@ -473,11 +483,24 @@ impl ImageStore for RegistryRepo {
 
     fn referrers(&self, digest: &str) -> Result<Option<StoredManifest>> {
         digest_hex(digest)?;
+        let no_api = || self.inner().no_referrers_api.lock().ok();
+        if no_api().is_some_and(|hosts| hosts.contains(&self.host)) {
+            return Ok(None);
+        }
         let url = self.url(&format!("referrers/{digest}"))?;
         let resp = self.send("GET", &url, &[("Accept", crate::manifest::OCI_INDEX)], None)?;
         // Registries without the API answer 404 (distribution 2.8), some 400, 405 or 501.
-        if matches!(resp.status(), 400 | 404 | 405 | 501) {
-            drain(resp);
+        // One with it answers 404 only for a repository it does not know (`NAME_UNKNOWN`,
+        // e.g. a signature repository not pushed to yet), and 405 or 501 never (the
+        // distribution spec): the rest is remembered; a 400 may be about this request only.
+        let status = resp.status();
+        if matches!(status, 400 | 404 | 405 | 501) {
+            let body = preview(resp);
+            if status != 400 && !body.contains("NAME_UNKNOWN") {
+                if let Some(mut hosts) = no_api() {
+                    hosts.insert(self.host.clone());
+                }
+            }
             return Ok(None);
         }
         if resp.status() != 200 {

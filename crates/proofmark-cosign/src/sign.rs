@@ -334,11 +334,11 @@ fn prepare<'a>(
     })
 }
 
+/// A signature manifest's digest (`None` when there is none) and its content.
+type ManifestRead = (Option<String>, SignatureManifest);
+
 /// The signature manifest at `tag` (empty when there is none) and its digest.
-fn read_signature_manifest(
-    store: &dyn ImageStore,
-    tag: &str,
-) -> Result<(Option<String>, SignatureManifest)> {
+fn read_signature_manifest(store: &dyn ImageStore, tag: &str) -> Result<ManifestRead> {
     match store.get_manifest(tag)? {
         None => Ok((None, SignatureManifest::default())),
         Some(m) => {
@@ -448,8 +448,12 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
 /// The second read keeps the window in which a concurrent writer can overwrite us short (one
 /// `GET` and the `PUT`, not the blob uploads), and the wait after the `PUT` is sized from it.
 fn write_round(p: &mut Pending<'_>) -> Result<()> {
-    let (mut digest, mut manifest) = read_signature_manifest(p.store, &p.tag)?;
-    let mut config_stored = None;
+    let (read, mut config_stored) = if p.payload_stored {
+        (read_signature_manifest(p.store, &p.tag)?, None)
+    } else {
+        read_and_upload(p)?
+    };
+    let (mut digest, mut manifest) = read;
     for _ in 0..REREADS {
         if p.contained_in(&manifest) {
             // Already there: an identical earlier signature, or ours from a round whose
@@ -477,6 +481,36 @@ fn write_round(p: &mut Pending<'_>) -> Result<()> {
     }
     // Still changing: count it as a lost round; the caller backs off and retries.
     Ok(())
+}
+
+/// A signature's first read of the manifest, side by side with the uploads that do not depend
+/// on what it finds: the payload, and the config of a manifest holding only our layer (what a
+/// first signature writes, the common case: CI signs what it just pushed; a manifest already
+/// holding only our signature has it too). Two round trips fewer before the `PUT` than read,
+/// then upload. When the manifest holds other layers, that config blob is left unreferenced
+/// (a few hundred bytes, for the registry's garbage collection) and the right one is uploaded.
+/// Returns the read and the digest of the config stored.
+fn read_and_upload(p: &mut Pending<'_>) -> Result<(ManifestRead, Option<String>)> {
+    let guess = SignatureManifest { layers: vec![p.layer.clone()], annotations_raw: None };
+    let (_, config) = guess.to_bytes();
+    let (store, payload, tag) = (p.store, &p.payload, &p.tag);
+    let (read, payload_result, config_result) = std::thread::scope(|s| {
+        let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        let payload_job = s.spawn(|| store.put_blob(payload));
+        let config_job = s.spawn(|| store.put_blob(&config));
+        let read = read_signature_manifest(store, tag);
+        (read, join(payload_job), join(config_job))
+    });
+    let expected = sha256_digest(&p.payload);
+    let d = payload_result?;
+    if d != expected {
+        return Err(Error::DigestMismatch { what: "payload blob".into(), expected, actual: d });
+    }
+    p.payload_stored = true;
+    let config_digest = config_result?;
+    Ok((read?, Some(config_digest)))
 }
 
 /// How often one round re-reads a manifest that keeps changing before it backs off.
