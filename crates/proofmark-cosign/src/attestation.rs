@@ -144,6 +144,7 @@ fn attach(
         attempts: 0,
         format: SignatureFormat::Bundle,
         referrer: None,
+        via_referrers_api: false,
     };
     if let Some(existing) = already_signed(t.signatures, t.digest, &signed.payload, &key, spec)? {
         signed.referrer = Some(existing);
@@ -157,6 +158,7 @@ fn attach(
     let (referrer, descriptor) =
         store_referrer(t.signatures, &subject, &bundle, &spec.predicate_type)?;
     signed.attempts = add_referrer(t.signatures, t.digest, &descriptor, opts.referrers_mode, opts)?;
+    signed.via_referrers_api = signed.attempts == 0;
     signed.referrer = Some(referrer);
     signed.added = true;
     Ok(signed)

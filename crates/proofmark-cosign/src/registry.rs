@@ -230,6 +230,14 @@ impl RegistryRepo {
         if url.starts_with("https://") && message.contains("corrupt message") {
             return Error::PlainHttp { host: self.host.clone(), url: url.to_owned() };
         }
+        // ureq's message repeats the URL ("<url>: <cause>"); the error names it once.
+        let cause =
+            message.strip_prefix(url).and_then(|m| m.strip_prefix(": ")).unwrap_or(&message);
+        let mut message = cause.to_owned();
+        if cause.contains("UnknownIssuer") || cause.contains("invalid peer certificate") {
+            message
+                .push_str("; trust the registry's CA with --ca-bundle FILE or SSL_CERT_FILE=FILE");
+        }
         Error::Transport { url: url.to_owned(), message }
     }
 

@@ -113,6 +113,9 @@ pub struct Signed {
     pub format: SignatureFormat,
     /// The bundle's referrer manifest digest (bundle format).
     pub referrer: Option<String>,
+    /// True when the registry's referrers API lists the bundle, so no `signature_tag` index was
+    /// written (bundle format, `ReferrersMode::Oci11` on a registry that has the API).
+    pub via_referrers_api: bool,
 }
 
 /// One image to sign with [`sign_many`].
@@ -278,6 +281,7 @@ impl Pending<'_> {
             attempts: self.attempts,
             format: SignatureFormat::Legacy,
             referrer: None,
+            via_referrers_api: false,
         }
     }
 

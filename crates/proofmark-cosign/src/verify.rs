@@ -308,7 +308,12 @@ impl VerifyReport {
                     let _ = writeln!(s, "  [{}] {format}: valid, key {key}", l.index);
                 }
                 Err(why) => {
-                    let _ = writeln!(s, "  [{}] {format}: rejected: {why}", l.index);
+                    // The digest names the referrer (or payload) to inspect or delete.
+                    let _ = writeln!(
+                        s,
+                        "  [{}] {format} {}: rejected: {why}",
+                        l.index, l.payload_digest
+                    );
                 }
             }
         }

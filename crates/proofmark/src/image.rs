@@ -498,8 +498,10 @@ pub(crate) fn sign(args: &SignArgs, tcti: Option<&str>) -> anyhow::Result<ExitCo
                 };
                 match &s.referrer {
                     Some(r) => eprintln!(
-                        "{what} {} → {}@{r} (bundle, listed in {}){note}",
-                        s.image_digest, s.signatures, s.signature_tag
+                        "{what} {} → {}@{r} (bundle, {}){note}",
+                        s.image_digest,
+                        s.signatures,
+                        listed_in(s)
                     ),
                     None => eprintln!(
                         "{what} {} → {}:{}{note}",
@@ -704,14 +706,23 @@ pub(crate) fn attest(args: &AttestArgs, tcti: Option<&str>) -> anyhow::Result<Ex
     .with_context(|| format!("attesting {}", args.image))?;
     let what = if s.added { "attested" } else { "already attested" };
     eprintln!(
-        "{what} {} ({}) → {}@{} (bundle, listed in {})",
+        "{what} {} ({}) → {}@{} (bundle, {})",
         s.image_digest,
         spec.predicate_type,
         s.signatures,
         s.referrer.as_deref().unwrap_or("?"),
-        s.signature_tag
+        listed_in(&s)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a bundle referrer is listed: the registry's referrers API (no tag written) or the
+/// OCI 1.1 referrers tag schema index.
+fn listed_in(s: &proofmark_cosign::Signed) -> String {
+    if s.via_referrers_api {
+        return "listed by the registry's referrers API".to_owned();
+    }
+    format!("listed in {}", s.signature_tag)
 }
 
 pub(crate) fn verify_attestation(

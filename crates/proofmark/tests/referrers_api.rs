@@ -126,6 +126,11 @@ fn oci_1_1_uses_the_referrers_api_and_falls_back_to_the_tag_schema() {
     let signed =
         proofmark(&["sign", "--key", "file:a.key", "--allow-insecure", &api_addr, &via_api], d);
     assert!(signed.status.success(), "{}", stderr(&signed));
+    assert!(
+        stderr(&signed).contains("listed by the registry's referrers API"),
+        "{}",
+        stderr(&signed)
+    );
     let requests = api.requests();
     assert!(
         requests.contains(&format!("GET /v2/cli/referrers/referrers/{digest}")),
@@ -173,6 +178,7 @@ fn oci_1_1_uses_the_referrers_api_and_falls_back_to_the_tag_schema() {
     ];
     let attested = proofmark(&attest, d);
     assert!(attested.status.success(), "{}", stderr(&attested));
+    assert!(stderr(&attested).contains("listed by the registry's referrers API"));
     assert_eq!(api_referrers(&api, &digest).len(), 2);
     assert_eq!(tag_index(&reg, &digest), None);
     let check = [

@@ -103,12 +103,12 @@ fn sign_and_verify_over_tls_trusting_a_private_ca() {
         stderr(out).trim().replace(&reg.addr(), "ADDR")
     };
     let untrusted = proofmark(&[&both[..], &[image.as_str()]].concat(), d, &[]);
-    expect![[r#"error: verifying ADDR/tls/app:v1: cannot reach https://ADDR/v2/tls/app/manifests/v1: https://ADDR/v2/tls/app/manifests/v1: Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer"#]]
+    expect!["error: verifying ADDR/tls/app:v1: cannot reach https://ADDR/v2/tls/app/manifests/v1: Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer; trust the registry's CA with --ca-bundle FILE or SSL_CERT_FILE=FILE"]
     .assert_eq(&message(&untrusted));
     let other = Registry::start_tls().unwrap();
     std::fs::copy(other.ca_pem().unwrap(), d.join("other-ca.pem")).unwrap();
     let wrong = proofmark(&[&both[..], &["--ca-bundle", "other-ca.pem", &image]].concat(), d, &[]);
-    expect![[r#"error: verifying ADDR/tls/app:v1: cannot reach https://ADDR/v2/tls/app/manifests/v1: https://ADDR/v2/tls/app/manifests/v1: Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer"#]]
+    expect!["error: verifying ADDR/tls/app:v1: cannot reach https://ADDR/v2/tls/app/manifests/v1: Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer; trust the registry's CA with --ca-bundle FILE or SSL_CERT_FILE=FILE"]
     .assert_eq(&message(&wrong));
     // Plain HTTP to a TLS registry is not a way round it.
     let insecure = ["--allow-insecure-registry", image.as_str()];
