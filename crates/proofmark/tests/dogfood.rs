@@ -118,6 +118,9 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     ] {
         git(&clone, &["config", key, value]);
     }
+    // Released from `main`, an allowed branch, whatever this checkout is on (a helper's
+    // branch, CI's detached HEAD).
+    git(&clone, &["checkout", "-q", "-B", "main"]);
     let manifest = std::fs::read_to_string(clone.join("Cargo.toml")).unwrap();
     let named = name_registry(&manifest);
     assert_eq!(named.matches("registry = \"local\"").count(), CRATES.len(), "{named}");
