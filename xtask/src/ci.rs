@@ -105,6 +105,9 @@ fn test_all() -> anyhow::Result<()> {
 /// Every test of every tier: unit, integration (with swtpm, the registry and the other real
 /// components, started per test by proofmark-test-support) and doc tests.
 pub(crate) fn test(args: &TestArgs) -> anyhow::Result<()> {
+    // The dogfood test vendors every crate of Cargo.lock, every platform's, from cargo's cache
+    // (the tests talk to loopback only); a build fetches only the host's.
+    cmd::run(cmd::cargo().args(["fetch", "--locked", "--quiet"]))?;
     let mut cargo = cmd::cargo();
     // `--no-fail-fast`: one red test binary must not hide the verdicts of the others.
     cargo.args(["test", "--workspace", "--locked", "--no-fail-fast"]);

@@ -2,13 +2,31 @@
 //! `proofmark release --execute --registry local` to a real cargo-http-registry on loopback;
 //! then the registry is the only source of our crates: a fresh crate depends on six of them
 //! and runs, and `cargo install proofmark --registry local` gives a binary that signs and
-//! verifies. Judges: the registry's index and archives (`tar`), git's tags, cargo itself.
+//! verifies. Judges: the registry's index and archives (`tar`), git's tags, cargo itself, and
+//! openssl for the installed binary's signature.
 //!
-//! Cost: every cargo build here shares one persistent target folder, `target/dogfood` of this
-//! workspace, and one scratch `CARGO_HOME` in it that links the real one's crates.io caches
-//! (so no third-party crate is downloaded and nothing of the test's registry is left in the
-//! user's cache). A cold run compiles the third-party dependencies once for all of the gate's
-//! package builds, the consumer and the install; later runs only compile our crates.
+//! Loopback only. Every cargo run of the test (the release gate's `cargo package`, its
+//! package tests, `cargo publish`, the consumer build, `cargo install`) runs online, so cargo
+//! downloads our crates from the loopback registry (with `--offline` it refuses to download
+//! anything, even from loopback), yet crates.io is never contacted: the test's scratch
+//! `CARGO_HOME` replaces the crates.io source with a directory of the third-party crates,
+//! made by `cargo vendor --offline` from the clone's `Cargo.lock` out of cargo's real cache
+//! (`cargo xtask ci` runs `cargo fetch --locked` first, so every platform's crates are there).
+//! A directory source cannot reach the network, and the test also points `http(s)_proxy` at a
+//! dead loopback port with only loopback exempt, so any other request would fail the run. We
+//! rejected resolving offline and then running online with the real cache (only our crates
+//! would download): it keeps away from crates.io only while every resolution of every step
+//! is fully locked and cached, which cargo does not promise; the directory source makes it
+//! structural.
+//!
+//! Cost: what survives between runs lives in `$PROOFMARK_DOGFOOD_CACHE`, else
+//! `~/.cache/proofmark/dogfood` (beside the tool cache, outside the checkout, so a fresh
+//! clone reuses it): the vendored crates (re-vendored when `Cargo.lock` changes, at the same
+//! path, since cargo keys a registry crate's artifacts on its source path), the scratch
+//! `CARGO_HOME`, and one target folder that every build shares, without debug info
+//! (`CARGO_PROFILE_DEV_DEBUG=0`) or incremental data. A cold run compiles the third-party
+//! crates for the gate's package builds, the consumer and the debug install; a warm run only
+//! compiles our crates, which come from a new registry (a new source) each run.
 
 #![allow(clippy::unwrap_used, reason = "a test: a panic is the failure report")]
 #![allow(clippy::print_stderr, reason = "the test reports its time and the .crate sizes")]
@@ -63,45 +81,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 "#;
 
 #[test]
-#[ignore = "a full release of this workspace: its cold cost (every dependency built again for the \
-            gate's package builds, the consumer and the install) is not yet within CI's budget; run \
-            it with `cargo test -p proofmark --test dogfood -- --ignored`"]
 fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
-    if require_tool("git", "git").is_none() || require_tool("tar", "tar").is_none() {
+    let tools = [("git", "git"), ("tar", "tar"), ("openssl", "openssl")];
+    if tools.iter().any(|(tool, package)| require_tool(tool, package).is_none()) {
         return;
     }
     let Some(registry) = CargoRegistry::start() else { return };
     let started = Instant::now();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
-    let target_dir = workspace.join("target/dogfood");
+    let cache = cache_dir();
+    let target_dir = cache.join("target");
+    let warm = target_dir.join("debug").is_dir();
     std::fs::create_dir_all(&target_dir).unwrap();
-    // Our crates come from a new registry (a new source) each run, so their artifacts are
-    // never reused; removing the last run's keeps the persistent folder from growing. The
-    // third-party artifacts stay.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut clean = Command::new(&cargo);
-    clean.args(["clean", "--offline", "--target-dir"]).arg(&target_dir).current_dir(&workspace);
-    for name in CRATES {
-        clean.args(["-p", name]);
-    }
-    run(&mut clean);
-    for folder in ["debug/deps", "debug/.fingerprint", "debug/incremental"] {
-        let Ok(entries) = std::fs::read_dir(target_dir.join(folder)) else { continue };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with("consumer-") {
-                let path = entry.path();
-                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
-            }
-        }
-    }
+    clean_our_crates(&workspace, &target_dir);
     let temp = temp_dir("dogfood");
-    let home = scratch_cargo_home(&target_dir.join("cargo-home"));
-    let env = Env { home, index: registry.index_url(), target_dir: target_dir.clone() };
 
     // The clone: this repository's HEAD, with the family's workspace dependencies naming the
-    // registry (the gate demands it for an alternate registry), committed as a user would.
-    let clone = temp.path().join("proofmark");
+    // registry (the gate demands it for an alternate registry), committed as a user would. It
+    // sits at a fixed path, so the gate's scratch folders (keyed on it) are reused, not piled up.
+    let clone = cache.join("clone");
+    if clone.exists() {
+        std::fs::remove_dir_all(&clone).unwrap();
+    }
     run(Command::new("git").arg("clone").arg("-q").arg(&workspace).arg(&clone));
+    let vendor = vendor(&clone, &cache);
+    let env = Env {
+        home: scratch_cargo_home(&cache.join("cargo-home"), &vendor),
+        index: registry.index_url(),
+        target_dir: target_dir.clone(),
+    };
     for (key, value) in [
         ("user.name", "Ada"),
         ("user.email", "ada@example.org"),
@@ -110,22 +118,28 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     ] {
         git(&clone, &["config", key, value]);
     }
+    // Released from `main`, an allowed branch, whatever this checkout is on (a helper's
+    // branch, CI's detached HEAD).
+    git(&clone, &["checkout", "-q", "-B", "main"]);
     let manifest = std::fs::read_to_string(clone.join("Cargo.toml")).unwrap();
     let named = name_registry(&manifest);
     assert_eq!(named.matches("registry = \"local\"").count(), CRATES.len(), "{named}");
     std::fs::write(clone.join("Cargo.toml"), named).unwrap();
     git(&clone, &["commit", "-q", "-am", "chore: publish the family to the local registry"]);
-    // `target` is ignored by git; pointing it at the persistent folder keeps the gate's
-    // `cargo package` and test builds warm between runs.
+    // The gate builds in `<workspace>/target` whatever CARGO_TARGET_DIR says; `target` is
+    // ignored by git, and this link keeps those builds in the shared folder too.
     std::os::unix::fs::symlink(&target_dir, clone.join("target")).unwrap();
 
+    // No `--date`: the changelog headings carry today's date (UTC), as for a user.
+    let before = proofmark_release::Date::today_utc();
     let out = env
         .cargo_like(Command::new(env!("CARGO_BIN_EXE_proofmark")))
-        .args(["release", "--execute", "--registry", "local", "--date", "2026-12-02"])
+        .args(["release", "--execute", "--registry", "local"])
         .current_dir(&clone)
         .output()
         .unwrap();
     assert!(out.status.success(), "release: {}", String::from_utf8_lossy(&out.stderr));
+    let days = [before, proofmark_release::Date::today_utc()];
     let released = started.elapsed();
 
     // Every crate reached the registry once, in dependency order.
@@ -151,11 +165,17 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
             assert!(list.lines().any(|l| l == format!("{prefix}{file}")), "{name}: {file}");
         }
         assert!(!list.contains("/tests/") && !list.contains("/benches/"), "{name}: {list}");
+        let licence = stdout(run(Command::new("tar")
+            .arg("-xzOf")
+            .arg(&archive)
+            .arg(format!("{prefix}LICENSE"))));
+        assert!(licence.contains("Apache License"), "{name}: {licence}");
         let changelog = stdout(run(Command::new("tar")
             .arg("-xzOf")
             .arg(&archive)
             .arg(format!("{prefix}CHANGELOG.md"))));
-        assert!(changelog.contains("## [0.1.0] - 2026-12-02"), "{name}: {changelog}");
+        let headed = days.iter().any(|d| changelog.contains(&format!("## [0.1.0] - {d}\n")));
+        assert!(headed, "{name}: no `## [0.1.0] - {}` heading:\n{changelog}", days[1]);
         assert!(changelog.contains("MSRV: 1.85"), "{name}: {changelog}");
     }
     // The tags, at the release commit.
@@ -164,8 +184,8 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     want.sort();
     assert_eq!(tags.lines().collect::<Vec<_>>(), want);
 
-    // A consumer with the registry as the only source of our crates; the workspace's lockfile
-    // pins the third-party versions cargo has cached, so it builds offline.
+    // A consumer with the registry as the only source of our crates. The workspace's lockfile
+    // pins the same third-party versions as the install's, so their artifacts are shared.
     let consumer = temp.path().join("consumer");
     std::fs::create_dir_all(consumer.join("src")).unwrap();
     let mut manifest = String::from(
@@ -178,13 +198,9 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     manifest.push_str("\n[workspace]\n");
     std::fs::write(consumer.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(consumer.join("src/main.rs"), CONSUMER).unwrap();
-    std::fs::copy(workspace.join("Cargo.lock"), consumer.join("Cargo.lock")).unwrap();
+    std::fs::copy(clone.join("Cargo.lock"), consumer.join("Cargo.lock")).unwrap();
     let built = Instant::now();
-    run(env
-        .cargo()
-        .args(["build", "--offline", "--target-dir"])
-        .arg(&target_dir)
-        .current_dir(&consumer));
+    run(env.cargo().arg("build").current_dir(&consumer));
     let lock = std::fs::read_to_string(consumer.join("Cargo.lock")).unwrap();
     for name in &CRATES[..6] {
         let entry = format!("name = \"{name}\"\nversion = \"0.1.0\"\nsource = \"registry+file://");
@@ -202,16 +218,15 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     .assert_eq(&ran);
     let consumed = built.elapsed();
 
-    // The binary, installed from the registry (the default features: what users get).
+    // The binary, installed from the registry (the default features: what users get), in
+    // debug: the checks below need no speed, and the debug build shares the consumer's.
     let root = temp.path().join("install");
     let installed = Instant::now();
     run(env
         .cargo()
         .args(["install", "proofmark", "--registry", "local", "--version", "=0.1.0"])
-        .args(["--locked", "--offline", "--debug", "--root"])
+        .args(["--locked", "--debug", "--root"])
         .arg(&root)
-        .arg("--target-dir")
-        .arg(&target_dir)
         .current_dir(temp.path()));
     let install_time = installed.elapsed();
     let bin = root.join("bin/proofmark");
@@ -234,6 +249,15 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
         .arg("artifact.txt")
         .current_dir(&work));
     assert_eq!(String::from_utf8_lossy(&verified.stderr).trim(), "Verified OK");
+    // The independent judge: openssl verifies the same signature (base64 DER ECDSA).
+    run(Command::new("openssl")
+        .args(["base64", "-d", "-A", "-in", "artifact.sig", "-out", "artifact.der"])
+        .current_dir(&work));
+    let judged = run(Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify", "signing.pub", "-signature", "artifact.der"])
+        .arg("artifact.txt")
+        .current_dir(&work));
+    assert_eq!(stdout(judged).trim(), "Verified OK");
     std::fs::write(work.join("artifact.txt"), "tampered\n").unwrap();
     let tampered = Command::new(&bin)
         .args(["verify-blob", "--key", "signing.pub", "--signature", "artifact.sig"])
@@ -248,8 +272,10 @@ fn proofmark_releases_itself_and_every_crate_is_consumable_from_the_registry() {
     assert!(!bytes.windows(needle.len()).any(|w| w == needle), "the drill hook is compiled in");
 
     eprintln!(
-        "dogfood: release {released:.1?}, consumer build {consumed:.1?}, install \
+        "dogfood ({}, cache {}): release {released:.1?}, consumer build {consumed:.1?}, install \
          {install_time:.1?}, total {:.1?}",
+        if warm { "warm" } else { "cold" },
+        cache.display(),
         started.elapsed()
     );
     for (name, size) in sizes {
@@ -288,6 +314,65 @@ fn without_test_hooks_the_drill_variable_is_ignored() {
     assert!(!d.join(".git/proofmark-release/journal.jsonl").exists(), "the release finished");
 }
 
+/// Where the test keeps what survives between runs: `$PROOFMARK_DOGFOOD_CACHE`, else
+/// `$HOME/.cache/proofmark/dogfood`.
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PROOFMARK_DOGFOOD_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".cache/proofmark/dogfood")
+}
+
+/// Removes the last run's artifacts of our crates and of the consumer from the shared target
+/// folder. Our crates come from a new registry (a new source) each run, so those artifacts
+/// are never reused; removing them keeps the folder from growing. The third-party ones stay.
+fn clean_our_crates(workspace: &Path, target_dir: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut clean = Command::new(&cargo);
+    clean.args(["clean", "--offline", "--quiet", "--target-dir"]).arg(target_dir);
+    for name in CRATES {
+        clean.args(["-p", name]);
+    }
+    run(clean.current_dir(workspace));
+    for folder in ["debug/deps", "debug/.fingerprint", "debug/incremental"] {
+        let Ok(entries) = std::fs::read_dir(target_dir.join(folder)) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("consumer-") {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
+}
+
+/// The third-party crates of `clone`'s lockfile, vendored from cargo's real cache (offline)
+/// into `cache/vendor`, unless that already holds this lockfile's crates.
+fn vendor(clone: &Path, cache: &Path) -> PathBuf {
+    let dir = cache.join("vendor");
+    let stamp = cache.join("vendor.Cargo.lock");
+    let lock = std::fs::read(clone.join("Cargo.lock")).unwrap();
+    if dir.is_dir() && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return dir;
+    }
+    let _ = std::fs::remove_file(&stamp);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args(["vendor", "--offline", "--locked", "--versioned-dirs", "--quiet"])
+        .arg(&dir)
+        .current_dir(clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo vendor --offline: {}\nevery crate of Cargo.lock (every platform's) must be in \
+         cargo's cache: run `cargo fetch --locked` (cargo xtask ci does)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&stamp, lock).unwrap();
+    dir
+}
+
 /// The environment every cargo run of the test shares.
 struct Env {
     home: PathBuf,
@@ -301,53 +386,43 @@ impl Env {
         self.cargo_like(Command::new(cargo))
     }
 
-    /// `command` with the registry `local`, the scratch `CARGO_HOME` and the shared target.
+    /// `command` with the registry `local`, the scratch `CARGO_HOME`, the shared target
+    /// folder, cheap builds, and no way off loopback.
     fn cargo_like(&self, mut command: Command) -> Command {
+        const DEAD: &str = "http://127.0.0.1:9";
         command
             .env("CARGO_HOME", &self.home)
             .env("CARGO_REGISTRIES_LOCAL_INDEX", &self.index)
             .env("CARGO_REGISTRIES_LOCAL_TOKEN", "test-token")
             .env("CARGO_TARGET_DIR", &self.target_dir)
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
+            .env("CARGO_INCREMENTAL", "0")
+            .env("CARGO_NET_RETRY", "0")
+            .env("http_proxy", DEAD)
+            .env("https_proxy", DEAD)
+            .env("HTTPS_PROXY", DEAD)
+            .env("ALL_PROXY", DEAD)
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .env_remove("PROOFMARK_RELEASE_FAIL_AFTER")
             .env_remove("CARGO_MANIFEST_DIR")
-            .env_remove("RUSTFLAGS");
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
         command
     }
 }
 
-/// A `CARGO_HOME` whose crates.io index, archives and sources are the real home's (links),
-/// so nothing is downloaded, and whose own folders take what the test's registry adds. It
-/// lives at a fixed path: cargo's fingerprint of a registry crate includes the absolute path
-/// of its sources, so a new home per run would rebuild every dependency. What the last run's
-/// registry left (a new registry each run) is removed first.
-fn scratch_cargo_home(home: &Path) -> PathBuf {
-    let real = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .unwrap();
-    for kind in ["index", "cache", "src"] {
-        let mine = home.join("registry").join(kind);
-        std::fs::create_dir_all(&mine).unwrap();
-        for entry in std::fs::read_dir(&mine).unwrap().flatten() {
-            let path = entry.path();
-            if !path.is_symlink() {
-                std::fs::remove_dir_all(&path).unwrap();
-            }
-        }
-        let Ok(entries) = std::fs::read_dir(real.join("registry").join(kind)) else { continue };
-        for entry in entries.flatten() {
-            let link = mine.join(entry.file_name());
-            if !link.is_symlink() {
-                std::os::unix::fs::symlink(entry.path(), link).unwrap();
-            }
-        }
-    }
-    for shared in ["config.toml", "git"] {
-        let link = home.join(shared);
-        if real.join(shared).exists() && !link.is_symlink() {
-            std::os::unix::fs::symlink(real.join(shared), link).unwrap();
-        }
-    }
+/// The scratch `CARGO_HOME` at `home`: crates.io replaced by the vendored directory, nothing
+/// of the last run's registry left (a new registry each run). It stays at one path: our
+/// crates' registry sources live in it, and cargo keys artifacts on source paths.
+fn scratch_cargo_home(home: &Path, vendor: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(home);
+    std::fs::create_dir_all(home).unwrap();
+    let config = format!(
+        "[source.crates-io]\nreplace-with = \"vendored\"\n\n[source.vendored]\ndirectory = {:?}\n",
+        vendor.display().to_string()
+    );
+    std::fs::write(home.join("config.toml"), config).unwrap();
     home.to_owned()
 }
 
