@@ -509,7 +509,11 @@ pub fn check(root: &Path, prepared: &Prepared, options: &ExecuteOptions) -> Resu
             offline: options.offline,
             allow_dirty: true,
             registry: options.registry.clone(),
-            target_dir: Some(workspace.root.join("target")),
+            // The preview shares the repository's build cache; a CARGO_TARGET_DIR the user
+            // set wins, as cargo itself would let it.
+            target_dir: std::env::var_os("CARGO_TARGET_DIR")
+                .is_none()
+                .then(|| workspace.root.join("target")),
             cargo_home: options.cargo_home.clone(),
         };
         let names: Vec<&str> = prepared.items.iter().map(|i| i.name.as_str()).collect();
