@@ -6,8 +6,8 @@
 //! move cargo cannot make at all is recorded as such (no build ran). A culprit is reported
 //! only when two confirming builds agree (today's lockfile with only the culprit set back
 //! builds, the baseline with only the culprit advanced fails). When no package breaks it
-//! alone, the smallest failing joint move is confirmed as a group the same way (two more
-//! builds) and reported as a joint culprit with the packages moved with it; otherwise the
+//! alone, the failing joint moves are confirmed as groups the same way, smallest first (two
+//! more builds each, at most three groups), and the first that holds is reported as a joint culprit with the packages moved with it; otherwise the
 //! outcome is `unconfirmed` or `interaction` with the packages that moved.
 
 use std::path::Path;
@@ -60,7 +60,7 @@ pub struct Culprit {
     /// bad version (must fail).
     #[serde(default)]
     pub confirmations: Vec<Confirmation>,
-    /// A joint culprit: the other packages of the smallest group cargo can only move
+    /// A joint culprit: the other packages of the group cargo can only move
     /// together (`name old -> new`); the group as a whole is what the builds confirm.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved_with: Vec<String>,
@@ -234,7 +234,8 @@ pub(crate) fn search(
     }
     let names: Vec<String> = changed.iter().map(|(n, o, v)| format!("{n} {o} -> {v}")).collect();
     let mut joint = Vec::new();
-    let mut failing_joint = Vec::new();
+    let mut failing_joint: Vec<(String, semver::Version, semver::Version, Vec<String>, String)> =
+        Vec::new();
     let mut unmovable = Vec::new();
     let mut steps = 0;
     let ctx = Ctx { prober, dir, worker, target: &target };
@@ -332,13 +333,21 @@ pub(crate) fn search(
         }
         return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
     }
-    // No package breaks it alone: confirm the smallest failing joint move as a group.
-    let smallest = failing_joint.iter().min_by_key(|(n, _, _, moved, _)| (moved.len(), n.clone()));
-    if let Some((mover, old, new, moved, _)) = smallest {
-        let group = Group { mover, old, new, moved, changed: &changed, unmovable: &unmovable };
+    // No package breaks it alone: confirm the failing joint moves as groups, smallest first
+    // (a smaller group can fail to set back while a larger one containing it holds), at most
+    // MAX_GROUPS of them, two builds each.
+    failing_joint.sort_by_key(|(n, _, _, moved, _)| (moved.len(), n.clone()));
+    let not_alone: Vec<String> = unmovable
+        .iter()
+        .map(|u| u.split(' ').next().unwrap_or_default().to_owned())
+        .chain(failing_joint.iter().map(|(n, ..)| n.clone()))
+        .collect();
+    for (mover, old, new, moved, _) in failing_joint.iter().take(MAX_GROUPS) {
+        let group = Group { mover, old, new, moved, changed: &changed, not_alone: &not_alone };
+        steps += 2;
         match ctx.confirm_group(&group, today_lock, &resolved, &base, &now, want)? {
             GroupOutcome::Confirmed(mut culprit) => {
-                culprit.steps += steps;
+                culprit.steps = steps;
                 return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
             }
             GroupOutcome::Inconclusive(class) => {
@@ -350,7 +359,10 @@ pub(crate) fn search(
     Ok(CulpritSearch::Interaction { changed: names, joint, unmovable })
 }
 
-/// The smallest joint move that fails, as the search met it.
+/// How many failing joint moves are confirmed as groups at most.
+const MAX_GROUPS: usize = 3;
+
+/// A joint move that fails, as the search met it.
 struct Group<'a> {
     /// The package whose move it was.
     mover: &'a str,
@@ -360,8 +372,8 @@ struct Group<'a> {
     moved: &'a [String],
     /// Every changed package (`name`, baseline, today).
     changed: &'a [(String, semver::Version, semver::Version)],
-    /// Moves cargo could not make alone (`name old -> new`).
-    unmovable: &'a [String],
+    /// Packages whose own move did not build alone (cargo refused it, or it moved others).
+    not_alone: &'a [String],
 }
 
 /// How confirming a group came out.
@@ -383,8 +395,8 @@ impl Ctx<'_> {
     /// Confirms a failing joint move as a group: today's lockfile with the group set back to
     /// its baseline versions must build, and the baseline with the group advanced to today's
     /// must fail with `want`'s class, nothing outside the group moving in either. Names the
-    /// package cargo had to drag along and could not move alone (the mover's new release
-    /// needs its new release), else the mover.
+    /// package cargo had to drag along whose own move did not build alone (the mover's new
+    /// release needs its new release), else the mover.
     fn confirm_group(
         &self,
         group: &Group<'_>,
@@ -399,9 +411,7 @@ impl Ctx<'_> {
         members.push(group.mover.to_owned());
         let leader = members
             .iter()
-            .find(|n| {
-                n.as_str() != group.mover && group.unmovable.iter().any(|u| name_of(u) == **n)
-            })
+            .find(|n| n.as_str() != group.mover && group.not_alone.contains(*n))
             .map_or(group.mover, String::as_str)
             .to_owned();
         let (last_good, first_bad) = if leader == group.mover {
@@ -495,7 +505,7 @@ impl Ctx<'_> {
             package: leader,
             last_good: describe(&last_good),
             first_bad: describe(&first_bad),
-            steps: 2,
+            steps: 0,
             confirmations,
             moved_with,
         }))
