@@ -2,10 +2,13 @@
 //! publish time from the index (yanked versions included), write it as a seed lockfile, confirm
 //! it builds, diff it against today's lockfile, then move one changed package at a time to
 //! today's version (`cargo update -p P@OLD --precise NEW`) and bisect the one that breaks.
-//! A move that makes cargo move other packages too is a joint move and blames nobody; a
-//! culprit is reported only when two confirming builds agree (today's lockfile with only the
-//! culprit set back builds, the baseline with only the culprit advanced fails), otherwise the
-//! outcome is `unconfirmed` with the packages that moved.
+//! A move that makes cargo move other packages too is a joint move and blames nobody alone; a
+//! move cargo cannot make at all is recorded as such (no build ran). A culprit is reported
+//! only when two confirming builds agree (today's lockfile with only the culprit set back
+//! builds, the baseline with only the culprit advanced fails). When no package breaks it
+//! alone, the failing joint moves are confirmed as groups the same way, smallest first (two
+//! more builds each, at most three groups), and the first that holds is reported as a joint culprit with the packages moved with it; otherwise the
+//! outcome is `unconfirmed` or `interaction` with the packages that moved.
 
 use std::path::Path;
 
@@ -57,6 +60,17 @@ pub struct Culprit {
     /// bad version (must fail).
     #[serde(default)]
     pub confirmations: Vec<Confirmation>,
+    /// A joint culprit: the other packages of the group cargo can only move
+    /// together (`name old -> new`); the group as a whole is what the builds confirm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_with: Vec<String>,
+}
+
+impl Culprit {
+    /// The class of the confirmation: `confirmed`, or `confirmed (joint move)`.
+    pub fn confirmed_as(&self) -> &'static str {
+        if self.moved_with.is_empty() { "confirmed" } else { "confirmed (joint move)" }
+    }
 }
 
 /// What the culprit search found.
@@ -88,6 +102,10 @@ pub enum CulpritSearch {
         /// (`name old -> new (with x, y)`).
         #[serde(default)]
         joint: Vec<String>,
+        /// Moves cargo could not make at all without moving what the lockfile pins (`name old
+        /// -> new`): no build ran, so they are no failures.
+        #[serde(default)]
+        unmovable: Vec<String>,
     },
     /// The search pointed at a package, but a confirming build disagreed: not blamed.
     Unconfirmed {
@@ -98,6 +116,9 @@ pub enum CulpritSearch {
         /// Joint moves met on the way (`name old -> new (with x, y)`).
         #[serde(default)]
         joint: Vec<String>,
+        /// Moves cargo could not make alone (`name old -> new`).
+        #[serde(default)]
+        unmovable: Vec<String>,
     },
     /// A build of the search failed spuriously (most often: the probe's time limit passed), so
     /// no step can be trusted to mean "breaks it".
@@ -110,10 +131,11 @@ pub enum CulpritSearch {
 }
 
 impl CulpritSearch {
-    /// A short name: `found`, `baseline-fails`, `interaction`, `unconfirmed`, `inconclusive`,
-    /// `no-pubtime`.
+    /// A short name: `found`, `found-joint`, `baseline-fails`, `interaction`, `unconfirmed`,
+    /// `inconclusive`, `no-pubtime`.
     pub fn label(&self) -> &'static str {
         match self {
+            CulpritSearch::Found { culprit, .. } if !culprit.moved_with.is_empty() => "found-joint",
             CulpritSearch::Found { .. } => "found",
             CulpritSearch::NoPubtime => "no-pubtime",
             CulpritSearch::BaselineFails { .. } => "baseline-fails",
@@ -131,6 +153,8 @@ enum Step {
     Fails(String),
     /// Spurious (timeout, OOM, …) even after retries: says nothing either way.
     Inconclusive(Class),
+    /// Cargo cannot make the move without moving what the lockfile pins: nothing was built.
+    Unmovable,
 }
 
 /// Whether `a` and `b` are semver-compatible (cargo's `^` rule).
@@ -155,6 +179,7 @@ pub(crate) fn search(
     entry: &IndexEntry,
     today_lock: &str,
     pinned: &[String],
+    want: &str,
     worker: usize,
     dir: &Path,
 ) -> Result<CulpritSearch> {
@@ -196,16 +221,22 @@ pub(crate) fn search(
     let now = cargo::lock_map(&today);
     let mut changed = Vec::new();
     for (name, versions) in &now {
-        let (Some(new), Some(old)) = (versions.first(), base.get(name).and_then(|v| v.first()))
+        let (Some(newest), Some(old)) = (versions.last(), base.get(name).and_then(|v| v.first()))
         else {
             continue;
         };
+        // Pair the baseline version with today's on its own semver line; a semver-incompatible
+        // duplicate next to it (syn 1 and 2) is another package for cargo, not a move.
+        let new = versions.iter().rev().find(|v| compatible(v, old)).unwrap_or(newest);
         if new != old {
             changed.push((name.clone(), old.clone(), new.clone()));
         }
     }
     let names: Vec<String> = changed.iter().map(|(n, o, v)| format!("{n} {o} -> {v}")).collect();
     let mut joint = Vec::new();
+    let mut failing_joint: Vec<(String, semver::Version, semver::Version, Vec<String>, String)> =
+        Vec::new();
+    let mut unmovable = Vec::new();
     let mut steps = 0;
     let ctx = Ctx { prober, dir, worker, target: &target };
     for (name, old, new) in &changed {
@@ -213,11 +244,14 @@ pub(crate) fn search(
         let (step, moved) = ctx.move_and_check(&resolved, name, old, new)?;
         match step {
             Step::Builds => continue,
-            Step::Fails(_) if !moved.is_empty() => {
+            Step::Unmovable => {
+                unmovable.push(format!("{name} {old} -> {new}"));
+                continue;
+            }
+            Step::Fails(label) if !moved.is_empty() => {
                 // Cargo had to move others too: a joint move blames nobody alone.
-                let with =
-                    if moved.iter().any(|m| m.starts_with("cargo cannot")) { "" } else { "with " };
-                joint.push(format!("{name} {old} -> {new} ({with}{})", moved.join(", ")));
+                joint.push(format!("{name} {old} -> {new} (with {})", moved.join(", ")));
+                failing_joint.push((name.clone(), old.clone(), new.clone(), moved, label));
                 continue;
             }
             Step::Fails(_) => {}
@@ -236,7 +270,8 @@ pub(crate) fn search(
             steps += 1;
             match ctx.move_and_check(&resolved, name, old, &between[mid].vers)?.0 {
                 Step::Builds => lo = Some(mid),
-                Step::Fails(_) => hi = mid,
+                // Not reachable alone: count it as bad so the search narrows towards `old`.
+                Step::Fails(_) | Step::Unmovable => hi = mid,
                 Step::Inconclusive(class) => {
                     return Ok(CulpritSearch::Inconclusive { changed: names, class });
                 }
@@ -261,6 +296,7 @@ pub(crate) fn search(
                 Step::Builds => ("builds".to_owned(), want_builds),
                 Step::Fails(label) => (label, !want_builds),
                 Step::Inconclusive(c) => (c.label(), false),
+                Step::Unmovable => ("unresolvable".to_owned(), false),
             };
             Confirmation { build, class, holds: holds && moved.is_empty(), moved }
         };
@@ -285,13 +321,66 @@ pub(crate) fn search(
             first_bad: describe(&first_bad),
             steps,
             confirmations,
+            moved_with: Vec::new(),
         };
         if !confirmed {
-            return Ok(CulpritSearch::Unconfirmed { candidate: culprit, changed: names, joint });
+            return Ok(CulpritSearch::Unconfirmed {
+                candidate: culprit,
+                changed: names,
+                joint,
+                unmovable,
+            });
         }
         return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
     }
-    Ok(CulpritSearch::Interaction { changed: names, joint })
+    // No package breaks it alone: confirm the failing joint moves as groups, smallest first
+    // (a smaller group can fail to set back while a larger one containing it holds), at most
+    // MAX_GROUPS of them, two builds each.
+    failing_joint.sort_by_key(|(n, _, _, moved, _)| (moved.len(), n.clone()));
+    let not_alone: Vec<String> = unmovable
+        .iter()
+        .map(|u| u.split(' ').next().unwrap_or_default().to_owned())
+        .chain(failing_joint.iter().map(|(n, ..)| n.clone()))
+        .collect();
+    for (mover, old, new, moved, _) in failing_joint.iter().take(MAX_GROUPS) {
+        let group = Group { mover, old, new, moved, changed: &changed, not_alone: &not_alone };
+        steps += 2;
+        match ctx.confirm_group(&group, today_lock, &resolved, &base, &now, want)? {
+            GroupOutcome::Confirmed(mut culprit) => {
+                culprit.steps = steps;
+                return Ok(CulpritSearch::Found { culprit, changed: names, baseline_lock });
+            }
+            GroupOutcome::Inconclusive(class) => {
+                return Ok(CulpritSearch::Inconclusive { changed: names, class });
+            }
+            GroupOutcome::Disagrees => {}
+        }
+    }
+    Ok(CulpritSearch::Interaction { changed: names, joint, unmovable })
+}
+
+/// How many failing joint moves are confirmed as groups at most.
+const MAX_GROUPS: usize = 3;
+
+/// A joint move that fails, as the search met it.
+struct Group<'a> {
+    /// The package whose move it was.
+    mover: &'a str,
+    old: &'a semver::Version,
+    new: &'a semver::Version,
+    /// What cargo moved with it (`name old -> new`).
+    moved: &'a [String],
+    /// Every changed package (`name`, baseline, today).
+    changed: &'a [(String, semver::Version, semver::Version)],
+    /// Packages whose own move did not build alone (cargo refused it, or it moved others).
+    not_alone: &'a [String],
+}
+
+/// How confirming a group came out.
+enum GroupOutcome {
+    Confirmed(Culprit),
+    Disagrees,
+    Inconclusive(Class),
 }
 
 /// What every step of one search shares.
@@ -303,6 +392,125 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Confirms a failing joint move as a group: today's lockfile with the group set back to
+    /// its baseline versions must build, and the baseline with the group advanced to today's
+    /// must fail with `want`'s class, nothing outside the group moving in either. Names the
+    /// package cargo had to drag along whose own move did not build alone (the mover's new
+    /// release needs its new release), else the mover.
+    fn confirm_group(
+        &self,
+        group: &Group<'_>,
+        today_lock: &str,
+        resolved: &str,
+        base: &cargo::LockMap,
+        now: &cargo::LockMap,
+        want: &str,
+    ) -> Result<GroupOutcome> {
+        let name_of = |m: &str| m.split(' ').next().unwrap_or_default().to_owned();
+        let mut members: Vec<String> = group.moved.iter().map(|m| name_of(m)).collect();
+        members.push(group.mover.to_owned());
+        let leader = members
+            .iter()
+            .find(|n| n.as_str() != group.mover && group.not_alone.contains(*n))
+            .map_or(group.mover, String::as_str)
+            .to_owned();
+        let (last_good, first_bad) = if leader == group.mover {
+            (group.old.clone(), group.new.clone())
+        } else {
+            match group.changed.iter().find(|(n, _, _)| *n == leader) {
+                Some((_, o, v)) => (o.clone(), v.clone()),
+                None => return Ok(GroupOutcome::Disagrees),
+            }
+        };
+        let mut moved_with: Vec<String> =
+            group.moved.iter().filter(|m| name_of(m) != leader).cloned().collect();
+        if leader != group.mover {
+            moved_with.insert(0, format!("{} {} -> {}", group.mover, group.old, group.new));
+        }
+        let lock_path = self.dir.join("Cargo.lock");
+        let packages = |text: &str| -> Result<Vec<LockedPackage>> {
+            std::fs::write(&lock_path, text).map_err(io("write", &lock_path))?;
+            cargo::read_lock(&lock_path)
+        };
+        let (today, baseline) = (packages(today_lock)?, packages(resolved)?);
+        let in_group = |n: &str| members.iter().any(|m| m == n);
+        let mut shown = vec![leader.as_str()];
+        shown.extend(members.iter().map(String::as_str).filter(|m| *m != leader));
+        let shown = shown.join(", ");
+        let mut confirmations = Vec::new();
+        // 1: today's lockfile with the group set back; 2: the baseline with it advanced.
+        for (rest, from, expect, build) in [
+            (
+                &today,
+                &baseline,
+                now,
+                format!("today's lockfile with {shown} set back to their as-published versions"),
+            ),
+            (
+                &baseline,
+                &today,
+                base,
+                format!("the as-published lockfile with {shown} advanced to today's versions"),
+            ),
+        ] {
+            let seed: Vec<LockedPackage> = rest
+                .iter()
+                .filter(|p| !in_group(&p.name))
+                .chain(from.iter().filter(|p| in_group(&p.name)))
+                .cloned()
+                .collect();
+            cargo::write_seed_lock(&lock_path, &seed)?;
+            let (class, _) = self
+                .prober
+                .retrying(|| self.prober.check(self.dir, self.worker, self.target, false))?;
+            if matches!(class, Class::Spurious { .. }) {
+                return Ok(GroupOutcome::Inconclusive(class));
+            }
+            let after = cargo::lock_map(&cargo::read_lock(&lock_path)?);
+            let outside: Vec<String> = after
+                .iter()
+                .filter(|(n, vs)| !in_group(n) && expect.get(*n) != Some(*vs))
+                .map(|(n, vs)| {
+                    let show = |v: Option<&Vec<semver::Version>>| {
+                        v.map_or_else(
+                            || "none".to_owned(),
+                            |v| v.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+                        )
+                    };
+                    format!("{n} {} -> {}", show(expect.get(n)), show(Some(vs)))
+                })
+                .collect();
+            let label = if class == Class::Builds { "builds".to_owned() } else { class.label() };
+            let wanted = if confirmations.is_empty() { "builds" } else { want };
+            confirmations.push(Confirmation {
+                build,
+                holds: label == wanted && outside.is_empty(),
+                class: label,
+                moved: outside,
+            });
+        }
+        if !confirmations.iter().all(|c| c.holds) {
+            return Ok(GroupOutcome::Disagrees);
+        }
+        let versions = self.prober.index.versions(&leader)?;
+        let describe = |v: &semver::Version| {
+            let e = versions.iter().find(|e| &e.vers == v);
+            DepVersion {
+                version: v.clone(),
+                pubtime: e.and_then(|e| e.pubtime.clone()),
+                yanked: e.is_some_and(|e| e.yanked),
+            }
+        };
+        Ok(GroupOutcome::Confirmed(Culprit {
+            package: leader,
+            last_good: describe(&last_good),
+            first_bad: describe(&first_bad),
+            steps: 0,
+            confirmations,
+            moved_with,
+        }))
+    }
+
     /// Restores `lock`, moves `name` from `old` to `version` (`cargo update -p NAME@OLD
     /// --precise VERSION`) and compiles. Also returns the other packages cargo moved
     /// (`name old -> new`): a step that moved any is a joint move.
@@ -326,9 +534,8 @@ impl Ctx<'_> {
             return Ok((Step::Inconclusive(class), Vec::new()));
         }
         if !out.success {
-            // Cannot be reached alone: count it as bad so the search narrows towards `old`.
             let why = format!("cargo cannot move {name} to {version} alone");
-            return Ok((Step::Fails("unresolvable".to_owned()), vec![why]));
+            return Ok((Step::Unmovable, vec![why]));
         }
         let after = cargo::lock_map(&cargo::read_lock(&lock_path)?);
         let mut moved = Vec::new();

@@ -236,8 +236,17 @@ pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding)
         CulpritSearch::Found { culprit, .. } => {
             confirmations.clone_from(&culprit.confirmations);
             culprit_version = Some((culprit.package.clone(), culprit.first_bad.version.clone()));
+            let joint = if culprit.moved_with.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {}, moved with: {}",
+                    culprit.confirmed_as(),
+                    culprit.moved_with.join(", ")
+                )
+            };
             format!(
-                "{} {} (last good {}{})",
+                "{} {} (last good {}{}{joint})",
                 culprit.package,
                 culprit.first_bad.version,
                 culprit.last_good.version,
@@ -249,13 +258,9 @@ pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding)
                     .unwrap_or_default()
             )
         }
-        CulpritSearch::Unconfirmed { candidate, joint, .. } => {
+        CulpritSearch::Unconfirmed { candidate, joint, unmovable, .. } => {
             confirmations.clone_from(&candidate.confirmations);
-            let joint = if joint.is_empty() {
-                String::new()
-            } else {
-                format!("; joint moves that fail: {}", joint.join("; "))
-            };
+            let joint = joint_text(joint, unmovable);
             format!(
                 "unconfirmed: the search pointed at {} {} -> {}, but a confirming build disagrees{joint}",
                 candidate.package, candidate.last_good.version, candidate.first_bad.version
@@ -265,12 +270,8 @@ pub(crate) fn chain_of(r: &ProbeResult, succ: Option<&ProbeResult>, f: &Finding)
             "no dependency release: the as-published dependency set fails too with today's toolchain ({})",
             class_text(class)
         ),
-        CulpritSearch::Interaction { changed, joint } => {
-            let joint = if joint.is_empty() {
-                String::new()
-            } else {
-                format!("; joint moves that fail: {}", joint.join("; "))
-            };
+        CulpritSearch::Interaction { changed, joint, unmovable } => {
+            let joint = joint_text(joint, unmovable);
             format!(
                 "interaction: no single changed package breaks it alone (changed: {}){joint}",
                 changed.join(", ")
@@ -426,6 +427,18 @@ fn dead_line_finding(name: &str, line: &str, members: &[&ProbeResult], db: &Advi
 fn code_fails(r: &ProbeResult) -> bool {
     let failing = |c: &Class| matches!(c, Class::OwnCode { .. } | Class::DependencyBroken { .. });
     failing(&r.class) || r.look_through.as_ref().is_some_and(|l| failing(&l.class))
+}
+
+/// `; joint moves that fail: …; could not be moved alone: …`: the second are no builds.
+fn joint_text(joint: &[String], unmovable: &[String]) -> String {
+    let mut text = String::new();
+    if !joint.is_empty() {
+        text.push_str(&format!("; joint moves that fail: {}", joint.join("; ")));
+    }
+    if !unmovable.is_empty() {
+        text.push_str(&format!("; could not be moved alone: {}", unmovable.join(", ")));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -623,6 +623,7 @@ impl Prober<'_> {
                                 entry,
                                 &today,
                                 &look.seeded,
+                                &look.class.label(),
                                 worker,
                                 dir,
                             )?);
@@ -651,7 +652,15 @@ impl Prober<'_> {
         result.class = class;
         if self.opts.culprit && matches!(result.class, Class::OwnCode { .. }) {
             let today = std::fs::read_to_string(&lock_path).map_err(io("read", &lock_path))?;
-            result.culprit = Some(culprit::search(self, entry, &today, &[], worker, dir)?);
+            result.culprit = Some(culprit::search(
+                self,
+                entry,
+                &today,
+                &[],
+                &result.class.label(),
+                worker,
+                dir,
+            )?);
         }
         Ok(())
     }

@@ -169,6 +169,17 @@ fn all_stories() -> Vec<Pkg> {
         Pkg::new("sq-direct", "1.0.1", T4, "pub fn f() -> u64 { 1 }\n"),
         Pkg::new("sq-aux", "1.1.0", T5, "pub fn t() -> u8 { 2 }\n").dep("sq-direct", "^1.0.1"),
     ]);
+    // (j) the proc-macro sj-mac's release 1.3.0 generates another signature and breaks sj-app,
+    // but it can only move together with sj-core (sj-core 1.0.0 pins `~1.2`, and sj-core 1.1.0
+    // requires `^1.3`): no single package breaks it alone, the group {sj-mac, sj-core} does.
+    pkgs.extend([
+        Pkg::new("sj-mac", "1.2.0", T1, &answer("u32")).proc_macro(),
+        Pkg::new("sj-core", "1.0.0", T1, "pub use sj_mac::answer;\n").dep("sj-mac", "~1.2"),
+        Pkg::new("sj-app", "1.0.0", T2, "sj_core::answer!();\npub fn g() -> u32 { answer() }\n")
+            .dep("sj-core", "^1"),
+        Pkg::new("sj-mac", "1.3.0", T3, &answer("u64")).proc_macro(),
+        Pkg::new("sj-core", "1.1.0", T4, "pub use sj_mac::answer;\n").dep("sj-mac", "^1.3"),
+    ]);
     // (g) a build script slower than the time limit.
     pkgs.extend([
         Pkg::new("sg-slow", "1.0.0", T1, "pub fn h() {}\n")
@@ -757,7 +768,8 @@ fn p_a_culprit_is_confirmed_by_two_builds() {
 fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
     let report = local(&["sq-app"]);
     let r = evidence(&report, "sq-app@1.x");
-    let Some(CulpritSearch::Unconfirmed { candidate, changed, joint }) = &r.culprit else {
+    let Some(CulpritSearch::Unconfirmed { candidate, changed, joint, unmovable }) = &r.culprit
+    else {
         panic!("{:?}", r.culprit)
     };
     assert_eq!(changed, &["sq-aux 1.0.0 -> 1.1.0", "sq-direct 1.0.0 -> 1.0.1"]);
@@ -765,9 +777,10 @@ fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
     assert!(report.findings[0].culprit().is_none(), "an unconfirmed culprit is not named");
     let chain = report.findings[0].chain.as_ref().unwrap();
     expect![[r#"
-        unconfirmed: the search pointed at sq-direct 1.0.0 -> 1.0.1, but a confirming build disagrees; joint moves that fail: sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)
+        unconfirmed: the search pointed at sq-direct 1.0.0 -> 1.0.1, but a confirming build disagrees; could not be moved alone: sq-aux 1.0.0 -> 1.1.0
+        []
         [
-            "sq-aux 1.0.0 -> 1.1.0 (cargo cannot move sq-aux to 1.1.0 alone)",
+            "sq-aux 1.0.0 -> 1.1.0",
         ]
         [
             Confirmation {
@@ -785,7 +798,7 @@ fn q_a_joint_move_blames_nobody_and_an_unconfirmed_culprit_is_not_named() {
                 moved: [],
             },
         ]"#]].assert_eq(&format!(
-        "{}\n{joint:#?}\n{:#?}",
+        "{}\n{joint:?}\n{unmovable:#?}\n{:#?}",
         chain.caused_by.as_deref().unwrap(),
         candidate.confirmations
     ));
@@ -938,4 +951,48 @@ fn a_warm_rerun_answers_from_the_index_without_cargo_until_a_transitive_release(
     // ... and reports the breakage.
     let report = with_cargo(cargo);
     assert_eq!(evidence(&report, "sr-app@1.x").class.label(), "depends-on/sr-mid@1.1.0");
+}
+
+#[test]
+fn j_a_joint_move_is_confirmed_as_a_group() {
+    let report = local(&["sj-app"]);
+    let r = evidence(&report, "sj-app@1.x");
+    assert_eq!(r.class.label(), "own-code");
+    let Some(search) = &r.culprit else { panic!("no culprit search") };
+    assert_eq!(search.label(), "found-joint", "{search:?}");
+    let CulpritSearch::Found { culprit, changed, .. } = search else { unreachable!() };
+    assert_eq!(changed, &["sj-core 1.0.0 -> 1.1.0", "sj-mac 1.2.0 -> 1.3.0"]);
+    assert_eq!(report.findings[0].culprit().as_deref(), Some("sj-mac 1.2.0 -> 1.3.0"));
+    let chain = report.findings[0].chain.as_ref().unwrap();
+    expect![[r#"
+        sj-mac 1.3.0 (last good 1.2.0; 1.3.0 published 2024-03-01T00:00:00Z; confirmed (joint move), moved with: sj-core 1.0.0 -> 1.1.0)
+        [
+            Confirmation {
+                build: "today's lockfile with sj-mac, sj-core set back to their as-published versions",
+                class: "builds",
+                holds: true,
+                moved: [],
+            },
+            Confirmation {
+                build: "the as-published lockfile with sj-mac, sj-core advanced to today's versions",
+                class: "own-code",
+                holds: true,
+                moved: [],
+            },
+        ]"#]]
+    .assert_eq(&format!("{}\n{:#?}", chain.caused_by.as_deref().unwrap(), culprit.confirmations));
+    // Every format carries the group and both confirming builds.
+    let human = report.render(Format::Human);
+    assert!(
+        human.contains("confirmed (joint move), moved with: sj-core 1.0.0 -> 1.1.0"),
+        "{human}"
+    );
+    assert_eq!(human.matches(", as expected").count(), 2, "{human}");
+    let json = report.render(Format::Json);
+    assert!(json.contains("\"moved_with\""), "{json}");
+    assert!(json.contains("\"found-joint\""), "{json}");
+    let md = report.render(Format::Markdown);
+    assert!(md.contains("moved with: sj-core 1.0.0 -> 1.1.0"), "{md}");
+    let sarif = report.render(Format::Sarif);
+    assert!(sarif.contains("moved with: sj-core 1.0.0 -> 1.1.0"), "{sarif}");
 }
