@@ -437,26 +437,17 @@ impl Ctx<'_> {
         let mut shown = vec![leader.as_str()];
         shown.extend(members.iter().map(String::as_str).filter(|m| *m != leader));
         let shown = shown.join(", ");
-        let mut confirmations = Vec::new();
-        // 1: today's lockfile with the group set back; 2: the baseline with it advanced.
-        for (rest, from, expect, build) in [
-            (
-                &today,
-                &baseline,
-                now,
-                format!("today's lockfile with {shown} set back to their as-published versions"),
-            ),
-            (
-                &baseline,
-                &today,
-                base,
-                format!("the as-published lockfile with {shown} advanced to today's versions"),
-            ),
-        ] {
+        // Builds `rest` with the packages `set` picks taken from `from`, and says how it came
+        // out and what moved outside the group (against `expect`).
+        let build = |rest: &[LockedPackage],
+                     from: &[LockedPackage],
+                     set: &dyn Fn(&str) -> bool,
+                     expect: &cargo::LockMap|
+         -> Result<std::result::Result<(String, Vec<String>), Class>> {
             let seed: Vec<LockedPackage> = rest
                 .iter()
-                .filter(|p| !in_group(&p.name))
-                .chain(from.iter().filter(|p| in_group(&p.name)))
+                .filter(|p| !set(&p.name))
+                .chain(from.iter().filter(|p| set(&p.name)))
                 .cloned()
                 .collect();
             cargo::write_seed_lock(&lock_path, &seed)?;
@@ -464,12 +455,15 @@ impl Ctx<'_> {
                 .prober
                 .retrying(|| self.prober.check(self.dir, self.worker, self.target, false))?;
             if matches!(class, Class::Spurious { .. }) {
-                return Ok(GroupOutcome::Inconclusive(class));
+                return Ok(Err(class));
             }
             let after = cargo::lock_map(&cargo::read_lock(&lock_path)?);
+            // A package the other side never had is one the group's versions need (the old
+            // zeroize_derive pulls in unicode-xid): part of the group's move, not a move of
+            // another package. A package present on both sides at another version is.
             let outside: Vec<String> = after
                 .iter()
-                .filter(|(n, vs)| !in_group(n) && expect.get(*n) != Some(*vs))
+                .filter(|(n, vs)| !in_group(n) && expect.get(*n).is_some_and(|e| e != *vs))
                 .map(|(n, vs)| {
                     let show = |v: Option<&Vec<semver::Version>>| {
                         v.map_or_else(
@@ -481,14 +475,57 @@ impl Ctx<'_> {
                 })
                 .collect();
             let label = if class == Class::Builds { "builds".to_owned() } else { class.label() };
-            let wanted = if confirmations.is_empty() { "builds" } else { want };
-            confirmations.push(Confirmation {
-                build,
-                holds: label == wanted && outside.is_empty(),
-                class: label,
-                moved: outside,
-            });
+            Ok(Ok((label, outside)))
+        };
+        let mut confirmations = Vec::new();
+        // 1: today's lockfile with the group set back. First only the mover and the leader,
+        // letting cargo settle the rest: the packages they dragged along (proc-macro2, syn)
+        // are often needed at today's versions by others, so setting all of them back would
+        // move packages outside the group. Then the whole group.
+        let core = |n: &str| n == group.mover || n == leader;
+        let narrow = format!(
+            "today's lockfile with {} set back to {} (cargo settling the rest of the group)",
+            if leader == group.mover {
+                leader.clone()
+            } else {
+                format!("{}, {leader}", group.mover)
+            },
+            if leader == group.mover {
+                "its as-published version"
+            } else {
+                "their as-published versions"
+            }
+        );
+        let whole =
+            format!("today's lockfile with {shown} set back to their as-published versions");
+        type Picks<'p> = &'p dyn Fn(&str) -> bool;
+        let attempts: Vec<(Picks<'_>, String)> = if members.len() > 2 {
+            vec![(&core, narrow), (&in_group, whole)]
+        } else {
+            vec![(&in_group, whole)]
+        };
+        for (set, what) in attempts {
+            let (label, outside) = match build(&today, &baseline, set, now)? {
+                Ok(done) => done,
+                Err(class) => return Ok(GroupOutcome::Inconclusive(class)),
+            };
+            let holds = label == "builds" && outside.is_empty();
+            confirmations = vec![Confirmation { build: what, holds, class: label, moved: outside }];
+            if holds {
+                break;
+            }
         }
+        // 2: the baseline with the group advanced to today's versions.
+        let (label, outside) = match build(&baseline, &today, &in_group, base)? {
+            Ok(done) => done,
+            Err(class) => return Ok(GroupOutcome::Inconclusive(class)),
+        };
+        confirmations.push(Confirmation {
+            build: format!("the as-published lockfile with {shown} advanced to today's versions"),
+            holds: label == want && outside.is_empty(),
+            class: label,
+            moved: outside,
+        });
         if !confirmations.iter().all(|c| c.holds) {
             return Ok(GroupOutcome::Disagrees);
         }
