@@ -180,6 +180,32 @@ fn all_stories() -> Vec<Pkg> {
         Pkg::new("sj-mac", "1.3.0", T3, &answer("u64")).proc_macro(),
         Pkg::new("sj-core", "1.1.0", T4, "pub use sj_mac::answer;\n").dep("sj-mac", "^1.3"),
     ]);
+    // (k) the shape of tss-esapi 6.1.0 and zeroize_derive: sk-mac 1.3.0 breaks sk-app and moves
+    // only with sk-core, dragging the shared sk-pm forward and dropping the old macro's helper
+    // sk-xid. Today's sk-other needs today's sk-pm, so setting the whole group back would move
+    // sk-other: only setting back sk-core and sk-mac, cargo settling the rest, confirms it.
+    pkgs.extend([
+        Pkg::new("sk-xid", "0.1.0", T1, "pub fn x() {}\n"),
+        Pkg::new("sk-pm", "1.0.0", T1, "pub fn p() {}\n"),
+        Pkg::new("sk-mac", "1.2.0", T1, &answer("u32"))
+            .proc_macro()
+            .dep("sk-xid", "^0.1")
+            .dep("sk-pm", "^1.0"),
+        Pkg::new("sk-core", "1.0.0", T1, "pub use sk_mac::answer;\n").dep("sk-mac", "~1.2"),
+        Pkg::new("sk-other", "1.0.0", T1, "pub fn o() { sk_pm::p() }\n").dep("sk-pm", "^1.0"),
+        Pkg::new(
+            "sk-app",
+            "1.0.0",
+            T2,
+            "sk_core::answer!();\npub fn g() -> u32 { sk_other::o(); answer() }\n",
+        )
+        .dep("sk-core", "^1")
+        .dep("sk-other", "^1"),
+        Pkg::new("sk-pm", "1.1.0", T3, "pub fn p() {}\n"),
+        Pkg::new("sk-mac", "1.3.0", T3, &answer("u64")).proc_macro().dep("sk-pm", "^1.1"),
+        Pkg::new("sk-core", "1.1.0", T4, "pub use sk_mac::answer;\n").dep("sk-mac", "^1.3"),
+        Pkg::new("sk-other", "1.1.0", T4, "pub fn o() { sk_pm::p() }\n").dep("sk-pm", "^1.1"),
+    ]);
     // (g) a build script slower than the time limit.
     pkgs.extend([
         Pkg::new("sg-slow", "1.0.0", T1, "pub fn h() {}\n")
@@ -995,4 +1021,27 @@ fn j_a_joint_move_is_confirmed_as_a_group() {
     assert!(md.contains("moved with: sj-core 1.0.0 -> 1.1.0"), "{md}");
     let sarif = report.render(Format::Sarif);
     assert!(sarif.contains("moved with: sj-core 1.0.0 -> 1.1.0"), "{sarif}");
+}
+
+#[test]
+fn k_a_joint_culprit_is_set_back_with_its_mover_first() {
+    let report = local(&["sk-app"]);
+    let r = evidence(&report, "sk-app@1.x");
+    assert_eq!(r.class.label(), "own-code");
+    let Some(search) = &r.culprit else { panic!("no culprit search") };
+    assert_eq!(search.label(), "found-joint", "{search:?}");
+    let CulpritSearch::Found { culprit, .. } = search else { unreachable!() };
+    assert_eq!(report.findings[0].culprit().as_deref(), Some("sk-mac 1.2.0 -> 1.3.0"));
+    // The first build sets back only sk-core and sk-mac (sk-other keeps today's sk-pm); the
+    // second advances the whole group.
+    let builds: Vec<(&str, &str, bool)> = culprit
+        .confirmations
+        .iter()
+        .map(|c| (c.build.as_str(), c.class.as_str(), c.holds))
+        .collect();
+    assert_eq!(builds.len(), 2, "{builds:#?}");
+    assert!(builds[0].0.contains("cargo settling the rest of the group"), "{builds:#?}");
+    assert_eq!((builds[0].1, builds[0].2), ("builds", true), "{builds:#?}");
+    assert_eq!((builds[1].1, builds[1].2), ("own-code", true), "{builds:#?}");
+    assert!(culprit.confirmations.iter().all(|c| c.moved.is_empty()), "{builds:#?}");
 }
