@@ -15,6 +15,9 @@ use proofmark_cosign::ImageStore;
 use proofmark_test_support::registry::Registry;
 use proofmark_test_support::{stdout_ok as ok, temp_dir};
 
+mod oci_image;
+use oci_image::put_image_seeded;
+
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -49,21 +52,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
-}
-
-/// A minimal image manifest (config + one opaque layer) stored under `tag`.
-fn put_image(store: &dyn ImageStore, tag: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = format!("not really a tarball: {tag}");
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer.as_bytes()).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store.put_manifest(tag, OCI_MANIFEST, manifest.as_bytes()).unwrap()
 }
 
 /// A referrer manifest of `subject` with one layer, stored by digest; returns its descriptor
@@ -136,7 +124,7 @@ impl Env {
         })
         .unwrap()
         .repository(&reg.addr(), repo);
-        let digest = put_image(&store, "v1");
+        let digest = put_image_seeded(&store, "v1", "v1");
         let image = format!("{}/{repo}:v1", reg.addr());
         let d = dir.path();
         ok(proofmark(&["key", "generate", "file:a.key"], d));
@@ -232,7 +220,7 @@ fn bad_bundle_referrers_are_rejected_by_name() {
     let big_digest = env.store.put_blob(&big).unwrap();
     entries.push(put_referrer(&env.store, &env.digest, BUNDLE_V03, &big_digest, big.len()));
     // A real bundle, but of another image, listed among this image's referrers.
-    let other = put_image(&env.store, "v2");
+    let other = put_image_seeded(&env.store, "v2", "v2");
     let addr = env.reg.addr();
     let other_image = format!("{addr}/bad/bundle:v2");
     ok(proofmark(&["sign", "--key", "file:a.key", "--allow-insecure", &addr, &other_image], d));

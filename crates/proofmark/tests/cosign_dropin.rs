@@ -15,6 +15,9 @@ use proofmark_test_support::registry::Registry;
 use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::{require_tool, temp_dir};
 
+mod oci_image;
+use oci_image::put_image;
+
 const PASSWORD: &str = "test password";
 
 /// Runs the binary without a terminal, with `COSIGN_PASSWORD` set and `env` added.
@@ -51,20 +54,6 @@ fn repo(reg: &Registry, name: &str) -> proofmark_cosign::RegistryRepo {
     })
     .unwrap()
     .repository(&reg.addr(), name)
-}
-
-/// A minimal image (a config, no layers) under `tag`; returns its digest.
-fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let config_digest = store.put_blob(config).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
-        config.len()
-    );
-    store
-        .put_manifest(tag, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes())
-        .unwrap()
 }
 
 /// Every file of the registry's storage with its size: any write (a blob, an upload session,

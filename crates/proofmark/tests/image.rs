@@ -12,6 +12,9 @@ use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::{require_tool, temp_dir};
 
+mod oci_image;
+use oci_image::{put_image, put_image_seeded};
+
 const PASSWORD: &str = "test password";
 
 fn proofmark(args: &[&str], cwd: &Path) -> Output {
@@ -48,29 +51,6 @@ fn file_key(d: &Path, name: &str) {
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap()
-}
-
-/// A minimal image manifest (config + one opaque layer) stored under `tag`.
-fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) -> String {
-    put_image_seeded(store, tag, "")
-}
-
-/// [`put_image`] with a layer that depends on `seed`, so the digest does too.
-fn put_image_seeded(store: &dyn proofmark_cosign::ImageStore, tag: &str, seed: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = format!("not really a tarball{seed}");
-    let layer = layer.as_bytes();
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store
-        .put_manifest(tag, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes())
-        .unwrap()
 }
 
 #[test]

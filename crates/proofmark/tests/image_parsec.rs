@@ -18,7 +18,8 @@ use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::temp_dir;
 use proofmark_types::{ParsecProvider, SignatureAlgorithm, Signer as _};
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+mod oci_image;
+use oci_image::put_image;
 
 fn proofmark(service: &ParsecService, args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_proofmark"))
@@ -29,21 +30,6 @@ fn proofmark(service: &ParsecService, args: &[&str], cwd: &Path) -> Output {
         .env("TSS2_LOG", "all+NONE")
         .output()
         .unwrap()
-}
-
-/// A minimal image (config + one opaque layer) stored under `tag`.
-fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = b"parsec-signed layer";
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store.put_manifest(tag, OCI_MANIFEST, manifest.as_bytes()).unwrap();
 }
 
 #[test]

@@ -16,6 +16,9 @@ use proofmark_test_support::temp_dir;
 mod attest_common;
 use attest_common::{failure, ok};
 
+mod oci_image;
+use oci_image::put_image_seeded;
+
 const TYPE: &str = "https://github.com/proofmark/proofmark/tpm-key-attestation/v1";
 
 fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
@@ -30,23 +33,6 @@ fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path) -> Output {
         .env("TSS2_LOG", "all+NONE")
         .stdin(std::process::Stdio::null())
         .output()
-        .unwrap()
-}
-
-/// A minimal image manifest whose digest depends on `seed`, stored under `tag`.
-fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str, seed: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = format!("not really a tarball {seed}");
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer.as_bytes()).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store
-        .put_manifest(tag, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes())
         .unwrap()
 }
 
@@ -77,8 +63,8 @@ fn an_image_signed_by_a_tpm_key_carries_its_attestation() {
     })
     .unwrap();
     let store = client.repository(&addr, "tpm/app");
-    put_image(&store, "v1", "one");
-    put_image(&store, "v2", "two");
+    put_image_seeded(&store, "v1", "one");
+    put_image_seeded(&store, "v2", "two");
     let (image, image2) = (format!("{addr}/tpm/app:v1"), format!("{addr}/tpm/app:v2"));
     let registry = ["--allow-insecure", addr.as_str()];
     let run = |args: &[&str]| proofmark(&tpm, &[args, &registry[..]].concat(), d);

@@ -18,6 +18,9 @@ use proofmark_test_support::referrers_api::ReferrersApi;
 use proofmark_test_support::registry::Registry;
 use proofmark_test_support::{stdout_ok as ok, temp_dir};
 
+mod oci_image;
+use oci_image::put_image;
+
 const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
@@ -44,23 +47,6 @@ fn store(addr: &str) -> proofmark_cosign::RegistryRepo {
     })
     .unwrap()
     .repository(addr, "cli/referrers")
-}
-
-/// A minimal image manifest (config + one opaque layer) stored under `tag`.
-fn put_image(store: &dyn ImageStore, tag: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = b"not really a tarball";
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store
-        .put_manifest(tag, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes())
-        .unwrap()
 }
 
 /// The referrers the API lists for `digest`: `(referrer digest, its annotations)`.

@@ -12,6 +12,9 @@ use expect_test::expect;
 use proofmark_test_support::registry::{HTPASSWD_PASSWORD, HTPASSWD_USER, Options, Registry};
 use proofmark_test_support::{stdout_ok as ok, temp_dir};
 
+mod oci_image;
+use oci_image::put_image;
+
 /// Runs the binary in `cwd` with `cwd` as the docker config folder and no CA from the caller's
 /// environment unless `env` sets one.
 fn proofmark(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
@@ -30,23 +33,6 @@ fn proofmark(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A minimal image manifest (config + one opaque layer) stored under `tag`.
-fn put_image(store: &dyn proofmark_cosign::ImageStore, tag: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = b"not really a tarball";
-    let config_digest = store.put_blob(config).unwrap();
-    let layer_digest = store.put_blob(layer).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
-        config.len(),
-        layer.len()
-    );
-    store
-        .put_manifest(tag, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes())
-        .unwrap()
 }
 
 #[test]
