@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use expect_test::expect;
 use proofmark_cosign::ImageStore;
@@ -16,23 +16,11 @@ use proofmark_test_support::registry::Registry;
 use proofmark_test_support::{stdout_ok as ok, temp_dir};
 
 mod oci_image;
-use oci_image::put_image_seeded;
+use oci_image::{proofmark, put_image_seeded};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-
-fn proofmark(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .args(args)
-        .current_dir(cwd)
-        .env("DOCKER_CONFIG", cwd)
-        .env_remove("COSIGN_PASSWORD")
-        .env_remove("COSIGN_REPOSITORY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
 
 /// Every file of the registry's storage and its content.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, reason = "helpers of tests: a panic is the failure report")]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use proofmark_cosign::ImageStore;
 use proofmark_test_support::referrers_api::ReferrersApi;
@@ -19,22 +19,10 @@ use proofmark_test_support::registry::Registry;
 use proofmark_test_support::{stdout_ok as ok, temp_dir};
 
 mod oci_image;
-use oci_image::put_image;
+use oci_image::{proofmark, put_image};
 
 const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
-
-fn proofmark(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .args(args)
-        .current_dir(cwd)
-        .env("DOCKER_CONFIG", cwd)
-        .env_remove("COSIGN_PASSWORD")
-        .env_remove("COSIGN_REPOSITORY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

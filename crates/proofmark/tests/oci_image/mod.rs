@@ -1,7 +1,25 @@
-//! What the CLI's image tests share: a minimal image to sign, stored in any [`ImageStore`].
+//! What the CLI's image tests share: a minimal image to sign, stored in any [`ImageStore`],
+//! and the binary run the way a registry test wants it.
 #![allow(dead_code, reason = "each test binary uses a part of this module")]
 
+use std::path::Path;
+use std::process::{Command, Output};
+
 use proofmark_cosign::ImageStore;
+
+/// Runs `proofmark ARGS` in `cwd` without a terminal, with `cwd` as the docker config folder
+/// and no cosign password or repository from the environment.
+pub(crate) fn proofmark(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_proofmark"))
+        .args(args)
+        .current_dir(cwd)
+        .env("DOCKER_CONFIG", cwd)
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("COSIGN_REPOSITORY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
 
 /// A minimal image manifest (config + one opaque layer) stored under `tag`; its digest.
 pub(crate) fn put_image(store: &dyn ImageStore, tag: &str) -> String {
