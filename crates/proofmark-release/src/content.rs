@@ -34,7 +34,7 @@ use gix::bstr::BStr;
 use gix::hashtable::HashMap;
 
 use crate::error::{Error, Result};
-use crate::history::{Repo, Tree, tree_order};
+use crate::history::{Repo, Tree};
 use crate::workspace::Package;
 
 /// The changelog proofmark maintains in every crate folder.
@@ -239,33 +239,7 @@ impl<'r> Trees<'r> {
             Some(tree) => self.entries(tree)?,
             None => empty,
         };
-        // Both lists are in git's tree order: pair them in one pass. A name that is a file on
-        // one side and a folder on the other comes out as two unpaired entries.
-        let (mut i, mut j) = (0, 0);
-        loop {
-            let (name, new_side, old_side) = match (a.get(i), b.get(j)) {
-                (None, None) => break,
-                (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                    if x.1 == y.1 {
-                        continue;
-                    }
-                    (x.0, Some((x.1, x.2)), Some((y.1, y.2)))
-                }
-                (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Less => {
-                    i += 1;
-                    (x.0, Some((x.1, x.2)), None)
-                }
-                (Some(x), None) => {
-                    i += 1;
-                    (x.0, Some((x.1, x.2)), None)
-                }
-                (_, Some(y)) => {
-                    j += 1;
-                    (y.0, None, Some((y.1, y.2)))
-                }
-            };
+        for (name, new_side, old_side) in a.diff(&b) {
             let path = if base.is_empty() { name.to_owned() } else { format!("{base}/{name}") };
             let tree_of = |side: Option<(ObjectId, bool)>| side.filter(|s| s.1).map(|s| s.0);
             let file_of = |side: Option<(ObjectId, bool)>| side.filter(|s| !s.1).map(|s| s.0);

@@ -294,6 +294,45 @@ impl Tree {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
+    /// The entries that differ between `self` (new) and `old`, paired by name in one pass
+    /// (both lists are in git's tree order): `(name, new side, old side)`, each side `(id,
+    /// is_tree)` or `None` where the name is absent. A name that is a file on one side and a
+    /// folder on the other comes out as two unpaired entries.
+    pub(crate) fn diff<'t>(
+        &'t self,
+        old: &'t Tree,
+    ) -> impl Iterator<Item = (&'t str, Side, Side)> + 't {
+        let (mut i, mut j) = (0, 0);
+        std::iter::from_fn(move || {
+            loop {
+                let side = |e: (&str, ObjectId, bool)| Some((e.1, e.2));
+                return match (self.get(i), old.get(j)) {
+                    (None, None) => None,
+                    (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Equal => {
+                        i += 1;
+                        j += 1;
+                        if x.1 == y.1 {
+                            continue;
+                        }
+                        Some((x.0, side(x), side(y)))
+                    }
+                    (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Less => {
+                        i += 1;
+                        Some((x.0, side(x), None))
+                    }
+                    (Some(x), None) => {
+                        i += 1;
+                        Some((x.0, side(x), None))
+                    }
+                    (_, Some(y)) => {
+                        j += 1;
+                        Some((y.0, None, side(y)))
+                    }
+                };
+            }
+        })
+    }
+
     /// The entry named `name`: its id and whether it is a tree.
     pub(crate) fn find(&self, name: &str) -> Option<(ObjectId, bool)> {
         self.iter().find(|(entry, _, _)| *entry == name).map(|(_, id, is_tree)| (id, is_tree))
@@ -750,31 +789,9 @@ impl Engine<'_> {
             let empty = Tree::default();
             let a = new_entries.as_deref().unwrap_or(&empty);
             let b = old_entries.as_deref().unwrap_or(&empty);
-            let (mut i, mut j) = (0, 0);
-            loop {
-                let (name, new_id, old_id) = match (a.get(i), b.get(j)) {
-                    (None, None) => break,
-                    (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Equal => {
-                        i += 1;
-                        j += 1;
-                        if x.1 == y.1 {
-                            continue;
-                        }
-                        (x.0, x.2.then_some(x.1), y.2.then_some(y.1))
-                    }
-                    (Some(x), Some(y)) if tree_order(x, y) == std::cmp::Ordering::Less => {
-                        i += 1;
-                        (x.0, x.2.then_some(x.1), None)
-                    }
-                    (Some(x), None) => {
-                        i += 1;
-                        (x.0, x.2.then_some(x.1), None)
-                    }
-                    (_, Some(y)) => {
-                        j += 1;
-                        (y.0, None, y.2.then_some(y.1))
-                    }
-                };
+            let subtree = |side: Option<(ObjectId, bool)>| side.filter(|s| s.1).map(|s| s.0);
+            for (name, new_side, old_side) in a.diff(b) {
+                let (new_id, old_id) = (subtree(new_side), subtree(old_side));
                 if new_id == old_id {
                     continue;
                 }
