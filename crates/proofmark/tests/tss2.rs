@@ -12,19 +12,8 @@ use proofmark_test_support::stdout_ok as ok;
 use proofmark_test_support::swtpm::Swtpm;
 use proofmark_test_support::temp_dir;
 
-fn proofmark(tpm: &Swtpm, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .arg("--tcti")
-        .arg(tpm.tcti())
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("TPM2TOOLS_TCTI")
-        .env_remove("TCTI")
-        .env("TSS2_LOG", "all+NONE")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
+mod tpm_cli;
+use tpm_cli::proofmark_with_env as proofmark;
 
 /// `openssl COMMAND -provider tpm2 -provider default ARGS…` on `tpm`, in `cwd`; `None` skips the test
 /// when openssl or tpm2-openssl is missing.
