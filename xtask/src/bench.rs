@@ -109,8 +109,8 @@ const GOALS: &[Goal] = &[
     // one image no slower than sigstore-rs; signing N images in one batch no slower than
     // sigstore-rs signing them concurrently (tokio tasks); verifying <= 0.3x sigstore-rs.
     // (`sign_vs_serial_loop`, the batch against a serial loop, `verify`'s `proofmark_bundle`,
-    // and the paired medians of `sign_one_interleaved` and `verify_interleaved` are printed
-    // without a goal; minutes/2026-12-02-cosign-bench.md.)
+    // and the paired medians of `sign_one_interleaved`, `sign_interleaved` and
+    // `verify_interleaved` are printed without a goal; minutes/2026-12-02-cosign-bench.md.)
     goal(COSIGN, "sign_one", "baseline", Figure::Mean, 1.0),
     goal(COSIGN, "sign", "baseline", Figure::Mean, 1.0),
     goal(COSIGN, "verify", "baseline", Figure::Mean, 0.3),

@@ -27,8 +27,9 @@
 //! * a census: every request and new connection each tool spends on signing and verifying one
 //!   image, counted by a proxy in front of the registry (`support/census.rs`), which does not
 //!   depend on the machine's load (`PROOFMARK_BENCH_TIMELINE=1` prints each request's time);
-//! * `sign_one_interleaved` and `verify_interleaved`: 40 rounds alternating sigstore-rs and
-//!   proofmark, whose medians `cargo xtask bench` prints as paired-median rows (no goal).
+//! * `sign_one_interleaved`, `sign_interleaved` (the batch against the concurrent tasks) and
+//!   `verify_interleaved`: 40 rounds alternating sigstore-rs and proofmark, whose medians
+//!   `cargo xtask bench` prints as paired-median rows (no goal).
 //!
 //! Before each timed signing iteration (untimed) the tags `v0`…`v{N-1}` are pointed at N images
 //! never seen before, so both tools make first signatures with new payload and config blobs, as
@@ -136,6 +137,50 @@ async fn sigstore_sign_retrying(
     sigstore_sign(client, signer, image).await;
 }
 
+/// sigstore-rs signing `{prefix}0`… concurrently: one tokio task and client per image (the
+/// clients are handed back for the next round, as a user would keep them).
+async fn sigstore_sign_concurrently(
+    clients: Vec<sigstore::cosign::Client>,
+    signer: &Arc<PrivateKeySigner>,
+    repository: &str,
+    prefix: &str,
+) -> Vec<sigstore::cosign::Client> {
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            let signer = Arc::clone(signer);
+            let image: OciReference = format!("{repository}:{prefix}{i}").parse().unwrap();
+            tokio::spawn(async move {
+                sigstore_sign_retrying(&mut client, &signer, &image).await;
+                client
+            })
+        })
+        .collect();
+    let mut back = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        back.push(t.await.unwrap());
+    }
+    back
+}
+
+/// proofmark's batch of `references` in `repo`, named `repository` in the payloads.
+fn sign_targets<'a>(
+    repo: &'a RegistryRepo,
+    references: &'a [String],
+    repository: &'a str,
+) -> Vec<SignTarget<'a>> {
+    references
+        .iter()
+        .map(|r| SignTarget {
+            image: repo,
+            reference: r,
+            signatures: repo,
+            docker_reference: repository,
+        })
+        .collect()
+}
+
 fn sigstore_client(addr: &str) -> sigstore::cosign::Client {
     let cfg = ClientConfig {
         protocol: ClientProtocol::HttpsExcept(vec![addr.to_owned()]),
@@ -163,15 +208,7 @@ fn benches(c: &mut Criterion) {
     let repository = format!("{}/bench/app", f.reg.addr());
     let sign_opts = SignOptions::legacy();
     let references: Vec<String> = (0..IMAGES).map(|i| format!("v{i}")).collect();
-    let targets: Vec<SignTarget<'_>> = references
-        .iter()
-        .map(|r| SignTarget {
-            image: &f.repo,
-            reference: r,
-            signatures: &f.repo,
-            docker_reference: &repository,
-        })
-        .collect();
+    let targets = sign_targets(&f.repo, &references, &repository);
     let proofmark_batch = |b: &mut criterion::Bencher<'_>| {
         b.iter_batched(
             || push_images(&f.repo, "v"),
@@ -225,25 +262,7 @@ fn benches(c: &mut Criterion) {
             || push_images(&f.repo, "v"),
             |_| {
                 let taken = std::mem::take(&mut clients);
-                clients = rt.block_on(async {
-                    let tasks: Vec<_> = taken
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, mut client)| {
-                            let signer = Arc::clone(&signer);
-                            let image: OciReference = format!("{repository}:v{i}").parse().unwrap();
-                            tokio::spawn(async move {
-                                sigstore_sign_retrying(&mut client, &signer, &image).await;
-                                client
-                            })
-                        })
-                        .collect();
-                    let mut back = Vec::with_capacity(tasks.len());
-                    for t in tasks {
-                        back.push(t.await.unwrap());
-                    }
-                    back
-                });
+                clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "v"));
             },
             BatchSize::PerIteration,
         );
@@ -366,6 +385,21 @@ fn census(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner) {
             proofmark_cosign::sign_image(&repo, "c0", &repo, &repository, ours, &opts).unwrap();
         });
     }
+    let mut clients: Vec<_> = (0..IMAGES).map(|_| sigstore_client(proxy.addr())).collect();
+    let signer = Arc::new(signer);
+    show(&format!("sign {IMAGES} concurrently, sigstore-rs"), &mut || {
+        push_images(&repo, "n");
+        proxy.reset();
+        let taken = std::mem::take(&mut clients);
+        clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "n"));
+    });
+    let references: Vec<String> = (0..IMAGES).map(|i| format!("n{i}")).collect();
+    let targets = sign_targets(&repo, &references, &repository);
+    show(&format!("sign {IMAGES} in a batch, proofmark legacy"), &mut || {
+        push_images(&repo, "n");
+        proxy.reset();
+        proofmark_cosign::sign_many(&targets, ours, &SignOptions::legacy()).unwrap();
+    });
     // Verification of what the last rounds signed: c0 in the bundle format, c1 in `.sig`.
     proofmark_cosign::sign_image(&repo, "c1", &repo, &repository, ours, &SignOptions::legacy())
         .unwrap();
@@ -425,6 +459,30 @@ fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner)
         }
     }
     report("sign_one_interleaved", ROUNDS, &mut base, &mut mine);
+
+    // N images: sigstore-rs's concurrent tasks against proofmark's batch, as in `sign`.
+    let signer = Arc::new(signer);
+    let mut clients: Vec<_> = (0..IMAGES).map(|_| sigstore_client(&f.reg.addr())).collect();
+    let references: Vec<String> = (0..IMAGES).map(|i| format!("v{i}")).collect();
+    let targets = sign_targets(&f.repo, &references, &repository);
+    let (mut base, mut mine) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for round in 0..=ROUNDS {
+        for turn in 0..2 {
+            push_images(&f.repo, "v");
+            let started = Instant::now();
+            let baseline = (round + turn) % 2 == 0;
+            if baseline {
+                let taken = std::mem::take(&mut clients);
+                clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "v"));
+            } else {
+                proofmark_cosign::sign_many(&targets, ours, &sign_opts).unwrap();
+            }
+            if round > 0 {
+                if baseline { &mut base } else { &mut mine }.push(started.elapsed());
+            }
+        }
+    }
+    report("sign_interleaved", ROUNDS, &mut base, &mut mine);
 
     // Verification: `s*` signed once in the `.sig` layout, `r*` once with a bundle referrer.
     push_images(&f.repo, "s");

@@ -67,7 +67,7 @@ pub use crate::sign::{
     SignOptions, SignTarget, SignatureFormat, Signed, append_layer, check_cosign_algorithm,
     sign_digest, sign_image, sign_many,
 };
-pub use crate::store::{ImageStore, OciLayout, REF_NAME};
+pub use crate::store::{ImageStore, OciLayout, REF_NAME, Upload};
 pub use crate::verify::{
     IdentityMode, LayerResult, Rejection, VerifyOptions, VerifyReport, VerifyStatus,
     cosign_algorithm_for, verify_digest, verify_image,

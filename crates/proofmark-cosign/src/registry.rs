@@ -12,7 +12,7 @@ use crate::credentials::{Credential, DockerConfig};
 use crate::digest::{check_digest, digest_hex, sha256_digest};
 use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, StoredManifest};
-use crate::store::ImageStore;
+use crate::store::{ImageStore, Upload};
 
 /// How to reach registries.
 #[derive(Debug, Clone)]
@@ -614,30 +614,68 @@ impl ImageStore for RegistryRepo {
             202 => {}
             _ => return Err(self.status_error("POST", &url, resp)),
         }
+        let location = self.upload_location(&url, resp)?;
+        self.finish_upload(&location, &digest, bytes)
+    }
+
+    fn open_upload(&self) -> Result<Option<Upload>> {
+        let url = self.url("blobs/uploads/")?;
+        let headers = [("Content-Type", "application/octet-stream")];
+        let resp = self.send("POST", &url, &headers, Some(&[]))?;
+        if resp.status() != 202 {
+            return Err(self.status_error("POST", &url, resp));
+        }
+        Ok(Some(Upload { location: self.upload_location(&url, resp)? }))
+    }
+
+    fn put_blob_via(&self, upload: Option<Upload>, bytes: &[u8]) -> Result<String> {
+        let Some(upload) = upload else { return self.put_blob(bytes) };
+        match self.finish_upload(&upload.location, &sha256_digest(bytes), bytes) {
+            // The session is gone (expired, or purged by the registry): start another.
+            Err(Error::Http { status: 404, .. }) => self.put_blob(bytes),
+            other => other,
+        }
+    }
+
+    fn cancel_upload(&self, upload: Upload) {
+        if let Ok(resp) = self.send("DELETE", &upload.location, &[], None) {
+            drain(resp);
+        }
+    }
+}
+
+impl RegistryRepo {
+    /// The absolute URL of the upload session a `POST` to `url` opened.
+    fn upload_location(&self, url: &str, resp: ureq::Response) -> Result<String> {
         let location = resp
             .header("location")
             .ok_or_else(|| Error::Http {
                 method: "POST",
-                url: url.clone(),
+                url: url.to_owned(),
                 status: 202,
                 body: "no Location header".into(),
             })?
             .to_owned();
         drain(resp);
-        let mut put_url = if location.starts_with("http://") || location.starts_with("https://") {
-            location
-        } else {
-            format!("{}{location}", self.base()?)
-        };
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return Ok(location);
+        }
+        Ok(format!("{}{location}", self.base()?))
+    }
+
+    /// Completes the upload session at `location` with all of `bytes` in one `PUT`.
+    fn finish_upload(&self, location: &str, digest: &str, bytes: &[u8]) -> Result<String> {
+        let mut put_url = location.to_owned();
         put_url.push(if put_url.contains('?') { '&' } else { '?' });
         put_url.push_str("digest=");
         put_url.push_str(&digest.replace(':', "%3A"));
+        let headers = [("Content-Type", "application/octet-stream")];
         let resp = self.send("PUT", &put_url, &headers, Some(bytes))?;
         if resp.status() != 201 {
             return Err(self.status_error("PUT", &put_url, resp));
         }
         drain(resp);
-        Ok(digest)
+        Ok(digest.to_owned())
     }
 }
 

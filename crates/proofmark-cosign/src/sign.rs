@@ -17,7 +17,7 @@ use crate::manifest::{
 };
 use crate::payload::payload_bytes;
 use crate::referrers::ReferrersMode;
-use crate::store::ImageStore;
+use crate::store::{ImageStore, Upload};
 
 /// How much longer than our own read-to-`PUT` time we wait before the confirming read-back.
 /// A racer that read the manifest just before our `PUT` landed writes within one of its own
@@ -170,8 +170,8 @@ pub fn sign_many(
     opts: &SignOptions,
 ) -> Result<Vec<Signed>> {
     check_cosign_algorithm(signer.algorithm())?;
-    let resolved = parallel(targets, opts.parallelism, |t| resolve(t, opts.recursive));
     if opts.format == SignatureFormat::Bundle {
+        let resolved = parallel(targets, opts.parallelism, |t| resolve(t, opts.recursive));
         let resolved = resolved.into_iter().collect::<Result<Vec<_>>>()?;
         let mut seen = BTreeSet::new();
         let mut bundle_targets = Vec::new();
@@ -189,23 +189,56 @@ pub fn sign_many(
         let spec = StatementSpec::cosign_sign();
         return crate::attestation::attach_all(&bundle_targets, &spec, signer, opts);
     }
+    let resolved = parallel(targets, opts.parallelism, |t| resolve_opening_uploads(t, opts));
     let mut seen = BTreeSet::new();
     let mut pending = Vec::new();
-    for (target, digests) in targets.iter().zip(resolved) {
-        for digest in digests? {
-            if seen.insert((target.signatures.describe(), digest.clone())) {
-                pending.push(prepare(
-                    target.signatures,
-                    &digest,
-                    target.docker_reference,
-                    signer,
-                    opts,
-                )?);
+    let mut error = None;
+    for (target, (digests, mut uploads)) in targets.iter().zip(resolved) {
+        let prepared = digests.and_then(|digests| {
+            for digest in digests {
+                if seen.insert((target.signatures.describe(), digest.clone())) {
+                    let mut p =
+                        prepare(target.signatures, &digest, target.docker_reference, signer, opts)?;
+                    p.uploads = std::mem::take(&mut uploads);
+                    pending.push(p);
+                }
             }
+            Ok(())
+        });
+        for upload in uploads {
+            target.signatures.cancel_upload(upload);
         }
+        if let Err(e) = prepared {
+            error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = error {
+        pending.iter_mut().for_each(Pending::cancel_uploads);
+        return Err(e);
     }
     append_all(&mut pending, opts)?;
     Ok(pending.into_iter().map(Pending::into_signed).collect())
+}
+
+/// [`resolve`], with the upload sessions of the target's first signature (payload and config)
+/// opened beside it: the `POST`s (on distribution each a synced write) leave the critical
+/// path. Sessions the store would not open are left out; the uploads then open their own.
+fn resolve_opening_uploads(
+    t: &SignTarget<'_>,
+    opts: &SignOptions,
+) -> (Result<Vec<String>>, Vec<Upload>) {
+    let store = t.signatures;
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = (0..2).map(|_| s.spawn(|| store.open_upload())).collect();
+        let digests = resolve(t, opts.recursive);
+        let uploads = jobs
+            .into_iter()
+            .filter_map(|h| {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)).ok().flatten()
+            })
+            .collect();
+        (digests, uploads)
+    })
 }
 
 /// The manifest digests to sign for one target.
@@ -267,10 +300,15 @@ struct Pending<'a> {
     /// Written this round, waiting for the read-back: when the `PUT` completed, and the time
     /// from our last read to then.
     written: Option<(Instant, Duration)>,
+    /// The digest of the config blob uploaded this round, before the manifest was read.
+    config_stored: Option<String>,
+    /// Upload sessions opened for this signature's blobs ahead of time.
+    uploads: Vec<Upload>,
 }
 
 impl Pending<'_> {
-    fn into_signed(self) -> Signed {
+    fn into_signed(mut self) -> Signed {
+        self.cancel_uploads();
         Signed {
             signatures: self.store.describe(),
             image_digest: self.image_digest,
@@ -282,6 +320,13 @@ impl Pending<'_> {
             format: SignatureFormat::Legacy,
             referrer: None,
             via_referrers_api: false,
+        }
+    }
+
+    /// Gives back the upload sessions this signature did not use.
+    fn cancel_uploads(&mut self) {
+        for upload in self.uploads.drain(..) {
+            self.store.cancel_upload(upload);
         }
     }
 
@@ -335,6 +380,8 @@ fn prepare<'a>(
         put_once: false,
         done: None,
         written: None,
+        config_stored: None,
+        uploads: Vec::new(),
     })
 }
 
@@ -384,6 +431,8 @@ pub fn append_layer(
         put_once: false,
         done: None,
         written: None,
+        config_stored: None,
+        uploads: Vec::new(),
     }];
     append_all(&mut pending, opts)?;
     Ok((pending[0].done.unwrap_or(false), pending[0].attempts))
@@ -446,18 +495,20 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
     }
 }
 
-/// One read-modify-write round: read the manifest, upload what it needs, read it again, and
-/// `PUT` it if it did not change meanwhile (else rebuild from the newer one, a few times).
+/// One read-modify-write round: read the manifest, add our layer, and `PUT` it; when the
+/// manifest needs a config other than the one uploaded (it holds other layers), upload that,
+/// read again, and `PUT` only if the manifest did not change meanwhile (else rebuild from the
+/// newer one, a few times).
 ///
-/// The second read keeps the window in which a concurrent writer can overwrite us short (one
-/// `GET` and the `PUT`, not the blob uploads), and the wait after the `PUT` is sized from it.
+/// Only a read and the `PUT` sit between the read the manifest is built from and the write,
+/// never an upload: that keeps the window in which a concurrent writer can overwrite us short,
+/// and the wait after the `PUT` is sized from it.
 fn write_round(p: &mut Pending<'_>) -> Result<()> {
-    let (read, mut config_stored) = if p.payload_stored {
-        (read_signature_manifest(p.store, &p.tag)?, None)
-    } else {
-        read_and_upload(p)?
-    };
-    let (mut digest, mut manifest) = read;
+    if !p.payload_stored {
+        upload_first(p)?;
+    }
+    let mut started = Instant::now();
+    let (mut digest, mut manifest) = read_signature_manifest(p.store, &p.tag)?;
     for _ in 0..REREADS {
         if p.contained_in(&manifest) {
             // Already there: an identical earlier signature, or ours from a round whose
@@ -468,53 +519,37 @@ fn write_round(p: &mut Pending<'_>) -> Result<()> {
         manifest.layers.push(p.layer.clone());
         let (bytes, config) = manifest.to_bytes();
         let config_digest = sha256_digest(&config);
-        if config_stored.as_ref() != Some(&config_digest) {
+        if p.config_stored.as_ref() != Some(&config_digest) {
             upload_blobs(p, &config)?;
-            config_stored = Some(config_digest);
+            p.config_stored = Some(config_digest);
+            started = Instant::now();
+            let (now, latest) = read_signature_manifest(p.store, &p.tag)?;
+            if now != digest {
+                // Someone wrote in between: start from what they wrote.
+                (digest, manifest) = (now, latest);
+                continue;
+            }
         }
-        let started = Instant::now();
-        let (now, latest) = read_signature_manifest(p.store, &p.tag)?;
-        if now == digest {
-            p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?;
-            p.put_once = true;
-            p.written = Some((Instant::now(), started.elapsed()));
-            return Ok(());
-        }
-        // Someone wrote in between: start from what they wrote.
-        (digest, manifest) = (now, latest);
+        p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?;
+        p.put_once = true;
+        p.written = Some((Instant::now(), started.elapsed()));
+        return Ok(());
     }
     // Still changing: count it as a lost round; the caller backs off and retries.
     Ok(())
 }
 
-/// A signature's first read of the manifest, side by side with the uploads that do not depend
-/// on what it finds: the payload, and the config of a manifest holding only our layer (what a
-/// first signature writes, the common case: CI signs what it just pushed; a manifest already
-/// holding only our signature has it too). Two round trips fewer before the `PUT` than read,
-/// then upload. When the manifest holds other layers, that config blob is left unreferenced
-/// (a few hundred bytes, for the registry's garbage collection) and the right one is uploaded.
-/// Returns the read and the digest of the config stored.
-fn read_and_upload(p: &mut Pending<'_>) -> Result<(ManifestRead, Option<String>)> {
+/// A signature's uploads before its manifest is read: the payload, and the config of a
+/// manifest holding only our layer (what a first signature writes, the common case: CI signs
+/// what it just pushed; a manifest already holding only our signature has it too). When the
+/// manifest turns out to hold other layers, that config blob is left unreferenced (a few
+/// hundred bytes, for the registry's garbage collection) and the right one is uploaded.
+fn upload_first(p: &mut Pending<'_>) -> Result<()> {
     let guess = SignatureManifest { layers: vec![p.layer.clone()], annotations_raw: None };
     let (_, config) = guess.to_bytes();
-    let (store, payload, tag) = (p.store, &p.payload, &p.tag);
-    let (read, payload_result, config_result) = std::thread::scope(|s| {
-        let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        let payload_job = s.spawn(|| store.put_blob(payload));
-        let config_job = s.spawn(|| store.put_blob(&config));
-        let read = read_signature_manifest(store, tag);
-        (read, join(payload_job), join(config_job))
-    });
-    let expected = sha256_digest(&p.payload);
-    let d = payload_result?;
-    if d != expected {
-        return Err(Error::DigestMismatch { what: "payload blob".into(), expected, actual: d });
-    }
-    p.payload_stored = true;
-    let config_digest = config_result?;
-    Ok((read?, Some(config_digest)))
+    upload_blobs(p, &config)?;
+    p.config_stored = Some(sha256_digest(&config));
+    Ok(())
 }
 
 /// How often one round re-reads a manifest that keeps changing before it backs off.
@@ -522,10 +557,13 @@ const REREADS: usize = 3;
 
 /// Uploads the payload (once per signature) and this manifest's config, side by side.
 fn upload_blobs(p: &mut Pending<'_>, config: &[u8]) -> Result<()> {
+    let payload_upload = if p.payload_stored { None } else { p.uploads.pop() };
+    let config_upload = p.uploads.pop();
     let (store, payload) = (p.store, &p.payload);
     let (payload_result, config_result) = std::thread::scope(|s| {
-        let payload_job = (!p.payload_stored).then(|| s.spawn(|| store.put_blob(payload)));
-        let config_result = store.put_blob(config);
+        let payload_job =
+            (!p.payload_stored).then(|| s.spawn(|| store.put_blob_via(payload_upload, payload)));
+        let config_result = store.put_blob_via(config_upload, config);
         let payload_result =
             payload_job.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         (payload_result, config_result)

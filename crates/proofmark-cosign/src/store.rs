@@ -36,6 +36,27 @@ pub trait ImageStore: Debug + Send + Sync {
     /// Stores a blob (skipped when it exists); returns its digest.
     fn put_blob(&self, bytes: &[u8]) -> Result<String>;
 
+    /// Opens an upload whose content is given later, so that a caller can open it beside
+    /// requests it is waiting for and take the round trip (and, on distribution, a synced
+    /// write) off its critical path. `None` when the store has no upload sessions (an OCI
+    /// layout); then [`put_blob_via`](Self::put_blob_via) is [`put_blob`](Self::put_blob).
+    fn open_upload(&self) -> Result<Option<Upload>> {
+        Ok(None)
+    }
+
+    /// Stores a blob through `upload` (opened by [`open_upload`](Self::open_upload)) when one
+    /// is given, else as [`put_blob`](Self::put_blob) does; returns its digest.
+    fn put_blob_via(&self, upload: Option<Upload>, bytes: &[u8]) -> Result<String> {
+        let _ = upload;
+        self.put_blob(bytes)
+    }
+
+    /// Gives up an upload that was opened and not used. Best effort: a registry also expires
+    /// upload sessions by itself (distribution after a week).
+    fn cancel_upload(&self, upload: Upload) {
+        let _ = upload;
+    }
+
     /// The OCI 1.1 referrers API's index for `digest`; `None` when the store has no such
     /// API (then the referrers tag schema, `sha256-<hex>`, is used). OCI layouts and
     /// registries without the API (distribution 2.8) answer `None`.
@@ -43,6 +64,14 @@ pub trait ImageStore: Debug + Send + Sync {
         let _ = digest;
         Ok(None)
     }
+}
+
+/// An upload session opened before its content was known ([`ImageStore::open_upload`]).
+/// Single use: a session used or cancelled once is unknown to the registry afterwards.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// Where the content goes: the absolute URL the registry answered the `POST` with.
+    pub(crate) location: String,
 }
 
 /// An OCI image layout folder (`oci-layout`, `index.json`, `blobs/sha256/`).

@@ -302,6 +302,27 @@ fn duplicate_signature_is_skipped_and_foreign_layers_are_kept() {
     assert!(report.layers[0].result.is_err());
 }
 
+/// Upload sessions opened before their content is known (what signing opens beside resolving
+/// the image): completed with the content later, and a cancelled one replaced by a new upload.
+#[test]
+fn upload_sessions_opened_ahead() {
+    let Some(reg) = Registry::start() else { return };
+    let client = common::client(&reg.addr());
+    let store = client.repository(&reg.addr(), "test/uploads");
+    let opened = store.open_upload().unwrap().expect("distribution opens upload sessions");
+    let digest = store.put_blob_via(Some(opened), b"opened ahead").unwrap();
+    assert_eq!(store.get_blob(&digest, 1024).unwrap(), b"opened ahead");
+    // A session the registry no longer knows (here: cancelled) is not an error.
+    let cancelled = store.open_upload().unwrap().unwrap();
+    store.cancel_upload(cancelled.clone());
+    let digest = store.put_blob_via(Some(cancelled), b"after a cancel").unwrap();
+    assert_eq!(store.get_blob(&digest, 1024).unwrap(), b"after a cancel");
+    // An image that does not exist: the sessions opened beside its resolution are given back.
+    let err = sign_image(&store, "missing", &store, "r/x", &software_key(), &SignOptions::legacy())
+        .unwrap_err();
+    assert!(matches!(err, proofmark_cosign::Error::NotFound(_)), "{err}");
+}
+
 #[test]
 fn unreachable_and_missing() {
     let Some(reg) = Registry::start() else { return };
