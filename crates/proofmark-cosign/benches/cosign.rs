@@ -62,6 +62,8 @@ use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
 mod census;
 
 const IMAGES: usize = 4;
+/// Rounds of the interleaved measurements.
+const ROUNDS: usize = 40;
 /// Registry round trips need no long warm-up; the shared build machine needs short runs.
 const WARM_UP: Duration = Duration::from_secs(1);
 
@@ -434,30 +436,19 @@ fn median(times: &mut [Duration]) -> Duration {
 /// medians are recorded for `cargo xtask bench` as `sign_one_interleaved` and
 /// `verify_interleaved`.
 fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner) {
-    const ROUNDS: usize = 40;
     let repository = format!("{}/bench/app", f.reg.addr());
     let sign_opts = SignOptions::legacy();
     let signer = sigstore_signer();
     let mut client = sigstore_client(&f.reg.addr());
     let image: OciReference = format!("{repository}:v0").parse().unwrap();
-    let (mut base, mut mine) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
-    for round in 0..=ROUNDS {
-        for turn in 0..2 {
-            push_images(&f.repo, "v");
-            let started = Instant::now();
-            let baseline = (round + turn) % 2 == 0;
-            if baseline {
-                rt.block_on(sigstore_sign(&mut client, &signer, &image));
-            } else {
-                proofmark_cosign::sign_image(&f.repo, "v0", &f.repo, &repository, ours, &sign_opts)
-                    .unwrap();
-            }
-            // Round 0 warms both up (connections, first uploads).
-            if round > 0 {
-                if baseline { &mut base } else { &mut mine }.push(started.elapsed());
-            }
-        }
-    }
+    let (mut base, mut mine) = alternate(
+        &f.repo,
+        || rt.block_on(sigstore_sign(&mut client, &signer, &image)),
+        || {
+            proofmark_cosign::sign_image(&f.repo, "v0", &f.repo, &repository, ours, &sign_opts)
+                .unwrap();
+        },
+    );
     report("sign_one_interleaved", ROUNDS, &mut base, &mut mine);
 
     // N images: sigstore-rs's concurrent tasks against proofmark's batch, as in `sign`.
@@ -465,23 +456,16 @@ fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner)
     let mut clients: Vec<_> = (0..IMAGES).map(|_| sigstore_client(&f.reg.addr())).collect();
     let references: Vec<String> = (0..IMAGES).map(|i| format!("v{i}")).collect();
     let targets = sign_targets(&f.repo, &references, &repository);
-    let (mut base, mut mine) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
-    for round in 0..=ROUNDS {
-        for turn in 0..2 {
-            push_images(&f.repo, "v");
-            let started = Instant::now();
-            let baseline = (round + turn) % 2 == 0;
-            if baseline {
-                let taken = std::mem::take(&mut clients);
-                clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "v"));
-            } else {
-                proofmark_cosign::sign_many(&targets, ours, &sign_opts).unwrap();
-            }
-            if round > 0 {
-                if baseline { &mut base } else { &mut mine }.push(started.elapsed());
-            }
-        }
-    }
+    let (mut base, mut mine) = alternate(
+        &f.repo,
+        || {
+            let taken = std::mem::take(&mut clients);
+            clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "v"));
+        },
+        || {
+            proofmark_cosign::sign_many(&targets, ours, &sign_opts).unwrap();
+        },
+    );
     report("sign_interleaved", ROUNDS, &mut base, &mut mine);
 
     // Verification: `s*` signed once in the `.sig` layout, `r*` once with a bundle referrer.
@@ -539,6 +523,33 @@ fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner)
     );
     let tmp = env!("CARGO_TARGET_TMPDIR");
     proofmark_test_support::bench::record(tmp, "verify_interleaved", "proofmark_bundle", ns(o));
+}
+
+/// Rounds of signing in `repo`, `baseline` and `ours` alternating (their order swapped every
+/// round), each after `v0`… were pointed at fresh images; round 0 warms both up (connections,
+/// first uploads) and is not kept. Returns the times of each.
+fn alternate(
+    repo: &RegistryRepo,
+    mut baseline: impl FnMut(),
+    mut ours: impl FnMut(),
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut base, mut mine) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for round in 0..=ROUNDS {
+        for turn in 0..2 {
+            push_images(repo, "v");
+            let started = Instant::now();
+            let is_baseline = (round + turn) % 2 == 0;
+            if is_baseline {
+                baseline()
+            } else {
+                ours()
+            }
+            if round > 0 {
+                if is_baseline { &mut base } else { &mut mine }.push(started.elapsed());
+            }
+        }
+    }
+    (base, mine)
 }
 
 fn ns(d: Duration) -> f64 {
