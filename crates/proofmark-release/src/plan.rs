@@ -1013,10 +1013,11 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         }
     }
 
+    // Commits folded into a pull request's entry are grouped by its title (the notes say how).
     let non_conventional: BTreeSet<&str> = releases
         .values()
         .flat_map(|r| r.commits.iter())
-        .filter(|c| !c.conventional && !c.merge)
+        .filter(|c| !c.conventional && !c.merge && !pulls.folds(&c.id))
         .map(|c| c.id.as_str())
         .collect();
     if !non_conventional.is_empty() {

@@ -191,6 +191,12 @@ impl PullRequests {
         self.prs.is_empty()
     }
 
+    /// Whether `commit` is a pull request's merge or squash commit, or one of the commits a
+    /// merge brought in: its changelog entry is the pull request's.
+    pub fn folds(&self, commit: &str) -> bool {
+        self.prs.contains_key(commit) || self.owner.contains_key(commit)
+    }
+
     /// The changelog entries of one crate's commits (newest first): pull requests as single
     /// entries with their commits folded, other commits as before.
     pub fn entries(

@@ -538,6 +538,14 @@ fn pull_request_entries_fold_their_commits() {
             7 pull request(s), one entry each with its commits folded: 1 by a Conventional Commits prefix, 1 as Added by the title's first word, 1 as Removed by the title's first word, 1 as Fixed by the title's first word, 1 by the Conventional Commits types of their commits, 1 as Changed (no prefix, no known first word), 1 left out (a `chore`-like prefix or a skip rule)
             pull request titles do not change the bump (a non-conventional commit bumps patch): use --bump NAME=minor|major when a pull request adds a feature or breaks the API"#]],
     );
+    // Only "Tidy the prelude", outside every pull request, is a non-conventional commit
+    // listed as one: the others are grouped by their pull request's title.
+    check(
+        &plan.warnings.join("\n"),
+        expect![
+            "1 released commit(s) (merges not counted) do not follow Conventional Commits: they are listed under Changed and bump patch"
+        ],
+    );
     // The bump stays patch: no pull request title changes it.
     assert_eq!(release.next_version.to_string(), "1.0.1");
 }
