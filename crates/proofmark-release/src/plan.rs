@@ -672,9 +672,11 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                             let why = describe_inference(&candidate.commits, level, effective);
                             (bump::apply(&f.version, effective), effective, why)
                         }
-                        (None, _) => {
-                            (bump::finished(&package.version), level, "first release".to_owned())
-                        }
+                        (None, _) => (
+                            bump::finished(&package.version),
+                            level,
+                            format!("after {}, no final release yet", last.tag),
+                        ),
                     };
                     // A later candidate never goes below the version the earlier ones lead to.
                     let pending = bump::finished(&last.version);
@@ -1169,7 +1171,12 @@ impl ReleasePlan {
                         r.level.to_string(),
                         r.name.clone(),
                         r.last_release.as_ref().map_or_else(
-                            || format!("{} (unreleased)", r.current_version),
+                            // A final release plan does not count pre-release tags as
+                            // releases; the manifest's pre-release may have one.
+                            || match r.current_version.pre.is_empty() {
+                                true => format!("{} (unreleased)", r.current_version),
+                                false => format!("{} (no final release)", r.current_version),
+                            },
                             |l| l.version.to_string(),
                         ),
                         r.next_version.to_string(),

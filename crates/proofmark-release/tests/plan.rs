@@ -1292,3 +1292,38 @@ fn lockstep_family_with_one_unprefixed_tag() {
     "#]]
     .assert_eq(&outline(&plan));
 }
+
+/// A crate whose only releases are pre-releases: the next candidate says it follows the last
+/// one (not "first release"), and the final release plan's table says there is no final
+/// release yet (not "unreleased": the manifest's version has a tag).
+#[test]
+fn candidates_before_any_final_release() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-pre-only");
+    let mut repo = Scripted::init(&git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "version = \"2.0.0-alpha.1\"", ""));
+    repo.write("src/lib.rs", "//! solo\n");
+    repo.commit("feat: initial");
+    repo.run(&["tag", "v2.0.0-alpha.1"]);
+    repo.write("src/lib.rs", "//! solo, fixed\n");
+    repo.commit("fix: the fix");
+    let root = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let planned = |pre: Option<&str>| {
+        let (workspace, opened) = load(&root);
+        let options = PlanOptions { pre: pre.map(str::to_owned), ..options() };
+        plan(&workspace, &opened, &options).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let rows = |plan: &proofmark_release::ReleasePlan| {
+        let human = plan.to_human();
+        let row = human.lines().find(|l| l.starts_with("0 ")).map(str::to_owned);
+        format!("{}{}", summary(plan), row.unwrap_or_default())
+    };
+    expect![[r#"
+        solo 2.0.0-alpha.1 → 2.0.0-alpha.2: after v2.0.0-alpha.1, no final release yet; release candidate of 2.0.0 (from v2.0.0-alpha.1)
+        CHANGELOG.md: create, with the 2.0.0-alpha.2 section
+        0      solo   2.0.0-alpha.1  2.0.0-alpha.2  patch  v2.0.0-alpha.2  1        after v2.0.0-alpha.1, no final release yet; release candidate of 2.0.0"#]].assert_eq(&rows(&planned(Some("alpha"))));
+    expect![[r#"
+        solo 2.0.0-alpha.1 → 2.0.0: final release after v2.0.0-alpha.1 (from none)
+        CHANGELOG.md: create, with the 2.0.0 section
+        0      solo   2.0.0-alpha.1 (no final release)  2.0.0  -     v2.0.0  2        final release after v2.0.0-alpha.1"#]].assert_eq(&rows(&planned(None)));
+}
