@@ -112,8 +112,12 @@ pub struct ReleasePlan {
     pub date: Date,
     /// The commit the plan was computed at (`None` in a repository without commits).
     pub head: Option<String>,
-    /// The template new tags are made from.
+    /// The template new tags are made from: the one given, or, when `tag_scheme_inferred`,
+    /// the one for crates without release tags.
     pub tag_template: TagTemplate,
+    /// Whether no template was given, so that each crate's tags follow the scheme of its
+    /// newest release tag (`X.Y.Z`, `vX.Y.Z`, `name-X.Y.Z`, `name-vX.Y.Z`).
+    pub tag_scheme_inferred: bool,
     /// The releases, in publish order: by level, then name.
     pub releases: Vec<CrateRelease>,
     /// Published crates that are not released, with why.
@@ -1054,6 +1058,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         date: options.date,
         head,
         tag_template: template.clone(),
+        tag_scheme_inferred: options.tag_template.is_none(),
         stats: Stats {
             commits_visited: walk.visited,
             commits_unreleased: walk.commits.len(),
@@ -1150,13 +1155,17 @@ impl ReleasePlan {
         let mut out = String::new();
         let _ = writeln!(out, "Release plan (dry run) for {}", self.workspace_root);
         let head = self.head.as_deref().map_or("no commits", |h| &h[..h.len().min(12)]);
+        let tags = match self.tag_scheme_inferred {
+            true => format!(
+                "tag scheme of each crate's newest tag ({} without one)",
+                self.tag_template.as_str()
+            ),
+            false => format!("tag template {}", self.tag_template.as_str()),
+        };
         let _ = writeln!(
             out,
-            "date {}, HEAD {head}, tag template {}, {} commit(s) read, {} unreleased",
-            self.date,
-            self.tag_template.as_str(),
-            self.stats.commits_visited,
-            self.stats.commits_unreleased
+            "date {}, HEAD {head}, {tags}, {} commit(s) read, {} unreleased",
+            self.date, self.stats.commits_visited, self.stats.commits_unreleased
         );
         out.push('\n');
         if self.releases.is_empty() {

@@ -220,7 +220,7 @@ fn plan_of_the_scripted_history() {
     let plan = plan(&workspace, &repo, &options()).unwrap_or_else(|e| panic!("{e}"));
     expect![[r#"
         Release plan (dry run) for <root>
-        date 2026-11-28, HEAD 9ea1cf9d7444, tag template {crate}-v{version}, 11 commit(s) read, 11 unreleased
+        date 2026-11-28, HEAD 9ea1cf9d7444, tag scheme of each crate's newest tag ({crate}-v{version} without one), 11 commit(s) read, 11 unreleased
 
         level  crate  current             next   bump   tag           commits  reason
         0      alpha  1.0.0               2.0.0  major  alpha-v2.0.0  2        1 breaking change(s)
@@ -378,7 +378,7 @@ fn repository_without_commits() {
     let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
     expect![[r#"
         Release plan (dry run) for <root>
-        date 2026-11-28, HEAD no commits, tag template v{version}, 0 commit(s) read, 0 unreleased
+        date 2026-11-28, HEAD no commits, tag scheme of each crate's newest tag (v{version} without one), 0 commit(s) read, 0 unreleased
 
         level  crate  current             next   bump  tag     commits  reason
         0      solo   0.1.0 (unreleased)  0.1.0  -     v0.1.0  0        first release (no release tag)
@@ -463,7 +463,7 @@ fn single_crate_with_legacy_tags() {
     let plan = plan(&workspace, &opened, &options()).unwrap_or_else(|e| panic!("{e}"));
     expect![[r#"
         Release plan (dry run) for <root>
-        date 2026-11-28, HEAD 897d517812f4, tag template v{version}, 2 commit(s) read, 2 unreleased
+        date 2026-11-28, HEAD 897d517812f4, tag scheme of each crate's newest tag (v{version} without one), 2 commit(s) read, 2 unreleased
 
         level  crate  current  next    bump   tag      commits  reason
         0      solo   0.9.0    0.10.0  minor  v0.10.0  2        1 breaking change(s); minor below 1.0.0
@@ -497,6 +497,7 @@ fn single_crate_with_legacy_tags() {
           "date": "2026-11-28",
           "head": "897d517812f49a779307a0556a39666dbbbdaafd",
           "tag_template": "v{version}",
+          "tag_scheme_inferred": true,
           "releases": [
             {
               "name": "solo",
