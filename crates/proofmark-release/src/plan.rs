@@ -177,7 +177,8 @@ pub struct CrateRelease {
     pub commits: Vec<CommitSummary>,
     /// The changelog file, relative to the workspace root.
     pub changelog_path: String,
-    /// The rendered changelog section for `next_version`.
+    /// The changelog section for `next_version` as the release writes it: the generated
+    /// entries plus what it moves from `[Unreleased]` and from its candidates' sections.
     pub changelog: String,
     /// The files this release changes.
     pub files: Vec<FileChange>,
@@ -954,12 +955,20 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
             first_release: release.last_release.is_none(),
             msrv: package.rust_version.clone(),
         };
-        release.changelog = section.render();
         let changelog_file = workspace.root.join(&release.changelog_path);
         let version = release.next_version.clone();
-        let (action, change) = match std::fs::read_to_string(&changelog_file) {
-            Ok(text) if !changelog::candidate_sections(&text, &version).is_empty() => {
-                let names: Vec<String> = changelog::candidate_sections(&text, &version)
+        let existing = std::fs::read_to_string(&changelog_file).ok();
+        // The section as `--execute` writes it: with the hand-written lines it moves out of
+        // `[Unreleased]` and, for a final release, its candidates' entries.
+        release.changelog = existing
+            .as_deref()
+            .and_then(|text| {
+                changelog::section_text(&changelog::update(Some(text), &section), &version)
+            })
+            .unwrap_or_else(|| section.render());
+        let (action, change) = match existing.as_deref() {
+            Some(text) if !changelog::candidate_sections(text, &version).is_empty() => {
+                let names: Vec<String> = changelog::candidate_sections(text, &version)
                     .iter()
                     .map(ToString::to_string)
                     .collect();
@@ -968,8 +977,8 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                     format!("fold the {} section(s) into the {version} section", names.join(", ")),
                 )
             }
-            Ok(text) if text.lines().any(|l| changelog_heading_of(l, &version)) => {
-                if changelog::update(Some(&text), &section) == text {
+            Some(text) if text.lines().any(|l| changelog_heading_of(l, &version)) => {
+                if changelog::update(Some(text), &section) == text {
                     (ChangelogAction::UpToDate, format!("section {version} is up to date"))
                 } else {
                     (
@@ -978,8 +987,16 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                     )
                 }
             }
-            Ok(_) => (ChangelogAction::Insert, format!("insert the {version} section")),
-            Err(_) => (ChangelogAction::Create, format!("create, with the {version} section")),
+            Some(_) => (ChangelogAction::Insert, format!("insert the {version} section")),
+            None => (ChangelogAction::Create, format!("create, with the {version} section")),
+        };
+        // Entries and prose, not the `### Group` headings they sit under.
+        let moved = existing.as_deref().map_or(0, |text| {
+            changelog::unreleased_lines(text).iter().filter(|l| !l.starts_with('#')).count()
+        });
+        let change = match moved {
+            0 => change,
+            n => format!("{change}, moving the {n} line(s) written under [Unreleased] into it"),
         };
         release.files.push(FileChange {
             path: release.changelog_path.clone(),

@@ -1328,3 +1328,50 @@ fn candidates_before_any_final_release() {
         CHANGELOG.md: create, with the 2.0.0 section
         0      solo   2.0.0-alpha.1 (no final release)  2.0.0  -     v2.0.0  2        final release after v2.0.0-alpha.1"#]].assert_eq(&rows(&planned(None)));
 }
+
+/// cargo-release's changelog shape: entries written by hand under `## [Unreleased] -
+/// ReleaseDate`. The release takes them into its section, and the plan's preview is that
+/// section as it ends up in the tagged tree (git is the judge: `git show TAG:CHANGELOG.md`).
+#[test]
+fn hand_written_unreleased_entries_are_in_the_planned_section() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-hand-written");
+    let mut repo = Scripted::init(&git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "version = \"1.5.0\"", ""));
+    repo.write("src/lib.rs", "//! solo\n");
+    repo.write(
+        "CHANGELOG.md",
+        "# Changelog\n\n<!-- next-header -->\n\n## [Unreleased] - ReleaseDate\n\n\
+         ### Added\n- A hand-written entry about the new API.\n\n\
+         ## [1.5.0] - 2024-01-01\n\n### Fixed\n- Old fix.\n\n<!-- next-url -->\n\
+         [Unreleased]: https://example.org/compare/1.5.0...HEAD\n",
+    );
+    repo.commit("Initial");
+    repo.run(&["tag", "1.5.0"]);
+    repo.write("src/lib.rs", "//! solo\npub fn b() {}\n");
+    repo.commit("feat: add b");
+    let (root, planned) = plan_of(temp.path(), &options());
+    expect![[r#"
+        solo 1.5.0 → 1.6.0: 1 feature(s) (from 1.5.0)
+        CHANGELOG.md: insert the 1.6.0 section, moving the 1 line(s) written under [Unreleased] into it
+    "#]]
+    .assert_eq(&summary(&planned));
+    let preview = planned.releases[0].changelog.clone();
+    expect![[r#"
+        ## [1.6.0] - 2026-11-28
+
+        ### Added
+
+        - A hand-written entry about the new API.
+        - add b (<id>)
+    "#]]
+    .assert_eq(&mask_ids(&preview));
+
+    assert_eq!(apply(&mut repo, &root, &planned), ["solo 1.6.0"]);
+    let tagged = repo.run(&["show", "1.6.0:CHANGELOG.md"]);
+    let start = tagged.find("## [1.6.0]").unwrap_or_else(|| panic!("no 1.6.0 section:\n{tagged}"));
+    let end = tagged[start..].find("## [1.5.0]").map_or(tagged.len(), |e| start + e);
+    assert_eq!(tagged[start..end].trim_end(), preview.trim_end(), "{tagged}");
+    assert!(tagged.contains("## [Unreleased] - ReleaseDate\n"), "{tagged}");
+    assert_eq!(tagged.matches("A hand-written entry").count(), 1, "{tagged}");
+}
