@@ -2,7 +2,8 @@
 //!
 //! Four schemes are read, so the history of repositories that changed conventions over time
 //! (Parsec's `rust-tss-esapi` has `4.0.1-alpha.1`, `tss-esapi-5.0.0` and
-//! `tss-esapi-v8.0.0-alpha.2`) still parses:
+//! `tss-esapi-v8.0.0-alpha.2`) still parses, and the two other separators release tools use
+//! for prefixed tags (knope's `name/vX.Y.Z`, cargo-workspaces' `name@X.Y.Z`):
 //!
 //! | tag              | crate  | version |
 //! |------------------|--------|---------|
@@ -10,10 +11,11 @@
 //! | `vX.Y.Z`         | none   | X.Y.Z   |
 //! | `name-X.Y.Z`     | `name` | X.Y.Z   |
 //! | `name-vX.Y.Z`    | `name` | X.Y.Z   |
+//! | `name/vX.Y.Z`, `name/X.Y.Z`, `name@X.Y.Z`, `name@vX.Y.Z` | `name` | X.Y.Z |
 //!
 //! Versions are full SemVer (pre-release and build metadata allowed). A prefixed tag is split
-//! at the leftmost `-` after which a version follows, so crate names may contain `-` and
-//! digits (`tss-esapi-sys-0.1.0` → `tss-esapi-sys`, 0.1.0).
+//! at the leftmost `-`, `/` or `@` after which a version follows, so crate names may contain
+//! `-` and digits (`tss-esapi-sys-0.1.0` → `tss-esapi-sys`, 0.1.0).
 //!
 //! New tags are rendered from a [`TagTemplate`] with the placeholders `{crate}` and
 //! `{version}`; the default is `{crate}-v{version}`, or `v{version}` in a workspace that
@@ -39,7 +41,7 @@ impl ReleaseTag {
         if let Some(version) = parse_version(name) {
             return Some(Self { crate_name: None, version });
         }
-        for (index, _) in name.match_indices('-') {
+        for (index, _) in name.match_indices(SEPARATORS) {
             let prefix = &name[..index];
             if prefix.is_empty() || !prefix.bytes().all(is_crate_name_byte) {
                 continue;
@@ -51,6 +53,9 @@ impl ReleaseTag {
         None
     }
 }
+
+/// What may stand between a crate's name and its version in a release tag.
+pub(crate) const SEPARATORS: [char; 3] = ['-', '/', '@'];
 
 fn is_crate_name_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
@@ -147,7 +152,14 @@ mod tests {
             ("release-2024", None),
             ("alpha-vv1.0.0", None),
             ("-1.0.0", None),
-            ("feature/1.0.0", None),
+            // knope's and cargo-workspaces' separators; such a tag names a crate (here one
+            // called `feature`) and is ignored by the others.
+            ("feature/1.0.0", Some((Some("feature"), "1.0.0"))),
+            ("tss-esapi/v7.7.0", Some((Some("tss-esapi"), "7.7.0"))),
+            ("tss-esapi@7.7.0-rc.1", Some((Some("tss-esapi"), "7.7.0-rc.1"))),
+            ("feature/login", None),
+            ("@1.0.0", None),
+            ("a/b/1.0.0", None),
             ("01.0.0", None),
         ];
         for (tag, expected) in cases {

@@ -2,8 +2,8 @@
 //!
 //! # Ownership
 //!
-//! A prefixed tag (`name-X.Y.Z`, `name-vX.Y.Z`, or the `--tag-template` rendered for the
-//! crate) belongs to crate `name`. An unprefixed tag (`X.Y.Z`, `vX.Y.Z`) belongs to the only
+//! A prefixed tag (`name-X.Y.Z`, `name-vX.Y.Z`, the same with `/` or `@` for `-`, or the
+//! `--tag-template` rendered for the crate) belongs to crate `name`. An unprefixed tag (`X.Y.Z`, `vX.Y.Z`) belongs to the only
 //! published crate of a single-crate workspace; in a multi-crate workspace it belongs to each
 //! crate whose manifest had exactly that version at the tagged commit (read in the tagged
 //! tree, `version.workspace = true` resolved through the root manifest of that tree). A crate
@@ -30,7 +30,7 @@ use crate::history::{Repo, TagRef};
 use crate::tags::{ReleaseTag, TagTemplate};
 use crate::workspace::{Package, Workspace};
 
-/// The four tag schemes proofmark reads.
+/// The tag schemes proofmark reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Scheme {
     /// `X.Y.Z`
@@ -41,21 +41,35 @@ pub enum Scheme {
     Name,
     /// `name-vX.Y.Z`
     NameV,
+    /// `name/X.Y.Z`
+    NameSlash,
+    /// `name/vX.Y.Z` (knope's tags of a package in a workspace)
+    NameSlashV,
+    /// `name@X.Y.Z` (cargo-workspaces' tags of individually versioned crates)
+    NameAt,
+    /// `name@vX.Y.Z`
+    NameAtV,
 }
 
 impl Scheme {
     /// The scheme of a release tag's name; `None` if it is no release tag.
     pub fn of(tag: &str) -> Option<Self> {
         let parsed = ReleaseTag::parse(tag)?;
-        let (prefixed, rest) = match &parsed.crate_name {
-            Some(name) => (true, tag.get(name.len() + 1..).unwrap_or_default()),
-            None => (false, tag),
+        let (separator, rest) = match &parsed.crate_name {
+            Some(name) => {
+                (tag[name.len()..].chars().next(), tag.get(name.len() + 1..).unwrap_or_default())
+            }
+            None => (None, tag),
         };
-        Some(match (prefixed, rest.starts_with('v')) {
-            (false, false) => Self::Bare,
-            (false, true) => Self::V,
-            (true, false) => Self::Name,
-            (true, true) => Self::NameV,
+        Some(match (separator, rest.starts_with('v')) {
+            (None, false) => Self::Bare,
+            (None, true) => Self::V,
+            (Some('/'), false) => Self::NameSlash,
+            (Some('/'), true) => Self::NameSlashV,
+            (Some('@'), false) => Self::NameAt,
+            (Some('@'), true) => Self::NameAtV,
+            (Some(_), false) => Self::Name,
+            (Some(_), true) => Self::NameV,
         })
     }
 
@@ -66,14 +80,18 @@ impl Scheme {
             Self::V => "v{version}",
             Self::Name => "{crate}-{version}",
             Self::NameV => "{crate}-v{version}",
+            Self::NameSlash => "{crate}/{version}",
+            Self::NameSlashV => "{crate}/v{version}",
+            Self::NameAt => "{crate}@{version}",
+            Self::NameAtV => "{crate}@v{version}",
         };
-        // The four templates are valid by construction.
+        // The templates are valid by construction.
         TagTemplate::new(text).unwrap_or_else(|_| TagTemplate::default_for(2))
     }
 
     /// Whether the scheme names the crate.
     pub fn prefixed(self) -> bool {
-        matches!(self, Self::Name | Self::NameV)
+        !matches!(self, Self::Bare | Self::V)
     }
 
     /// How the scheme is written in messages.
@@ -83,6 +101,10 @@ impl Scheme {
             Self::V => "vX.Y.Z",
             Self::Name => "name-X.Y.Z",
             Self::NameV => "name-vX.Y.Z",
+            Self::NameSlash => "name/X.Y.Z",
+            Self::NameSlashV => "name/vX.Y.Z",
+            Self::NameAt => "name@X.Y.Z",
+            Self::NameAtV => "name@vX.Y.Z",
         }
     }
 }
@@ -292,7 +314,12 @@ mod tests {
             ("v1.5.0", Some(Scheme::V)),
             ("tss-esapi-7.7.0", Some(Scheme::Name)),
             ("tss-esapi-v8.0.0-alpha.2", Some(Scheme::NameV)),
+            ("tss-esapi/v7.7.0", Some(Scheme::NameSlashV)),
+            ("tss-esapi/7.7.0", Some(Scheme::NameSlash)),
+            ("tss-esapi@7.7.0", Some(Scheme::NameAt)),
+            ("tss-esapi@v7.7.0-rc.1", Some(Scheme::NameAtV)),
             ("v8-beta", None),
+            ("tss-esapi/beta", None),
         ];
         for (tag, scheme) in cases {
             assert_eq!(Scheme::of(tag), scheme, "{tag}");

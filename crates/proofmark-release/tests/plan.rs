@@ -1375,3 +1375,34 @@ fn hand_written_unreleased_entries_are_in_the_planned_section() {
     assert!(tagged.contains("## [Unreleased] - ReleaseDate\n"), "{tagged}");
     assert_eq!(tagged.matches("A hand-written entry").count(), 1, "{tagged}");
 }
+
+/// Tags of other tools' schemes: knope's `name/vX.Y.Z` and cargo-workspaces' `name@X.Y.Z`. Each
+/// crate finds its release there (never planning a released version again) and keeps its
+/// scheme; git judges what changed since each tag.
+#[test]
+fn slash_and_at_tag_schemes() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("release-class-separators");
+    let mut repo = Scripted::init(&git, temp.path());
+    repo.write("Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n");
+    repo.write("crates/alpha/Cargo.toml", &manifest("alpha", "version = \"1.0.0\"", ""));
+    repo.write("crates/alpha/src/lib.rs", "//! alpha\n");
+    repo.write("crates/beta/Cargo.toml", &manifest("beta", "version = \"0.2.0\"", ""));
+    repo.write("crates/beta/src/lib.rs", "//! beta\n");
+    repo.commit("Initial alpha and beta");
+    repo.run(&["tag", "alpha/v1.0.0"]);
+    repo.run(&["tag", "beta@0.2.0"]);
+    repo.write("crates/alpha/src/lib.rs", "//! alpha, fixed\n");
+    repo.commit("fix(alpha): the fix");
+    let (_, plan) = plan_of(temp.path(), &options());
+    expect![[r#"
+        release alpha alpha/v1.0.0 → 1.0.1 [alpha/v1.0.1] 1 commit(s), no feature or breaking change: fix(alpha): the fix
+        not released beta 0.2.0: unchanged since 0.2.0 (beta@0.2.0)
+    "#]]
+    .assert_eq(&outline(&plan));
+    // Judge: git's trees at the tags against HEAD's.
+    let tree = |rev: &str| repo.run(&["rev-parse", rev]).trim().to_owned();
+    assert_eq!(tree("beta@0.2.0:crates/beta"), tree("HEAD:crates/beta"));
+    assert_ne!(tree("alpha/v1.0.0:crates/alpha"), tree("HEAD:crates/alpha"));
+    assert!(repo.run(&["tag", "--list", "alpha/v1.0.1"]).trim().is_empty());
+}
