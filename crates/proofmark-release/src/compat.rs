@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | cargo-release | `release.toml`, `[workspace.metadata.release]`, a crate's `release.toml` and `[package.metadata.release]` | `tag-name`, `tag-prefix` (→ tag template), `allow-branch`, `release`/`publish` = false (→ not released), `sign-tag`, `dependent-version`, `shared-version` (honoured when they agree with what proofmark does) |
 //! | release-plz | `release-plz.toml`, `.release-plz.toml`, `.config/release-plz.toml`: `[workspace]`, `[[package]]`, `[changelog]` | `git_tag_name` (→ tag template), `publish`/`release` = false, `semver_check`, `changelog_path` and `changelog_update` (when they agree), `changelog_config`, `[changelog] commit_parsers` and `tag_pattern` |
-//! | git-cliff | `cliff.toml` or `[workspace.metadata.git-cliff]` | `[git] commit_parsers` (`message`/`body`/`sha` with `group` or `skip`), `[git] tag_pattern` |
+//! | git-cliff | `cliff.toml` or `[workspace.metadata.git-cliff]` | `[git] commit_parsers` (`message`/`body`/`sha` with `group` or `skip`), `[git] tag_pattern`, `[git] filter_unconventional` |
 //!
 //! Templates: cargo-release's `{{prefix}}`, `{{crate_name}}`, `{{version}}` and release-plz's
 //! `{{ package }}`, `{{ version }}` become proofmark's `{crate}` and `{version}`; a template
@@ -47,6 +47,9 @@ pub struct ChangeRules {
     /// Only tags matching this regex are release tags (`None`: every tag).
     #[serde(serialize_with = "serialize_regex")]
     pub tag_pattern: Option<Regex>,
+    /// Commits that no parser matches and that do not follow Conventional Commits make no
+    /// entry (git-cliff's `filter_unconventional`); they still count for the bump.
+    pub filter_unconventional: bool,
 }
 
 fn serialize_regex<S: serde::Serializer>(
@@ -102,6 +105,20 @@ impl ChangeRules {
     /// a parser skips it, `None` when no parser matches (the built-in rules apply).
     pub fn classify(&self, id: &str, message: &str) -> Option<Option<Group>> {
         self.parsers.iter().find(|p| p.matches(id, message)).map(|p| p.group)
+    }
+
+    /// [`Self::classify`], then `filter_unconventional` for a commit (or pull request title)
+    /// that is not a Conventional Commit: `Some(None)`, it makes no entry.
+    pub fn classify_or_filter(
+        &self,
+        id: &str,
+        message: &str,
+        conventional: bool,
+    ) -> Option<Option<Group>> {
+        match self.classify(id, message) {
+            None if self.filter_unconventional && !conventional => Some(None),
+            found => found,
+        }
     }
 
     /// Whether tag `name` can be a release tag under `tag_pattern`.
@@ -221,8 +238,8 @@ fn read_cliff_table(builder: &mut Builder, table: &toml::Table, file: &str, pref
                             Some(Err(e)) => builder.ignore(file, &key, format!("bad regex: {e}")),
                             None => builder.ignore(file, &key, "not a string"),
                         },
-                        "conventional_commits" | "filter_unconventional" => {
-                            if value.as_bool() == Some(false) && name == "conventional_commits" {
+                        "conventional_commits" => {
+                            if value.as_bool() == Some(false) {
                                 builder.ignore(
                                     file,
                                     &key,
@@ -230,6 +247,17 @@ fn read_cliff_table(builder: &mut Builder, table: &toml::Table, file: &str, pref
                                 );
                             }
                         }
+                        // git-cliff filters only when it parses Conventional Commits.
+                        "filter_unconventional" => match value.as_bool() {
+                            Some(filter) => {
+                                rules.filter_unconventional = filter
+                                    && git
+                                        .get("conventional_commits")
+                                        .and_then(toml::Value::as_bool)
+                                        != Some(false);
+                            }
+                            None => builder.ignore(file, &key, "not true or false"),
+                        },
                         "filter_commits" if value.as_bool() == Some(true) => builder.ignore(
                             file,
                             &key,

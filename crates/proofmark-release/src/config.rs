@@ -266,6 +266,15 @@ impl Builder {
                 |c| c.changes.parsers = parsers,
             );
         }
+        if changes.filter_unconventional {
+            self.set(
+                "filter-unconventional",
+                "true".to_owned(),
+                file,
+                &format!("{key}filter_unconventional"),
+                |c| c.changes.filter_unconventional = true,
+            );
+        }
         if let Some(pattern) = changes.tag_pattern {
             let shown = pattern.as_str().to_owned();
             self.set("tag-pattern", shown, file, &format!("{key}tag_pattern"), |c| {
@@ -453,6 +462,7 @@ impl ReleaseConfig {
         if options.changes.tag_pattern.is_none() {
             options.changes.tag_pattern = self.changes.tag_pattern.clone();
         }
+        options.changes.filter_unconventional |= self.changes.filter_unconventional;
         for package in &mut workspace.packages {
             if self.not_released.contains(&package.name) {
                 package.publish = false;

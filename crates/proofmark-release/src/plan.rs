@@ -407,7 +407,7 @@ pub(crate) fn commit_summary(
         level: level_of(message),
         via,
         group: changes
-            .classify(&record.id, &record.message)
+            .classify_or_filter(&record.id, &record.message, message.conventional.is_some())
             .unwrap_or_else(|| group_of(message, is_merge)),
         paths,
     }
@@ -1036,17 +1036,26 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         }
     }
 
-    // Commits folded into a pull request's entry are grouped by its title (the notes say how).
+    // Commits folded into a pull request's entry are grouped by its title (the notes say how);
+    // those a commit parser grouped or skipped went where the configuration said.
+    let (default_group, where_listed) = match options.changes.filter_unconventional {
+        true => (
+            None,
+            "they make no changelog entry (git-cliff's `filter_unconventional`) but bump patch",
+        ),
+        false => (Some(Group::Changed), "they are listed under Changed and bump patch"),
+    };
     let non_conventional: BTreeSet<&str> = releases
         .values()
         .flat_map(|r| r.commits.iter())
         .filter(|c| !c.conventional && !c.merge && !pulls.folds(&c.id))
+        .filter(|c| c.group == default_group)
         .map(|c| c.id.as_str())
         .collect();
     if !non_conventional.is_empty() {
         warnings.push(format!(
             "{} released commit(s) (merges not counted) do not follow Conventional Commits: \
-             they are listed under Changed and bump patch",
+             {where_listed}",
             non_conventional.len()
         ));
     }

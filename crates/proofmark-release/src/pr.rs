@@ -240,19 +240,21 @@ impl PullRequests {
                 continue;
             };
             let inside = folded.get(&summary.id).map(Vec::as_slice).unwrap_or_default();
-            let (group, how) = match changes.classify(&summary.id, &pr.title) {
-                Some(group) => (group, How::Parser),
-                None if pr.message.conventional.is_some() => {
-                    (group_of(&pr.message, false), How::Prefix)
-                }
-                None => match verb_group(&pr.title) {
-                    Some(group) => (Some(group), How::Verb(group)),
-                    None => match commits_group(inside) {
-                        Some(group) => (Some(group), How::Commits),
-                        None => (Some(Group::Changed), How::Rest),
+            let conventional = pr.message.conventional.is_some();
+            let (group, how) =
+                match changes.classify_or_filter(&summary.id, &pr.title, conventional) {
+                    Some(group) => (group, How::Parser),
+                    None if pr.message.conventional.is_some() => {
+                        (group_of(&pr.message, false), How::Prefix)
+                    }
+                    None => match verb_group(&pr.title) {
+                        Some(group) => (Some(group), How::Verb(group)),
+                        None => match commits_group(inside) {
+                            Some(group) => (Some(group), How::Commits),
+                            None => (Some(Group::Changed), How::Rest),
+                        },
                     },
-                },
-            };
+                };
             let Some(group) = group else {
                 self.classified.insert(summary.id.clone(), How::Left);
                 continue;

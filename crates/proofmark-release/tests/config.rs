@@ -338,6 +338,77 @@ tag_pattern = "^v[0-9]"
     .assert_eq(&config_of(&root).to_human());
 }
 
+/// git-cliff's `filter_unconventional = true` (its default config's value): commits that
+/// are not Conventional Commits and that no parser groups make no entry, as in git-cliff, but
+/// still bump; a parser still wins over the filter, and the warning says where they went.
+#[test]
+fn cliff_toml_filter_unconventional() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("config-cliff-filter");
+    let mut repo = Git::init(&git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "0.2.0", ""));
+    repo.write(
+        "cliff.toml",
+        "[git]\nconventional_commits = true\nfilter_unconventional = true\n\
+         commit_parsers = [{ message = \"^Fixes\", group = \"Bug Fixes\" }]\n",
+    );
+    repo.write("src/lib.rs", "//! one\n");
+    repo.commit("feat: first");
+    repo.run(&["tag", "v0.2.0"]);
+    for (step, message) in
+        ["Random tidying", "Fixes the wobble", "fix: the spin"].iter().enumerate()
+    {
+        repo.write("src/lib.rs", &format!("//! step {step}\n"));
+        repo.commit(message);
+    }
+    let root = root_of(&repo);
+    let plan = planned(&root);
+    let release = &plan.releases[0];
+    // git: three commits since the tag, all attributed to the crate.
+    assert_eq!(repo.run(&["rev-list", "--count", "v0.2.0..HEAD"]).trim(), "3");
+    assert_eq!(release.commits.len(), 3);
+    assert_eq!(release.next_version.to_string(), "0.2.1");
+    check(
+        &mask_ids(&release.changelog),
+        expect![[r#"
+            ## [0.2.1] - 2026-11-28
+
+            ### Fixed
+
+            - the spin (<id>)
+            - Fixes the wobble (<id>)
+        "#]],
+    );
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("1 released commit(s)")
+            && w.contains("no changelog entry (git-cliff's `filter_unconventional`)")),
+        "{:?}",
+        plan.warnings
+    );
+    let shown = config_of(&root).to_human();
+    assert!(
+        shown
+            .contains("filter-unconventional  true  (from cliff.toml `git.filter_unconventional`)"),
+        "{shown}"
+    );
+}
+
+/// Replaces the abbreviated ids in `(id)` by `(<id>)`.
+fn mask_ids(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.rfind(" (") {
+            Some(at) if line.ends_with(')') && line.len() - at == 10 => {
+                out.push_str(&line[..at]);
+                out.push_str(" (<id>)");
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn check(actual: &str, expected: Expect) {
     expected.assert_eq(actual);
 }
