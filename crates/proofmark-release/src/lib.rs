@@ -114,6 +114,16 @@ fn plan_from_metadata(json: &[u8], options: &PlanOptions) -> Result<ReleasePlan>
     let repo = history::Repo::open(&workspace.root)?;
     let mut plan = plan::plan(&workspace, &repo, &options)?;
     plan.notes.extend(config.plan_notes());
+    // The dry run plans on any branch; say now what `release check` and `--execute` refuse.
+    let branch = repo.gix().head_name().ok().flatten().map(|name| name.shorten().to_string());
+    if let Some(branch) = branch.filter(|b| !config.branch_allowed(b)) {
+        plan.warnings.push(format!(
+            "`{branch}` is not an allowed branch ({}): `release check` and `--execute` will \
+             refuse it; set allowed-branches under [release] in proofmark.toml, or cargo-release's \
+             `allow-branch`",
+            config.allowed_branches.join(", ")
+        ));
+    }
     Ok(plan)
 }
 

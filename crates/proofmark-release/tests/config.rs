@@ -393,6 +393,36 @@ fn cliff_toml_filter_unconventional() {
     );
 }
 
+/// The dry run plans on any branch, but says when `release check` and `--execute` will refuse
+/// it; cargo-release's `allow-branch` decides as proofmark's own setting does.
+#[test]
+fn dry_run_on_a_branch_that_is_not_allowed() {
+    let Some(git) = proofmark_test_support::require_tool("git", "git") else { return };
+    let temp = proofmark_test_support::temp_dir("config-branch");
+    let mut repo = Git::init(&git, temp.path());
+    repo.write("Cargo.toml", &manifest("solo", "0.2.0", ""));
+    repo.write("src/lib.rs", "//! one\n");
+    repo.commit("feat: first");
+    repo.run(&["checkout", "-q", "-b", "0.2.x"]);
+    assert_eq!(repo.run(&["symbolic-ref", "--short", "HEAD"]).trim(), "0.2.x");
+    let root = root_of(&repo);
+    let refused = |plan: &ReleasePlan| {
+        plan.warnings.iter().filter(|w| w.contains("is not an allowed branch")).cloned().collect()
+    };
+    let warnings: Vec<String> = refused(&planned(&root));
+    expect![[r#"
+        [
+            "`0.2.x` is not an allowed branch (main, master): `release check` and `--execute` will refuse it; set allowed-branches under [release] in proofmark.toml, or cargo-release's `allow-branch`",
+        ]
+    "#]]
+    .assert_debug_eq(&warnings);
+    repo.write("release.toml", "allow-branch = [\"main\", \"*.x\"]\n");
+    assert_eq!(refused(&planned(&root)), Vec::<String>::new());
+    repo.run(&["checkout", "-q", "main"]);
+    std::fs::remove_file(root.join("release.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refused(&planned(&root)), Vec::<String>::new());
+}
+
 /// Replaces the abbreviated ids in `(id)` by `(<id>)`.
 fn mask_ids(text: &str) -> String {
     let mut out = String::new();
