@@ -958,13 +958,12 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
         let changelog_file = workspace.root.join(&release.changelog_path);
         let version = release.next_version.clone();
         let existing = std::fs::read_to_string(&changelog_file).ok();
+        let updated = existing.as_deref().map(|text| changelog::update(Some(text), &section));
         // The section as `--execute` writes it: with the hand-written lines it moves out of
         // `[Unreleased]` and, for a final release, its candidates' entries.
-        release.changelog = existing
+        release.changelog = updated
             .as_deref()
-            .and_then(|text| {
-                changelog::section_text(&changelog::update(Some(text), &section), &version)
-            })
+            .and_then(|text| changelog::section_text(text, &version))
             .unwrap_or_else(|| section.render());
         let (action, change) = match existing.as_deref() {
             Some(text) if !changelog::candidate_sections(text, &version).is_empty() => {
@@ -978,7 +977,7 @@ pub fn plan(workspace: &Workspace, repo: &Repo, options: &PlanOptions) -> Result
                 )
             }
             Some(text) if text.lines().any(|l| changelog_heading_of(l, &version)) => {
-                if changelog::update(Some(text), &section) == text {
+                if updated.as_deref() == Some(text) {
                     (ChangelogAction::UpToDate, format!("section {version} is up to date"))
                 } else {
                     (

@@ -244,9 +244,7 @@ impl PullRequests {
             let (group, how) =
                 match changes.classify_or_filter(&summary.id, &pr.title, conventional) {
                     Some(group) => (group, How::Parser),
-                    None if pr.message.conventional.is_some() => {
-                        (group_of(&pr.message, false), How::Prefix)
-                    }
+                    None if conventional => (group_of(&pr.message, false), How::Prefix),
                     None => match verb_group(&pr.title) {
                         Some(group) => (Some(group), How::Verb(group)),
                         None => match commits_group(inside) {

@@ -55,7 +55,7 @@ impl ReleaseTag {
 }
 
 /// What may stand between a crate's name and its version in a release tag.
-pub(crate) const SEPARATORS: [char; 3] = ['-', '/', '@'];
+const SEPARATORS: [char; 3] = ['-', '/', '@'];
 
 fn is_crate_name_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'

@@ -3,10 +3,11 @@
 //! # Ownership
 //!
 //! A prefixed tag (`name-X.Y.Z`, `name-vX.Y.Z`, the same with `/` or `@` for `-`, or the
-//! `--tag-template` rendered for the crate) belongs to crate `name`. An unprefixed tag (`X.Y.Z`, `vX.Y.Z`) belongs to the only
-//! published crate of a single-crate workspace; in a multi-crate workspace it belongs to each
-//! crate whose manifest had exactly that version at the tagged commit (read in the tagged
-//! tree, `version.workspace = true` resolved through the root manifest of that tree). A crate
+//! `--tag-template` rendered for the crate) belongs to crate `name`. An unprefixed tag
+//! (`X.Y.Z`, `vX.Y.Z`) belongs to the only published crate of a single-crate workspace; in a
+//! multi-crate workspace it belongs to each crate whose manifest had exactly that version at
+//! the tagged commit (read in the tagged tree, `version.workspace = true` resolved through the
+//! root manifest of that tree). A crate
 //! may own tags of several schemes: a root crate that moved from `name-vX.Y.Z` to `vX.Y.Z`
 //! tags finds its newest release among both.
 //!
@@ -30,28 +31,27 @@ use crate::history::{Repo, TagRef};
 use crate::tags::{ReleaseTag, TagTemplate};
 use crate::workspace::{Package, Workspace};
 
-/// The tag schemes proofmark reads.
+/// A tag scheme proofmark reads: `X.Y.Z` or `vX.Y.Z`, with or without the crate's name before
+/// it (`name-`, `name/` as knope writes, `name@` as cargo-workspaces writes). Ordered as
+/// `X.Y.Z` < `vX.Y.Z` < `name-X.Y.Z` < `name-vX.Y.Z` < the `/` and `@` forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Scheme {
-    /// `X.Y.Z`
-    Bare,
-    /// `vX.Y.Z`
-    V,
-    /// `name-X.Y.Z`
-    Name,
-    /// `name-vX.Y.Z`
-    NameV,
-    /// `name/X.Y.Z`
-    NameSlash,
-    /// `name/vX.Y.Z` (knope's tags of a package in a workspace)
-    NameSlashV,
-    /// `name@X.Y.Z` (cargo-workspaces' tags of individually versioned crates)
-    NameAt,
-    /// `name@vX.Y.Z`
-    NameAtV,
+pub struct Scheme {
+    /// What stands between the crate's name and the version; `None`: the tag has no name.
+    pub separator: Option<char>,
+    /// Whether the version is written `vX.Y.Z`.
+    pub v: bool,
 }
 
 impl Scheme {
+    /// `X.Y.Z`
+    pub const BARE: Self = Self { separator: None, v: false };
+    /// `vX.Y.Z`
+    pub const V: Self = Self { separator: None, v: true };
+    /// `name-X.Y.Z`
+    pub const NAME: Self = Self { separator: Some('-'), v: false };
+    /// `name-vX.Y.Z`
+    pub const NAME_V: Self = Self { separator: Some('-'), v: true };
+
     /// The scheme of a release tag's name; `None` if it is no release tag.
     pub fn of(tag: &str) -> Option<Self> {
         let parsed = ReleaseTag::parse(tag)?;
@@ -61,51 +61,30 @@ impl Scheme {
             }
             None => (None, tag),
         };
-        Some(match (separator, rest.starts_with('v')) {
-            (None, false) => Self::Bare,
-            (None, true) => Self::V,
-            (Some('/'), false) => Self::NameSlash,
-            (Some('/'), true) => Self::NameSlashV,
-            (Some('@'), false) => Self::NameAt,
-            (Some('@'), true) => Self::NameAtV,
-            (Some(_), false) => Self::Name,
-            (Some(_), true) => Self::NameV,
-        })
+        Some(Self { separator, v: rest.starts_with('v') })
+    }
+
+    /// A tag of this scheme with `name` and `version` written in.
+    fn write(self, name: &str, version: &str) -> String {
+        let prefix = self.separator.map_or_else(String::new, |s| format!("{name}{s}"));
+        format!("{prefix}{}{version}", if self.v { "v" } else { "" })
     }
 
     /// The template that renders tags of this scheme.
     pub fn template(self) -> TagTemplate {
-        let text = match self {
-            Self::Bare => "{version}",
-            Self::V => "v{version}",
-            Self::Name => "{crate}-{version}",
-            Self::NameV => "{crate}-v{version}",
-            Self::NameSlash => "{crate}/{version}",
-            Self::NameSlashV => "{crate}/v{version}",
-            Self::NameAt => "{crate}@{version}",
-            Self::NameAtV => "{crate}@v{version}",
-        };
-        // The templates are valid by construction.
-        TagTemplate::new(text).unwrap_or_else(|_| TagTemplate::default_for(2))
+        // Valid by construction: `{version}` and at most `{crate}`, `-`, `/`, `@` and `v`.
+        TagTemplate::new(&self.write("{crate}", "{version}"))
+            .unwrap_or_else(|_| TagTemplate::default_for(2))
     }
 
     /// Whether the scheme names the crate.
     pub fn prefixed(self) -> bool {
-        !matches!(self, Self::Bare | Self::V)
+        self.separator.is_some()
     }
 
-    /// How the scheme is written in messages.
-    pub fn pattern(self) -> &'static str {
-        match self {
-            Self::Bare => "X.Y.Z",
-            Self::V => "vX.Y.Z",
-            Self::Name => "name-X.Y.Z",
-            Self::NameV => "name-vX.Y.Z",
-            Self::NameSlash => "name/X.Y.Z",
-            Self::NameSlashV => "name/vX.Y.Z",
-            Self::NameAt => "name@X.Y.Z",
-            Self::NameAtV => "name@vX.Y.Z",
-        }
+    /// How the scheme is written in messages (`name-vX.Y.Z`).
+    pub fn pattern(self) -> String {
+        self.write("name", "X.Y.Z")
     }
 }
 
@@ -310,14 +289,14 @@ mod tests {
     #[test]
     fn schemes_of_tags() {
         let cases = [
-            ("1.5.0", Some(Scheme::Bare)),
+            ("1.5.0", Some(Scheme::BARE)),
             ("v1.5.0", Some(Scheme::V)),
-            ("tss-esapi-7.7.0", Some(Scheme::Name)),
-            ("tss-esapi-v8.0.0-alpha.2", Some(Scheme::NameV)),
-            ("tss-esapi/v7.7.0", Some(Scheme::NameSlashV)),
-            ("tss-esapi/7.7.0", Some(Scheme::NameSlash)),
-            ("tss-esapi@7.7.0", Some(Scheme::NameAt)),
-            ("tss-esapi@v7.7.0-rc.1", Some(Scheme::NameAtV)),
+            ("tss-esapi-7.7.0", Some(Scheme::NAME)),
+            ("tss-esapi-v8.0.0-alpha.2", Some(Scheme::NAME_V)),
+            ("tss-esapi/v7.7.0", Some(Scheme { separator: Some('/'), v: true })),
+            ("tss-esapi/7.7.0", Some(Scheme { separator: Some('/'), v: false })),
+            ("tss-esapi@7.7.0", Some(Scheme { separator: Some('@'), v: false })),
+            ("tss-esapi@v7.7.0-rc.1", Some(Scheme { separator: Some('@'), v: true })),
             ("v8-beta", None),
             ("tss-esapi/beta", None),
         ];
@@ -347,8 +326,8 @@ mod tests {
                  the newest, v1.2.0 (vX.Y.Z)"
             )
         );
-        assert_eq!(infer("a", &[("a-1.1.0", &old)]), (Some(Scheme::Name), None));
-        assert_eq!(family_scheme(&[Scheme::Name, Scheme::Name, Scheme::V]), Some(Scheme::Name));
-        assert_eq!(family_scheme(&[Scheme::V, Scheme::V, Scheme::Name]), None);
+        assert_eq!(infer("a", &[("a-1.1.0", &old)]), (Some(Scheme::NAME), None));
+        assert_eq!(family_scheme(&[Scheme::NAME, Scheme::NAME, Scheme::V]), Some(Scheme::NAME));
+        assert_eq!(family_scheme(&[Scheme::V, Scheme::V, Scheme::NAME]), None);
     }
 }
