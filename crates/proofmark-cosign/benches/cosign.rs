@@ -456,6 +456,7 @@ fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner)
     let mut clients: Vec<_> = (0..IMAGES).map(|_| sigstore_client(&f.reg.addr())).collect();
     let references: Vec<String> = (0..IMAGES).map(|i| format!("v{i}")).collect();
     let targets = sign_targets(&f.repo, &references, &repository);
+    let mut rounds: Vec<usize> = Vec::new();
     let (mut base, mut mine) = alternate(
         &f.repo,
         || {
@@ -463,10 +464,20 @@ fn interleaved(f: &Fixture, rt: &tokio::runtime::Runtime, ours: &SoftwareSigner)
             clients = rt.block_on(sigstore_sign_concurrently(taken, &signer, &repository, "v"));
         },
         || {
-            proofmark_cosign::sign_many(&targets, ours, &sign_opts).unwrap();
+            let signed = proofmark_cosign::sign_many(&targets, ours, &sign_opts).unwrap();
+            let most = signed.iter().map(|s| s.attempts).max().unwrap_or(0) as usize;
+            if rounds.len() <= most {
+                rounds.resize(most + 1, 0);
+            }
+            rounds[most] += 1;
         },
     );
     report("sign_interleaved", ROUNDS, &mut base, &mut mine);
+    // A batch that lost a round (a transient registry error, or a signature overwritten) pays
+    // a backoff and a second wait: the tail that separates a mean from a median.
+    let tally: Vec<String> =
+        rounds.iter().enumerate().skip(1).map(|(n, c)| format!("{n} round(s): {c}")).collect();
+    println!("sign_interleaved: proofmark batches by rounds used: {}", tally.join(", "));
 
     // Verification: `s*` signed once in the `.sig` layout, `r*` once with a bundle referrer.
     push_images(&f.repo, "s");

@@ -23,7 +23,7 @@ use crate::referrers::{
     ANNOTATION_CONTENT, ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, EMPTY_JSON, Referrer,
     ReferrerDescriptor, add_referrer, list_referrers, referrers_tag,
 };
-use crate::sign::{SignOptions, SignatureFormat, Signed};
+use crate::sign::{SignOptions, SignatureFormat, Signed, backoff, is_transient};
 use crate::statement::{COSIGN_SIGN_PREDICATE, Statement, statement_bytes};
 use crate::store::ImageStore;
 
@@ -156,12 +156,35 @@ fn attach(
         Bundle::dsse(INTOTO_PAYLOAD_TYPE, &signed.payload, signature.as_bytes(), &key_hint(&key.0))
             .to_json();
     let (referrer, descriptor) =
-        store_referrer(t.signatures, &subject, &bundle, &spec.predicate_type)?;
+        store_referrer_retrying(t.signatures, &subject, &bundle, &spec.predicate_type, opts)?;
     signed.attempts = add_referrer(t.signatures, t.digest, &descriptor, opts.referrers_mode, opts)?;
     signed.via_referrers_api = signed.attempts == 0;
     signed.referrer = Some(referrer);
     signed.added = true;
     Ok(signed)
+}
+
+/// [`store_referrer`], again after a transient error. Distribution writes blob links
+/// non-atomically, so signers uploading the same empty config at once can make a manifest
+/// `PUT` find it unknown for a moment (`MANIFEST_BLOB_UNKNOWN`); everything here is named by
+/// its digest, so repeating it changes nothing else.
+fn store_referrer_retrying(
+    store: &dyn ImageStore,
+    subject: &StoredManifest,
+    bundle: &[u8],
+    predicate_type: &str,
+    opts: &SignOptions,
+) -> Result<(String, ReferrerDescriptor)> {
+    let mut attempt = 1;
+    loop {
+        match store_referrer(store, subject, bundle, predicate_type) {
+            Err(e) if is_transient(&e) && attempt < opts.max_attempts.max(1) => {
+                std::thread::sleep(backoff(attempt));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Uploads the bundle and the empty config, and stores the referrer manifest by digest.

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use crate::digest::digest_hex;
 use crate::error::{Error, Result};
 use crate::manifest::{OCI_INDEX, OCI_MANIFEST, StoredManifest};
-use crate::sign::SignOptions;
+use crate::sign::{SignOptions, WATCHES, wait_for};
 use crate::store::ImageStore;
 
 /// The empty descriptor's media type (the config of an artefact manifest).
@@ -305,7 +305,9 @@ pub fn add_referrer(
     let mut last_error = None;
     while attempts < opts.max_attempts.max(1) {
         attempts += 1;
-        match append_round(store, subject, &tag, &place, entry, opts) {
+        // A lost round means others write this index too: wait and watch as for `.sig`.
+        let contended = attempts > 1;
+        match append_round(store, subject, &tag, &place, entry, contended, opts) {
             Ok(true) => return Ok(attempts),
             Ok(false) => last_error = None,
             Err(e) if crate::sign::is_transient(&e) => last_error = Some(e),
@@ -320,13 +322,15 @@ pub fn add_referrer(
 }
 
 /// One round: read, append unless present, re-read and write only if unchanged, wait, read
-/// back. `Ok(true)` once the entry is seen in the index.
+/// back (again while others keep rewriting the index, as `sign` does for `.sig`). `Ok(true)`
+/// once the entry is seen in an index that held still for a wait.
 fn append_round(
     store: &dyn ImageStore,
     subject: &str,
     tag: &str,
     place: &str,
     entry: &ReferrerDescriptor,
+    mut contended: bool,
     opts: &SignOptions,
 ) -> Result<bool> {
     let started = Instant::now();
@@ -346,11 +350,21 @@ fn append_round(
     if now != digest {
         return Ok(false);
     }
-    store.put_manifest(tag, OCI_INDEX, &bytes)?;
-    let wait = opts.settle.max(started.elapsed() * 2);
-    std::thread::sleep(wait.min(Duration::from_secs(5)));
-    let (_, back) = read_tag_index(store, tag, place, subject)?;
-    Ok(back.contains(&entry.digest))
+    let mut seen = Some(store.put_manifest(tag, OCI_INDEX, &bytes)?);
+    let delta = started.elapsed();
+    for _ in 0..=WATCHES {
+        std::thread::sleep(wait_for(delta, contended, opts).min(Duration::from_secs(5)));
+        let (now, back) = read_tag_index(store, tag, place, subject)?;
+        if !back.contains(&entry.digest) {
+            return Ok(false);
+        }
+        if now == seen {
+            return Ok(true);
+        }
+        // Others wrote after us: one that read the index before our `PUT` may still land.
+        (seen, contended) = (now, true);
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ use crate::store::{ImageStore, Upload};
 /// tolerates a racer twice as slow as us. See
 /// minutes/2026-11-28-cosign-append-confirmation.md.
 const CONFIRM_FACTOR: u32 = 2;
+/// The factor once others were seen writing the same tag: racers are known to exist, and on a
+/// loaded machine their rounds vary fivefold (minutes/2026-12-03-cosign-watched-confirmation.md).
+const CONTENDED_FACTOR: u32 = 4;
+/// The floor then, in multiples of [`SignOptions::settle`].
+const CONTENDED_FLOOR: u32 = 5;
 
 /// How to sign.
 #[derive(Debug, Clone)]
@@ -36,8 +41,10 @@ pub struct SignOptions {
     /// Read-modify-write rounds before giving up when other signers race us.
     pub max_attempts: u32,
     /// The shortest wait between our `PUT` and the read-back that confirms our layer survived.
-    /// The wait actually used for a manifest is the longer of this and twice its measured
-    /// read-to-`PUT` time; a batch reads back once the last of those waits has passed.
+    /// The wait actually used is the longer of this and twice the measured read-to-`PUT` time
+    /// (for a batch: after its last `PUT`, twice its fastest read-to-`PUT` time); once others
+    /// are seen writing the same tag, five times this and four times that, and the tag is read
+    /// again until it holds still.
     pub settle: Duration,
     /// How many manifests of a batch are read and written at the same time.
     pub parallelism: usize,
@@ -300,6 +307,13 @@ struct Pending<'a> {
     /// Written this round, waiting for the read-back: when the `PUT` completed, and the time
     /// from our last read to then.
     written: Option<(Instant, Duration)>,
+    /// The digest the tag held when we last looked: what we wrote, then each read-back.
+    seen: Option<String>,
+    /// Read-backs that found the tag rewritten by others since our last look.
+    watches: u32,
+    /// Whether we have seen others write this tag while we did (a lost round, a manifest
+    /// changed under us, a read-back finding the tag rewritten): our waits grow.
+    contended: bool,
     /// The digest of the config blob uploaded this round, before the manifest was read.
     config_stored: Option<String>,
     /// Upload sessions opened for this signature's blobs ahead of time.
@@ -321,6 +335,21 @@ impl Pending<'_> {
             referrer: None,
             via_referrers_api: false,
         }
+    }
+
+    /// A read-back found our layer in the tag, whose digest is now `digest`. Confirmed when
+    /// nobody wrote the tag since our last look; otherwise others are writing it, and one that
+    /// read the manifest before our `PUT` may land after this read-back, so we look again a
+    /// window later, until the tag holds still (at most [`WATCHES`] times).
+    fn settle(&mut self, digest: Option<String>, window: Duration) {
+        if digest == self.seen || self.watches >= WATCHES {
+            self.done = Some(true);
+            return;
+        }
+        self.seen = digest;
+        self.watches += 1;
+        self.contended = true;
+        self.written = Some((Instant::now(), window));
     }
 
     /// Gives back the upload sessions this signature did not use.
@@ -380,6 +409,9 @@ fn prepare<'a>(
         put_once: false,
         done: None,
         written: None,
+        seen: None,
+        watches: 0,
+        contended: false,
         config_stored: None,
         uploads: Vec::new(),
     })
@@ -431,6 +463,9 @@ pub fn append_layer(
         put_once: false,
         done: None,
         written: None,
+        seen: None,
+        watches: 0,
+        contended: false,
         config_stored: None,
         uploads: Vec::new(),
     }];
@@ -448,6 +483,7 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
                 return Ok(());
             }
             p.attempts = attempt;
+            p.contended |= attempt > 1;
             match write_round(p) {
                 Err(e) if is_transient(&e) && !last => {
                     // Registries answer 5xx when concurrent writers touch the same tag
@@ -461,21 +497,15 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
         });
         writes.into_iter().collect::<Result<()>>()?;
 
-        // Each manifest needs its read-back `max(settle, factor × δ)` after its own `PUT`; one
-        // sleep until the latest of those instants covers the whole batch.
-        let confirm_at = items
-            .iter()
-            .filter_map(|p| p.written)
-            .map(|(put_at, window)| put_at + opts.settle.max(window * CONFIRM_FACTOR))
-            .max();
-        if let Some(confirm_at) = confirm_at {
+        // One sleep until the batch's read-back is due covers all its manifests (`confirm_at`);
+        // a read-back that finds a tag rewritten by others asks for another look
+        // (`Pending::settle`).
+        while let Some(confirm_at) = confirm_at(items, opts) {
             std::thread::sleep(confirm_at.saturating_duration_since(Instant::now()));
             let reads = parallel_mut(items, opts.parallelism, |p| {
-                if p.written.take().is_none() {
-                    return Ok(());
-                }
+                let Some((_, window)) = p.written.take() else { return Ok(()) };
                 match read_signature_manifest(p.store, &p.tag) {
-                    Ok((_, m)) if p.contained_in(&m) => p.done = Some(true),
+                    Ok((digest, m)) if p.contained_in(&m) => p.settle(digest, window),
                     Ok(_) => {}
                     Err(e) if is_transient(&e) && !last => {}
                     Err(e) => return Err(e),
@@ -493,6 +523,42 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
         Some(p) => Err(Error::Contended { tag: p.tag.clone(), attempts: max_attempts }),
         None => Ok(()),
     }
+}
+
+/// The wait before a read-back, for a write whose read-to-`PUT` time was `delta`.
+pub(crate) fn wait_for(delta: Duration, contended: bool, opts: &SignOptions) -> Duration {
+    if contended {
+        (opts.settle * CONTENDED_FLOOR).max(delta * CONTENDED_FACTOR)
+    } else {
+        opts.settle.max(delta * CONFIRM_FACTOR)
+    }
+}
+
+/// When the batch's next read-back is due.
+///
+/// A write that others were seen racing is read back `wait_for(δ, true)` after its own `PUT`.
+/// The others share one instant: the batch's last `PUT`, plus the wait for the shortest δ
+/// among them. A batch writes its manifests at once and the registry's writes queue behind
+/// each other (distribution syncs each to disk), so the k-th measured δ holds up to k − 1 of
+/// our own writes. A racer's `PUT` queues behind those too, but only until our last `PUT` has
+/// landed; after that it needs one round of its own, which our fastest round measures best.
+fn confirm_at(items: &[Pending<'_>], opts: &SignOptions) -> Option<Instant> {
+    let written: Vec<_> = items.iter().filter_map(|p| Some((p.written?, p.contended))).collect();
+    read_back_at(&written, opts)
+}
+
+/// [`confirm_at`] over `((put_at, δ), contended)` of each write waiting for its read-back.
+fn read_back_at(written: &[((Instant, Duration), bool)], opts: &SignOptions) -> Option<Instant> {
+    let calm = || written.iter().filter(|(_, contended)| !contended).map(|(w, _)| *w);
+    let last_calm = calm().map(|(at, _)| at).max();
+    let fastest_calm = calm().map(|(_, delta)| delta).min();
+    let calm = last_calm.zip(fastest_calm).map(|(at, delta)| at + wait_for(delta, false, opts));
+    let raced = written
+        .iter()
+        .filter(|(_, contended)| *contended)
+        .map(|((at, delta), _)| *at + wait_for(*delta, true, opts))
+        .max();
+    calm.max(raced)
 }
 
 /// One read-modify-write round: read the manifest, add our layer, and `PUT` it; when the
@@ -527,10 +593,12 @@ fn write_round(p: &mut Pending<'_>) -> Result<()> {
             if now != digest {
                 // Someone wrote in between: start from what they wrote.
                 (digest, manifest) = (now, latest);
+                p.contended = true;
                 continue;
             }
         }
-        p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?;
+        p.seen = Some(p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?);
+        p.watches = 0;
         p.put_once = true;
         p.written = Some((Instant::now(), started.elapsed()));
         return Ok(());
@@ -551,6 +619,9 @@ fn upload_first(p: &mut Pending<'_>) -> Result<()> {
     p.config_stored = Some(sha256_digest(&config));
     Ok(())
 }
+
+/// How many more read-backs a signature takes, at most, while others keep rewriting its tag.
+pub(crate) const WATCHES: u32 = 8;
 
 /// How often one round re-reads a manifest that keeps changing before it backs off.
 const REREADS: usize = 3;
@@ -641,4 +712,36 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     let mut r = [0u8; 2];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
     Duration::from_millis(base + u64::from(u16::from_le_bytes(r)) % base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When a batch reads back, in ms after `t`, for writes `(put_at, δ, contended)` in ms.
+    fn read_back(writes: &[(u64, u64, bool)]) -> Option<u64> {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let written: Vec<_> =
+            writes.iter().map(|&(at, delta, c)| ((t + ms(at), ms(delta)), c)).collect();
+        read_back_at(&written, &SignOptions::default())
+            .map(|i| u64::try_from((i - t).as_millis()).unwrap_or(u64::MAX))
+    }
+
+    #[test]
+    fn read_back_instants() {
+        // Nothing written: no read-back.
+        assert_eq!(read_back(&[]), None);
+        // One write: twice its read-to-`PUT` time after it, at least the 10 ms floor.
+        assert_eq!(read_back(&[(0, 8, false)]), Some(16));
+        assert_eq!(read_back(&[(0, 3, false)]), Some(10));
+        // A batch: after its last `PUT`, twice its fastest round (the slower ones queued
+        // behind our own writes).
+        assert_eq!(read_back(&[(0, 5, false), (3, 20, false), (6, 12, false)]), Some(16));
+        // A write others were seen racing: four times its round, at least 50 ms, after its
+        // own `PUT`; the calm ones of the batch keep theirs.
+        assert_eq!(read_back(&[(0, 5, false), (2, 30, true)]), Some(122));
+        assert_eq!(read_back(&[(0, 5, false), (2, 4, true)]), Some(52));
+        assert_eq!(read_back(&[(100, 5, false), (2, 4, true)]), Some(110));
+    }
 }
