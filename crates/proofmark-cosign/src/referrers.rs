@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use crate::digest::digest_hex;
 use crate::error::{Error, Result};
 use crate::manifest::{OCI_INDEX, OCI_MANIFEST, StoredManifest};
-use crate::sign::{SignOptions, WATCHES, wait_for};
+use crate::sign::{SignOptions, TagWatch};
 use crate::store::ImageStore;
 
 /// The empty descriptor's media type (the config of an artefact manifest).
@@ -330,7 +330,7 @@ fn append_round(
     tag: &str,
     place: &str,
     entry: &ReferrerDescriptor,
-    mut contended: bool,
+    contended: bool,
     opts: &SignOptions,
 ) -> Result<bool> {
     let started = Instant::now();
@@ -350,21 +350,20 @@ fn append_round(
     if now != digest {
         return Ok(false);
     }
-    let mut seen = Some(store.put_manifest(tag, OCI_INDEX, &bytes)?);
+    let mut watch = TagWatch::default();
+    watch.contended = contended;
+    watch.wrote(store.put_manifest(tag, OCI_INDEX, &bytes)?);
     let delta = started.elapsed();
-    for _ in 0..=WATCHES {
-        std::thread::sleep(wait_for(delta, contended, opts).min(Duration::from_secs(5)));
+    loop {
+        std::thread::sleep(watch.wait(delta, opts).min(Duration::from_secs(5)));
         let (now, back) = read_tag_index(store, tag, place, subject)?;
         if !back.contains(&entry.digest) {
             return Ok(false);
         }
-        if now == seen {
+        if watch.holds_still(now) {
             return Ok(true);
         }
-        // Others wrote after us: one that read the index before our `PUT` may still land.
-        (seen, contended) = (now, true);
     }
-    Ok(true)
 }
 
 #[cfg(test)]

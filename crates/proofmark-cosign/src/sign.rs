@@ -307,13 +307,8 @@ struct Pending<'a> {
     /// Written this round, waiting for the read-back: when the `PUT` completed, and the time
     /// from our last read to then.
     written: Option<(Instant, Duration)>,
-    /// The digest the tag held when we last looked: what we wrote, then each read-back.
-    seen: Option<String>,
-    /// Read-backs that found the tag rewritten by others since our last look.
-    watches: u32,
-    /// Whether we have seen others write this tag while we did (a lost round, a manifest
-    /// changed under us, a read-back finding the tag rewritten): our waits grow.
-    contended: bool,
+    /// What we know of others writing this tag, for the read-backs.
+    watch: TagWatch,
     /// The digest of the config blob uploaded this round, before the manifest was read.
     config_stored: Option<String>,
     /// Upload sessions opened for this signature's blobs ahead of time.
@@ -337,19 +332,14 @@ impl Pending<'_> {
         }
     }
 
-    /// A read-back found our layer in the tag, whose digest is now `digest`. Confirmed when
-    /// nobody wrote the tag since our last look; otherwise others are writing it, and one that
-    /// read the manifest before our `PUT` may land after this read-back, so we look again a
-    /// window later, until the tag holds still (at most [`WATCHES`] times).
+    /// A read-back found our layer in the tag, whose digest is now `digest`: confirmed, or
+    /// another look a wait from now ([`TagWatch::holds_still`]).
     fn settle(&mut self, digest: Option<String>, window: Duration) {
-        if digest == self.seen || self.watches >= WATCHES {
+        if self.watch.holds_still(digest) {
             self.done = Some(true);
-            return;
+        } else {
+            self.written = Some((Instant::now(), window));
         }
-        self.seen = digest;
-        self.watches += 1;
-        self.contended = true;
-        self.written = Some((Instant::now(), window));
     }
 
     /// Gives back the upload sessions this signature did not use.
@@ -409,9 +399,7 @@ fn prepare<'a>(
         put_once: false,
         done: None,
         written: None,
-        seen: None,
-        watches: 0,
-        contended: false,
+        watch: TagWatch::default(),
         config_stored: None,
         uploads: Vec::new(),
     })
@@ -463,9 +451,7 @@ pub fn append_layer(
         put_once: false,
         done: None,
         written: None,
-        seen: None,
-        watches: 0,
-        contended: false,
+        watch: TagWatch::default(),
         config_stored: None,
         uploads: Vec::new(),
     }];
@@ -483,7 +469,7 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
                 return Ok(());
             }
             p.attempts = attempt;
-            p.contended |= attempt > 1;
+            p.watch.contended |= attempt > 1;
             match write_round(p) {
                 Err(e) if is_transient(&e) && !last => {
                     // Registries answer 5xx when concurrent writers touch the same tag
@@ -526,7 +512,7 @@ fn append_all(items: &mut [Pending<'_>], opts: &SignOptions) -> Result<()> {
 }
 
 /// The wait before a read-back, for a write whose read-to-`PUT` time was `delta`.
-pub(crate) fn wait_for(delta: Duration, contended: bool, opts: &SignOptions) -> Duration {
+fn wait_for(delta: Duration, contended: bool, opts: &SignOptions) -> Duration {
     if contended {
         (opts.settle * CONTENDED_FLOOR).max(delta * CONTENDED_FACTOR)
     } else {
@@ -543,7 +529,8 @@ pub(crate) fn wait_for(delta: Duration, contended: bool, opts: &SignOptions) -> 
 /// our own writes. A racer's `PUT` queues behind those too, but only until our last `PUT` has
 /// landed; after that it needs one round of its own, which our fastest round measures best.
 fn confirm_at(items: &[Pending<'_>], opts: &SignOptions) -> Option<Instant> {
-    let written: Vec<_> = items.iter().filter_map(|p| Some((p.written?, p.contended))).collect();
+    let written: Vec<_> =
+        items.iter().filter_map(|p| Some((p.written?, p.watch.contended))).collect();
     read_back_at(&written, opts)
 }
 
@@ -593,12 +580,11 @@ fn write_round(p: &mut Pending<'_>) -> Result<()> {
             if now != digest {
                 // Someone wrote in between: start from what they wrote.
                 (digest, manifest) = (now, latest);
-                p.contended = true;
+                p.watch.contended = true;
                 continue;
             }
         }
-        p.seen = Some(p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?);
-        p.watches = 0;
+        p.watch.wrote(p.store.put_manifest(&p.tag, OCI_MANIFEST, &bytes)?);
         p.put_once = true;
         p.written = Some((Instant::now(), started.elapsed()));
         return Ok(());
@@ -621,7 +607,46 @@ fn upload_first(p: &mut Pending<'_>) -> Result<()> {
 }
 
 /// How many more read-backs a signature takes, at most, while others keep rewriting its tag.
-pub(crate) const WATCHES: u32 = 8;
+const WATCHES: u32 = 8;
+
+/// The confirming read-backs of one tag we wrote (a `.sig` manifest or a referrers index).
+#[derive(Debug, Default)]
+pub(crate) struct TagWatch {
+    /// The digest the tag held when we last looked: what we wrote, then each read-back.
+    seen: Option<String>,
+    /// Read-backs since our write that found the tag rewritten by others.
+    looks: u32,
+    /// Whether we have seen others write this tag while we did (a lost round, a manifest
+    /// changed under us, a read-back finding the tag rewritten): our waits grow.
+    pub(crate) contended: bool,
+}
+
+impl TagWatch {
+    /// We wrote the tag; it now holds `digest`.
+    pub(crate) fn wrote(&mut self, digest: String) {
+        self.seen = Some(digest);
+        self.looks = 0;
+    }
+
+    /// A read-back found our entry in the tag, which now holds `digest`. True (confirmed)
+    /// when nobody wrote the tag since our last look. Otherwise others are writing it, and
+    /// one that read it before our `PUT` may land after this read-back: false, look again a
+    /// wait later, until the tag holds still (at most [`WATCHES`] more looks).
+    pub(crate) fn holds_still(&mut self, digest: Option<String>) -> bool {
+        if digest == self.seen || self.looks >= WATCHES {
+            return true;
+        }
+        self.seen = digest;
+        self.looks += 1;
+        self.contended = true;
+        false
+    }
+
+    /// The wait before the next read-back, for a write whose read-to-`PUT` time was `delta`.
+    pub(crate) fn wait(&self, delta: Duration, opts: &SignOptions) -> Duration {
+        wait_for(delta, self.contended, opts)
+    }
+}
 
 /// How often one round re-reads a manifest that keeps changing before it backs off.
 const REREADS: usize = 3;
